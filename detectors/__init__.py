@@ -1,0 +1,1 @@
+"""Online detectors on river. Pure: no Kafka, no Faust, no I/O."""

@@ -1,0 +1,1 @@
+"""The runbook engine: schema, loader, matcher, templating, executor, and one module per action."""

@@ -1,0 +1,1 @@
+"""tracewatch's running service: Faust app, topics, trace models and decoders, agents, API, CLI."""

@@ -1,0 +1,62 @@
+"""Settings from ``TRACEWATCH_*`` environment variables or a YAML file (DESIGN.md, "Contracts").
+
+Secrets are ``SecretStr``: they print as ``**********`` and are never logged or echoed.
+
+>>> s = Settings(_env_file=None, broker="kafka://k:9092", api_token="hunter2")
+>>> s.broker, str(s.api_token), s.web_port
+('kafka://k:9092', '**********', 6066)
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRACEWATCH_", extra="forbid")
+
+    broker: str | None = None
+    web_port: int = 6066
+    web_host: str = "127.0.0.1"
+    api_token: SecretStr | None = None
+    api_url: str | None = None  # where the CLI finds the API; default http://127.0.0.1:<web_port>
+
+    pagerduty_routing_key: SecretStr | None = None
+    pagerduty_events_url: str = "https://events.pagerduty.com"
+    slack_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_signing_secret: SecretStr | None = None
+    slack_channel: str = "#incidents"
+    ca_bundle: Path | None = None
+
+    detectors: Path | None = None  # None: the shipped detectors/config.yaml
+    runbooks: Path = PACKAGE_ROOT / "runbooks" / "library"
+    prices: Path | None = None  # None: the shipped streams/prices.yaml
+
+    data_dir: Path = Path(".tracewatch")
+    partitions: int = 4
+    max_message_bytes: int = 1_048_576
+
+    @property
+    def web_url(self) -> str:
+        return self.api_url or f"http://127.0.0.1:{self.web_port}"
+
+
+def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings:
+    """Environment wins over the YAML file, which wins over the defaults."""
+    from_file: dict = {}
+    path = config_file or os.environ.get("TRACEWATCH_CONFIG")
+    if path:
+        with open(path, encoding="utf-8") as fh:
+            from_file = yaml.safe_load(fh) or {}
+        if not isinstance(from_file, dict):
+            raise ValueError(f"{path}: expected a mapping of settings")
+    env_names = {k[len("TRACEWATCH_"):].lower() for k in os.environ if k.startswith("TRACEWATCH_")}
+    return Settings(**{k: v for k, v in from_file.items() if k not in env_names})
