@@ -1,0 +1,67 @@
+"""What a detector reports: a ``Finding``. Shared by the detectors, the incident agent and the runbooks.
+
+>>> f = Finding(time=1700000000.0, detector="cost_spike", kind="cost", series="model=gpt-4o",
+...             severity="critical", score=0.97, summary="spend 8.1x baseline",
+...             evidence=Evidence(observed=81.0, baseline=10.0, window_s=60, example_trace_ids=["t1"]),
+...             target=Target(model="gpt-4o"))
+>>> f.incident_key
+'cost_spike|model=gpt-4o'
+>>> Finding.model_validate_json(f.model_dump_json()) == f
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Severity = Literal["info", "warning", "critical"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
+
+
+class Evidence(BaseModel):
+    """Why the detector fired: what it saw against what it expected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    observed: float | None = None
+    baseline: float | None = None
+    window_s: float | None = None
+    example_trace_ids: list[str] = Field(default_factory=list, max_length=5)
+    details: dict[str, Any] = Field(default_factory=dict)  # detector-specific, e.g. remaining budget
+
+
+class Target(BaseModel):
+    """What an action would act on (block a user, roll back a prompt version, …)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str | None = None
+    session_id: str | None = None
+    prompt_id: str | None = None
+    prompt_version: str | None = None
+    model: str | None = None
+    provider: str | None = None
+    app: str | None = None
+    feature: str | None = None
+
+
+class Finding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    time: float  # event time, epoch seconds
+    detector: str  # the configured detector's name, e.g. "cost_spike"
+    kind: str  # the detector family: cost, budget, runaway, latency, errors, quality, injection, anomaly
+    series: str  # the series key, e.g. "model=gpt-4o" or "prompt_id=support@3"
+    severity: Severity
+    score: float
+    summary: str = ""
+    evidence: Evidence = Field(default_factory=Evidence)
+    target: Target = Field(default_factory=Target)
+    labels: dict[str, str] = Field(default_factory=dict)  # for runbook label matchers
+
+    @property
+    def incident_key(self) -> str:
+        """Findings with the same key belong to the same incident (grouped per detector and series)."""
+        return f"{self.detector}|{self.series}"

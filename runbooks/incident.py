@@ -1,0 +1,96 @@
+"""The incident as the runbook engine sees it: pure data, no storage.
+
+The incident agent in ``streams/`` owns the lifecycle (open → acknowledged → resolved) and hands the
+engine an ``IncidentEvent`` each time something happens to an incident.
+
+>>> from detectors.finding import Finding
+>>> f = Finding(time=1.0, detector="latency_p95", kind="latency", series="model=m", severity="warning", score=0.9)
+>>> inc = Incident.open_from(f, incident_id="inc-1")
+>>> inc.state, inc.severity, inc.labels["detector"]
+('open', 'warning', 'latency_p95')
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from detectors.finding import Finding, Severity, Target
+
+IncidentState = Literal["open", "acknowledged", "resolved"]
+IncidentEventType = Literal["opened", "escalated", "resolved"]
+
+MAX_FINDINGS_KEPT = 50
+
+
+class ExecutionSummary(BaseModel):
+    """One runbook execution as the incident remembers it (details live on tracewatch.actions)."""
+
+    execution_id: str
+    runbook: str
+    event: IncidentEventType
+    status: str  # pending | running | succeeded | failed | suppressed
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Incident(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    key: str  # detector|series
+    detector: str
+    kind: str
+    series: str
+    severity: Severity
+    state: IncidentState = "open"
+    summary: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    target: Target = Field(default_factory=Target)
+    opened_at: float
+    updated_at: float
+    last_finding_at: float
+    acknowledged_at: float | None = None
+    acknowledged_by: str | None = None
+    resolved_at: float | None = None
+    resolved_by: str | None = None
+    finding_count: int = 0
+    findings: list[Finding] = Field(default_factory=list)  # the most recent MAX_FINDINGS_KEPT
+    executions: list[ExecutionSummary] = Field(default_factory=list)
+
+    @classmethod
+    def open_from(cls, finding: Finding, incident_id: str) -> "Incident":
+        labels = {
+            "detector": finding.detector,
+            "kind": finding.kind,
+            "series": finding.series,
+            "severity": finding.severity,
+            **{k: v for k, v in finding.target.model_dump().items() if v is not None},
+            **finding.labels,
+        }
+        return cls(
+            id=incident_id,
+            key=finding.incident_key,
+            detector=finding.detector,
+            kind=finding.kind,
+            series=finding.series,
+            severity=finding.severity,
+            summary=finding.summary,
+            labels=labels,
+            target=finding.target,
+            opened_at=finding.time,
+            updated_at=finding.time,
+            last_finding_at=finding.time,
+            finding_count=1,
+            findings=[finding],
+        )
+
+
+class IncidentEvent(BaseModel):
+    """What happened to an incident: the input of the runbook engine (trigger `on:`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: IncidentEventType
+    incident: Incident
+    time: float  # when it happened (event time of the finding, or wall time for ack/resolve)
