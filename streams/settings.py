@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import SecretStr
@@ -43,6 +44,11 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".tracewatch")
     partitions: int = 4
     max_message_bytes: int = 1_048_576
+    otlp_topic: str = "tracewatch.otlp"  # the Collector's Kafka exporter defaults to "otlp_spans"
+    otlp_encoding: Literal["auto", "otlp_proto", "otlp_json"] = "auto"
+    session_timeout_s: float = 6.0  # how long a dead worker holds its partitions
+    rebalance_timeout_s: float = 4.0
+    flush_interval_s: float = 0.2  # how often pre-aggregated series summaries are sent on
 
     @property
     def web_url(self) -> str:

@@ -1,0 +1,96 @@
+"""Ingest: decode, validate and price each message; bad input goes to the dead-letter topic.
+
+A dead-lettered record keeps the original bytes as its value (so it can be replayed as is) and carries
+what a person needs to act on it in headers, like Kafka Connect's dead-letter queues:
+``tracewatch.reason``, ``tracewatch.topic``, ``tracewatch.partition``, ``tracewatch.offset`` and, for one
+bad item of a batch, ``tracewatch.index``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from streams.decode import DecodeError, Decoded, decode
+from streams.events import TraceEvent
+
+if TYPE_CHECKING:
+    from streams.app import Tracewatch
+
+log = logging.getLogger(__name__)
+
+
+def message_format(topic: str, raw: bytes, tw: "Tracewatch") -> str:
+    if topic != tw.otlp.get_topic_name():
+        return "json"
+    if tw.settings.otlp_encoding != "auto":
+        return tw.settings.otlp_encoding
+    # The Collector writes otlp_json as one JSON object; otlp_proto never starts with "{" (field 15, group).
+    return "otlp_json" if raw[:1] == b"{" else "otlp_proto"
+
+
+def decode_message(tw: "Tracewatch", topic: str, raw: bytes | None) -> Decoded:
+    fmt = message_format(topic, raw or b"", tw)
+    limit = tw.settings.max_message_bytes if fmt == "json" else max(tw.settings.max_message_bytes, 8 << 20)
+    if raw is None:
+        raise DecodeError("empty message (no value): publish one JSON trace event or an array of them")
+    return decode(raw, fmt, max_bytes=limit)
+
+
+class Ingest:
+    """The per-message step, separated from Faust so that benchmarks and tests can call it directly."""
+
+    def __init__(self, tw: "Tracewatch") -> None:
+        self.tw = tw
+
+    async def handle(self, topic: str, partition: int, offset: int, raw: bytes | None) -> list[TraceEvent]:
+        tw = self.tw
+        started = time.perf_counter()
+        try:
+            decoded = decode_message(tw, topic, raw)
+        except DecodeError as exc:
+            await self.deadletter(topic, partition, offset, raw or b"", exc.reason, None)
+            return []
+        except Exception as exc:  # a decoder bug must not stop the worker; the record is kept
+            log.exception("decoder failed on %s[%d]@%d", topic, partition, offset)
+            await self.deadletter(topic, partition, offset, raw or b"", f"internal decoder error: {type(exc).__name__}", None)
+            return []
+        for item in decoded.errors:
+            await self.deadletter(topic, partition, offset, item.raw, item.reason, item.index)
+        for event in decoded.events:
+            if event.cost_usd is None and not tw.prices.apply(event):
+                tw.metrics.cost_unknown.inc()
+        tw.metrics.events.labels("ok").inc(len(decoded.events))
+        tw.metrics.ingest_seconds.observe(time.perf_counter() - started)
+        return decoded.events
+
+    async def deadletter(
+        self, topic: str, partition: int, offset: int, raw: bytes, reason: str, index: int | None
+    ) -> None:
+        tw = self.tw
+        headers = {
+            "tracewatch.reason": reason.encode("utf-8", "replace"),
+            "tracewatch.topic": topic.encode(),
+            "tracewatch.partition": str(partition).encode(),
+            "tracewatch.offset": str(offset).encode(),
+        }
+        if index is not None:
+            headers["tracewatch.index"] = str(index).encode()
+        await tw.deadletter.send(key=f"{topic}:{partition}:{offset}".encode(), value=raw, headers=headers)
+        tw.metrics.events.labels("deadletter").inc()
+        tw.metrics.deadletter.labels(reason.split(":", 1)[0][:40]).inc()
+        log.info("dead-lettered %s[%d]@%d: %s", topic, partition, offset, reason[:200])
+
+
+def register(tw: "Tracewatch") -> None:
+    ingest = Ingest(tw)
+    tw.ingest = ingest
+
+    @tw.app.agent(tw.app.topic(tw.traces.get_topic_name(), tw.otlp.get_topic_name(),
+                               key_type=bytes, value_type=bytes, key_serializer="raw",
+                               value_serializer="raw"), name="tracewatch.ingest")
+    async def ingest_agent(stream):  # noqa: ANN001 - Faust stream
+        async for event in stream.events():
+            msg = event.message
+            await ingest.handle(msg.topic, msg.partition, msg.offset, event.value)

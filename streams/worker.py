@@ -1,0 +1,48 @@
+"""Running the service: the embedded broker when none is configured, the topics, then the Faust worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from contextlib import contextmanager
+from typing import Iterator
+
+import faust
+
+from streams.broker import EmbeddedBroker
+from streams.settings import Settings
+from streams.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def broker_for(settings: Settings, *, announce: bool = True) -> Iterator[str]:
+    """Yield the broker URL: ``TRACEWATCH_BROKER`` when set, else an embedded broker started for us."""
+    if settings.broker:
+        yield settings.broker
+        return
+    broker = EmbeddedBroker().start()
+    if announce:
+        print(f"embedded broker: bootstrap {broker.bootstrap}", file=sys.stderr, flush=True)
+    try:
+        yield broker.url
+    finally:
+        broker.stop()
+
+
+def run_worker(settings: Settings, broker_url: str, *, loglevel: str = "warning") -> None:
+    """Create the topics, then run one worker until SIGINT/SIGTERM. Blocks."""
+    from streams.app import Tracewatch
+
+    asyncio.run(ensure_topics(broker_url, settings.partitions))
+    # Faust's worker wants a current event loop in the main thread (asyncio.run closed the last one).
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    tw = Tracewatch(settings, broker_url)
+    worker = faust.Worker(tw.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise
