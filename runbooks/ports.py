@@ -42,6 +42,8 @@ class LabelMove(BaseModel):
     by: str
     reason: str = ""
     incident_id: str | None = None
+    kind: str = "set"  # set | promote | rollback: a rollback undoes the move before it
+    idempotency_key: str | None = None  # a repeated move with the same key is not applied twice
 
 
 class PromptVersion(BaseModel):
@@ -73,10 +75,11 @@ class ControlsPort(Protocol):
 class PromptsPort(Protocol):
     async def rollback(
         self, prompt_id: str, *, by: str, reason: str, incident_id: str | None = None,
-        label: str = "production",
+        label: str = "production", idempotency_key: str | None = None,
     ) -> LabelMove: ...
 
     async def promote(
         self, prompt_id: str, *, version: str | None, by: str, reason: str,
         incident_id: str | None = None, label: str = "production",
+        idempotency_key: str | None = None,
     ) -> LabelMove: ...
