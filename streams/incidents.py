@@ -1,0 +1,138 @@
+"""Grouping findings into incidents: dedup, hysteresis, escalation, auto-resolve. Pure logic over a mapping.
+
+The incident agent keeps the mapping in a Faust table (incident key → incident JSON), so a restarted or
+another worker continues where this one stopped. One incident per key (``detector|series``) at a time:
+
+- a finding for a key with no open incident opens one (event ``opened``);
+- more findings for an open incident are added to it (dedup); a higher severity escalates it
+  (event ``escalated``);
+- the incident resolves on its own when no finding has come for ``resolve_after_s`` (event time);
+- hysteresis: a finding within ``reopen_within_s`` after an automatic resolve reopens the same incident
+  (event ``escalated``) instead of paging anew, so a flapping series does not open and resolve every minute.
+
+>>> from detectors.finding import Finding
+>>> book = IncidentBook({}, IncidentPolicy(resolve_after_s=60))
+>>> f = Finding(time=100.0, detector="cost_spike", kind="cost", series="model=m", severity="warning", score=1)
+>>> [e.event for e in book.on_finding(f)]
+['opened']
+>>> [e.event for e in book.on_finding(f.model_copy(update={"time": 110.0}))]
+[]
+>>> [e.event for e in book.on_finding(f.model_copy(update={"time": 120.0, "severity": "critical"}))]
+['escalated']
+>>> [e.event for e in book.tick(now=200.0)]
+['resolved']
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+
+from detectors.finding import SEVERITY_RANK, Finding
+from runbooks.incident import MAX_FINDINGS_KEPT, Incident, IncidentEvent
+
+
+@dataclass(frozen=True)
+class IncidentPolicy:
+    resolve_after_s: float = 300.0  # quiet time (event time) before an incident resolves on its own
+    reopen_within_s: float = 900.0  # a finding this soon after an auto-resolve reopens the incident
+    min_severity: str = "warning"  # findings below this are kept on open incidents but open none
+
+
+def incident_id_for(key: str, opened_at: float) -> str:
+    """Deterministic: the same first finding, redelivered after a crash, names the same incident."""
+    digest = hashlib.sha1(f"{key}@{opened_at:.3f}".encode()).hexdigest()[:12]
+    return f"inc-{digest}"
+
+
+class IncidentBook:
+    def __init__(self, store: MutableMapping[str, str], policy: IncidentPolicy | None = None) -> None:
+        self.store = store  # incident key -> Incident JSON (the latest incident of that key)
+        self.policy = policy or IncidentPolicy()
+
+    def get(self, key: str) -> Incident | None:
+        raw = self.store.get(key)
+        return Incident.model_validate_json(raw) if raw else None
+
+    def put(self, incident: Incident) -> None:
+        self.store[incident.key] = incident.model_dump_json()
+
+    def on_finding(self, finding: Finding) -> list[IncidentEvent]:
+        key = finding.incident_key
+        current = self.get(key)
+        t = finding.time
+        if current is not None and current.state != "resolved":
+            return self._add(current, finding)
+        if SEVERITY_RANK[finding.severity] < SEVERITY_RANK[self.policy.min_severity]:
+            return []
+        if (
+            current is not None
+            and current.resolved_by == "auto"
+            and current.resolved_at is not None
+            and 0 <= t - current.resolved_at <= self.policy.reopen_within_s
+        ):
+            current.state, current.resolved_at, current.resolved_by = "open", None, None
+            self._append(current, finding)
+            current.severity = max(current.severity, finding.severity, key=SEVERITY_RANK.__getitem__)
+            self.put(current)
+            return [IncidentEvent(event="escalated", incident=current, time=t)]
+        if current is not None and t <= current.last_finding_at:
+            return []  # a redelivered finding for an incident that is already closed
+        incident = Incident.open_from(finding, incident_id_for(key, t))
+        self.put(incident)
+        return [IncidentEvent(event="opened", incident=incident, time=t)]
+
+    def _append(self, incident: Incident, finding: Finding) -> None:
+        incident.findings = (incident.findings + [finding])[-MAX_FINDINGS_KEPT:]
+        incident.finding_count += 1
+        incident.last_finding_at = max(incident.last_finding_at, finding.time)
+        incident.updated_at = max(incident.updated_at, finding.time)
+        for name, value in finding.target.model_dump().items():
+            if value is not None and getattr(incident.target, name) is None:
+                setattr(incident.target, name, value)
+
+    def _add(self, incident: Incident, finding: Finding) -> list[IncidentEvent]:
+        if any(f == finding for f in incident.findings[-5:]):
+            return []  # exact redelivery
+        self._append(incident, finding)
+        events: list[IncidentEvent] = []
+        if SEVERITY_RANK[finding.severity] > SEVERITY_RANK[incident.severity]:
+            incident.severity = finding.severity
+            incident.labels["severity"] = finding.severity
+            incident.summary = finding.summary or incident.summary
+            events.append(IncidentEvent(event="escalated", incident=incident, time=finding.time))
+        self.put(incident)
+        return events
+
+    def tick(self, now: float, keys: list[str] | None = None) -> list[IncidentEvent]:
+        """Resolve incidents whose condition has been clear for ``resolve_after_s`` as of ``now``."""
+        events = []
+        for key in list(keys if keys is not None else self.store.keys()):
+            incident = self.get(key)
+            if incident is None or incident.state == "resolved":
+                continue
+            if now - incident.last_finding_at >= self.policy.resolve_after_s:
+                events.append(self._close(incident, now, "auto"))
+        return events
+
+    def acknowledge(self, key: str, by: str, now: float) -> Incident | None:
+        incident = self.get(key)
+        if incident is None or incident.state != "open":
+            return incident
+        incident.state, incident.acknowledged_at, incident.acknowledged_by = "acknowledged", now, by
+        incident.updated_at = max(incident.updated_at, now)
+        self.put(incident)
+        return incident
+
+    def resolve(self, key: str, by: str, now: float) -> IncidentEvent | None:
+        incident = self.get(key)
+        if incident is None or incident.state == "resolved":
+            return None
+        return self._close(incident, now, by)
+
+    def _close(self, incident: Incident, now: float, by: str) -> IncidentEvent:
+        incident.state, incident.resolved_at, incident.resolved_by = "resolved", now, by
+        incident.updated_at = max(incident.updated_at, now)
+        self.put(incident)
+        return IncidentEvent(event="resolved", incident=incident, time=now)
