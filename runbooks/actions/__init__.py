@@ -7,9 +7,15 @@ engine itself waits.)
 
 from __future__ import annotations
 
+from typing import Any
+
 from runbooks.actions.base import Action
 from runbooks.actions.block import Block, Unblock
+from runbooks.actions.pagerduty import PageAction, ResolvePageAction
 from runbooks.actions.prompt import PromotePrompt, RollbackPrompt
+from runbooks.actions.settings import ActionConfigError
+from runbooks.actions.slack import SlackAction
+from runbooks.actions.webhook import WebhookAction
 
 ACTION_TYPES: dict[str, type[Action]] = {}
 
@@ -24,3 +30,25 @@ def register(cls: type[Action]) -> type[Action]:
 
 for _cls in (Block, Unblock, RollbackPrompt, PromotePrompt):
     register(_cls)
+for _cls in (PageAction, ResolvePageAction, SlackAction, WebhookAction):
+    register(_cls)
+
+
+def build_actions(settings: Any) -> dict[str, Action]:
+    """One configured instance of every registered action, keyed by step name.
+
+    An action class with a ``from_settings(settings)`` classmethod builds itself from the settings
+    (PagerDuty, Slack, webhook); the others take no configuration. Bad configuration raises
+    ``ActionConfigError`` here, at start-up; a missing credential does not — that action then fails
+    at run time with a non-retryable "not configured" ``ActionError``.
+
+    >>> from streams.settings import Settings
+    >>> actions = build_actions(Settings(_env_file=None))
+    >>> sorted(actions) == sorted(ACTION_TYPES)
+    True
+    """
+    actions: dict[str, Action] = {}
+    for name, cls in ACTION_TYPES.items():
+        factory = getattr(cls, "from_settings", None)
+        actions[name] = factory(settings) if factory is not None else cls()
+    return actions
