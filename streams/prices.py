@@ -1,0 +1,240 @@
+"""The price table: what a model call cost, when the event does not say.
+
+Shipped as ``streams/prices.yaml`` (USD per million input and output tokens, per model);
+``Settings.prices`` (``TRACEWATCH_PRICES``) names a user file whose models are merged over it.
+A model matches exactly, or else by the longest known name it starts with followed by ``-``, ``@``
+or ``:`` (dated releases such as ``gpt-4o-2024-08-06``); case and a ``provider/`` prefix are
+ignored. An unknown model, or an event without token counts, gets no cost: the table never guesses.
+
+>>> table = PriceTable.load()
+>>> from streams.events import TraceEvent
+>>> e = TraceEvent(trace_id="t", timestamp=0, model="gpt-4o-2024-08-06",
+...                input_tokens=1000, output_tokens=500)
+>>> table.price(e)
+0.0075
+>>> table.apply(e), e.cost_usd
+(True, 0.0075)
+>>> table.price(TraceEvent(trace_id="t", timestamp=0, model="my-own-model", input_tokens=5)) is None
+True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+
+from streams.events import TraceEvent
+
+SHIPPED_PRICES = Path(__file__).with_name("prices.yaml")
+_SEPARATORS = ("-", "@", ":")
+_CACHE_LIMIT = 4096
+_UNPRICED_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+
+    def cost(self, input_tokens: int | None, output_tokens: int | None) -> float:
+        return ((input_tokens or 0) * self.input + (output_tokens or 0) * self.output) / 1_000_000
+
+
+class PriceTableError(ValueError):
+    """A price file is invalid. ``errors`` holds one ``file:line: message`` per problem."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+# ---- loading and linting ---------------------------------------------------------------------------
+
+
+def _scalar(loader: yaml.SafeLoader, node: yaml.Node):
+    return loader.construct_object(node, deep=True)
+
+
+def parse_prices(text: str, source: str = "<prices>") -> dict[str, ModelPrice]:
+    """Parse and lint a price file; raise :class:`PriceTableError` listing every problem.
+
+    >>> parse_prices("models:\\n  m1: {input: 1, output: 2}\\n")
+    {'m1': ModelPrice(input=1.0, output=2.0)}
+    >>> parse_prices("models:\\n  m1: {input: 1}\\n  m2: {input: -1, output: 2, cached: 0}\\n", "p.yaml")
+    Traceback (most recent call last):
+    ...
+    streams.prices.PriceTableError: p.yaml:2: m1: missing 'output' (USD per million output tokens)
+    p.yaml:3: m2: 'input' must be a number ≥ 0, got -1
+    p.yaml:3: m2: unknown key 'cached' (allowed: input, output)
+    """
+    errors: list[str] = []
+
+    def err(node: yaml.Node, message: str) -> None:
+        errors.append(f"{source}:{node.start_mark.line + 1}: {message}")
+
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise PriceTableError([f"{source}:{line}: not valid YAML: {exc.problem or exc.context}"]) from None
+    except yaml.YAMLError as exc:
+        raise PriceTableError([f"{source}:1: not valid YAML: {exc}"]) from None
+    finally:
+        loader.dispose()
+
+    if root is None:
+        raise PriceTableError([f"{source}:1: empty file; expected a mapping with a 'models' key"])
+    if not isinstance(root, yaml.MappingNode):
+        raise PriceTableError([f"{source}:{root.start_mark.line + 1}: expected a mapping with a "
+                               "'models' key"])
+    models_node = None
+    for key_node, value_node in root.value:
+        key = _scalar(loader, key_node) if isinstance(key_node, yaml.ScalarNode) else None
+        if key == "models":
+            models_node = value_node
+        else:
+            err(key_node, f"unknown key {key!r} (allowed: models)")
+    if models_node is None:
+        errors.append(f"{source}:1: missing 'models' mapping (model name -> {{input, output}})")
+        raise PriceTableError(errors)
+    if not isinstance(models_node, yaml.MappingNode):
+        err(models_node, "'models' must be a mapping of model name -> {input: USD, output: USD}")
+        raise PriceTableError(errors)
+
+    prices: dict[str, ModelPrice] = {}
+    seen: dict[str, int] = {}
+    for name_node, spec_node in models_node.value:
+        name = _scalar(loader, name_node) if isinstance(name_node, yaml.ScalarNode) else None
+        if not isinstance(name, str) or not name.strip():
+            err(name_node, f"model name must be text, got {name!r}")
+            continue
+        key = name.strip().lower()
+        if key in seen:
+            err(name_node, f"{name}: listed twice (first on line {seen[key]})")
+            continue
+        seen[key] = name_node.start_mark.line + 1
+        if not isinstance(spec_node, yaml.MappingNode):
+            err(spec_node, f"{name}: expected {{input: USD, output: USD}} per million tokens")
+            continue
+        values: dict[str, float] = {}
+        reported: set[str] = set()
+        for field_node, value_node in spec_node.value:
+            field = _scalar(loader, field_node) if isinstance(field_node, yaml.ScalarNode) else None
+            if field not in ("input", "output"):
+                err(field_node, f"{name}: unknown key {field!r} (allowed: input, output)")
+                continue
+            value = _scalar(loader, value_node) if isinstance(value_node, yaml.ScalarNode) else None
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value < 0:
+                err(value_node, f"{name}: {field!r} must be a number ≥ 0, got {value!r}")
+                reported.add(field)
+                continue
+            values[field] = float(value)
+        missing = [f for f in ("input", "output") if f not in values]
+        for field in missing:
+            if field not in reported:
+                err(spec_node, f"{name}: missing {field!r} (USD per million {field} tokens)")
+        if not missing:
+            prices[key] = ModelPrice(values["input"], values["output"])
+    if errors:
+        raise PriceTableError(errors)
+    return prices
+
+
+def _candidates(model: str) -> list[str]:
+    """The names to try: as given, then without ``provider/`` or ``vendor.`` prefixes."""
+    name = model.strip().lower()
+    names = [name]
+    if "/" in name:
+        name = name.rsplit("/", 1)[1]
+        names.append(name)
+    while "." in name and name.split(".", 1)[0].isalpha():  # bedrock: "anthropic.claude-..."
+        name = name.split(".", 1)[1]
+        names.append(name)
+    return names
+
+
+class PriceTable:
+    """Model name -> :class:`ModelPrice`, with exact-then-longest-prefix matching."""
+
+    def __init__(self, prices: Mapping[str, ModelPrice]) -> None:
+        self.prices = {name.lower(): price for name, price in prices.items()}
+        self._by_length = sorted(self.prices, key=len, reverse=True)
+        self._cache: dict[str, ModelPrice | None] = {}
+        #: Events that got no cost, by model name (bounded): what to add to the price file.
+        self.unpriced: Counter[str] = Counter()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> PriceTable:
+        """The shipped table, with the models of ``path`` (if given) merged over it."""
+        prices = parse_prices(SHIPPED_PRICES.read_text(encoding="utf-8"), str(SHIPPED_PRICES))
+        if path is not None:
+            try:
+                text = Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise PriceTableError([f"{path}:1: cannot read price file: {exc}"]) from None
+            prices.update(parse_prices(text, str(path)))
+        return cls(prices)
+
+    def __len__(self) -> int:
+        return len(self.prices)
+
+    def __repr__(self) -> str:
+        return f"PriceTable({len(self.prices)} models)"
+
+    def lookup(self, model: str) -> ModelPrice | None:
+        """The price of ``model``: exact name, else the longest known prefix, else ``None``.
+
+        >>> t = PriceTable({"gpt-4o": ModelPrice(2.5, 10), "gpt-4o-mini": ModelPrice(0.15, 0.6)})
+        >>> t.lookup("gpt-4o-mini-2024-07-18"), t.lookup("openai/GPT-4o")
+        (ModelPrice(input=0.15, output=0.6), ModelPrice(input=2.5, output=10))
+        >>> t.lookup("gpt-4omega") is None
+        True
+        """
+        if model in self._cache:
+            return self._cache[model]
+        found = None
+        for name in _candidates(model):
+            found = self.prices.get(name)
+            if found is None:
+                for known in self._by_length:
+                    if name.startswith(known) and name[len(known):len(known) + 1] in _SEPARATORS:
+                        found = self.prices[known]
+                        break
+            if found is not None:
+                break
+        if len(self._cache) >= _CACHE_LIMIT:
+            self._cache.clear()
+        self._cache[model] = found
+        return found
+
+    def price(self, event: TraceEvent) -> float | None:
+        """The cost in USD of ``event`` by this table; ``None`` for an unknown model or no tokens."""
+        if event.input_tokens is None and event.output_tokens is None:
+            return None
+        found = self.lookup(event.model)
+        if found is None:
+            return None
+        return found.cost(event.input_tokens, event.output_tokens)
+
+    def apply(self, event: TraceEvent) -> bool:
+        """Set ``event.cost_usd`` when absent; return whether the event's cost is known."""
+        if event.cost_usd is not None:
+            return True
+        cost = self.price(event)
+        if cost is None:
+            if event.model in self.unpriced or len(self.unpriced) < _UNPRICED_LIMIT:
+                self.unpriced[event.model] += 1
+            return False
+        event.cost_usd = cost
+        return True
