@@ -1,0 +1,341 @@
+"""Load runbook YAML files and report every problem as ``file:line: yaml.path: message``.
+
+The YAML is composed into nodes (which know their line) and loaded as plain data; pydantic's error
+locations are then mapped back to the node they came from. Unknown keys and step types get a
+"did you mean". All message texts are in ``runbooks.schema.MESSAGES``.
+
+>>> import tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (d / "x.yaml").write_text("name: x\\ntrigger: {kind: cost}\\nsteps:\\n  - blok: {}\\n")
+>>> for p in load_directory(d).problems: print(p)
+x.yaml:4: steps[0]: unknown step "blok" (did you mean "block"?)
+"""
+
+from __future__ import annotations
+
+import re  # PyYAML's resolver API takes stdlib patterns (fixed, trusted, anchored)
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from runbooks.schema import (
+    MESSAGES, STEP_COMMON_KEYS, STEP_TYPES, Runbook, Step, hint, params_model,
+)
+
+Seg = str | int
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. (YAML 1.1 reads the trigger key `on:` as True.)"""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"),
+)
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    line: int
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:"
+        return f"{where} {self.path}: {self.message}" if self.path else f"{where} {self.message}"
+
+
+@dataclass
+class LoadResult:
+    runbooks: list[Runbook] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class RunbookLoadError(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def message(kind: str, **ctx: Any) -> str:
+    return MESSAGES[kind].format(**ctx)
+
+
+def format_path(path: list[Seg]) -> str:
+    out = ""
+    for seg in path:
+        out += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if out else str(seg))
+    return out
+
+
+def _kind_of(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _action_key(step: dict) -> str | None:
+    """The key that ``Step`` takes as the action (same rule as ``Step._split``)."""
+    actions = [k for k in step if k not in STEP_COMMON_KEYS]
+    known = [k for k in actions if k in STEP_TYPES]
+    return known[0] if known else (actions[0] if actions else None)
+
+
+# ---- pydantic loc → path in the YAML data ---------------------------------------------------------
+
+def _raw_path(loc: tuple[Seg, ...], data: Any) -> tuple[list[Seg], bool]:
+    """Map ``loc`` to the path in the raw data; the flag is True when the error is about the step type."""
+    path: list[Seg] = []
+    cur = data
+    for i, seg in enumerate(loc):
+        if isinstance(cur, dict) and seg in ("type", "params") and seg not in cur:
+            key = _action_key(cur)
+            if key is not None:
+                if seg == "type" and i == len(loc) - 1:
+                    return path + [key], True
+                path.append(key)
+                cur = cur[key] if cur[key] is not None else {}
+                continue
+        if isinstance(seg, int) and not isinstance(cur, list):
+            continue  # a scalar the schema took as a one-item list (`on: opened`)
+        path.append(seg)
+        if isinstance(cur, dict):
+            cur = cur.get(seg)
+        elif isinstance(cur, list) and isinstance(seg, int) and 0 <= seg < len(cur):
+            cur = cur[seg]
+        else:
+            cur = None
+    return path, False
+
+
+def _unwrap(tp: Any) -> Any:
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+        elif origin in (typing.Union, getattr(__import__("types"), "UnionType")):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            structured = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)
+                          or typing.get_origin(a) in (list, dict)]
+            tp = (structured or args)[0]
+        else:
+            return tp
+
+
+def _model_at(path: list[Seg]) -> Any:
+    """The schema type at ``path`` of a runbook (None when it cannot be told)."""
+    tp: Any = Runbook
+    for seg in path:
+        tp = _unwrap(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if tp is Step and isinstance(seg, str) and seg not in STEP_COMMON_KEYS:
+                try:
+                    tp = params_model(seg)
+                except KeyError:
+                    return None
+                continue
+            fields = {(f.alias or n): f for n, f in tp.model_fields.items()}
+            if seg not in fields:
+                return None
+            tp = fields[seg].annotation
+        elif typing.get_origin(tp) is list and isinstance(seg, int):
+            tp = typing.get_args(tp)[0]
+        elif typing.get_origin(tp) is dict:
+            tp = typing.get_args(tp)[1]
+        else:
+            return None
+    return _unwrap(tp)
+
+
+def _allowed_keys(parent: list[Seg]) -> list[str]:
+    tp = _model_at(parent)
+    if tp is Step:
+        return list(STEP_COMMON_KEYS)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [f.alias or n for n, f in tp.model_fields.items()]
+    return []
+
+
+# ---- YAML nodes → lines ---------------------------------------------------------------------------
+
+def _line_of(root: yaml.Node, path: list[Seg]) -> int:
+    """The line of the key (or list item) at ``path``; the deepest existing parent when it is missing."""
+    node = root
+    line = root.start_mark.line + 1
+    for seg in path:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == str(seg):
+                    line, node = key_node.start_mark.line + 1, value_node
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(seg, int) and seg < len(node.value):
+            node = node.value[seg]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _duplicate_keys(node: yaml.Node, path: list[Seg], out: list[tuple[int, list[Seg], str]]) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in seen:
+                out.append((key_node.start_mark.line + 1, path, key))
+            seen.add(key)
+            _duplicate_keys(value_node, [*path, key], out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _duplicate_keys(item, [*path, i], out)
+
+
+def _problems_from(exc: ValidationError, data: Any, root: yaml.Node, file: str) -> list[Problem]:
+    out: list[Problem] = []
+    for err in exc.errors():
+        path, about_type = _raw_path(tuple(err["loc"]), data)
+        kind = err["type"]
+        ctx: dict[str, Any] = {k: v for k, v in (err.get("ctx") or {}).items()}
+        ctx.setdefault("input", err.get("input"))
+        ctx.setdefault("got", _kind_of(err.get("input")))
+        ctx.setdefault("key", path[-1] if path else "")
+        if kind == "extra_forbidden":
+            ctx["hint"] = hint(str(path[-1]), _allowed_keys(path[:-1]))
+        shown = path[:-1] if (about_type or kind in ("extra_forbidden", "missing")) else path
+        try:
+            text = MESSAGES[kind].format(**ctx) if kind in MESSAGES else err["msg"]
+        except (KeyError, IndexError, ValueError):
+            text = err["msg"]
+        out.append(Problem(file, _line_of(root, path), format_path(shown), text))
+    return out
+
+
+def _template_problems(data: dict, root: yaml.Node, file: str) -> list[Problem]:
+    from runbooks.templating import RenderError, check
+
+    out: list[Problem] = []
+
+    def walk(value: Any, path: list[Seg]) -> None:
+        if isinstance(value, str) and ("{{" in value or "{%" in value or "{#" in value):
+            try:
+                check(value)
+            except RenderError as exc:
+                out.append(Problem(file, _line_of(root, path), format_path(path),
+                                   message("template", message=str(exc))))
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, [*path, k])
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, [*path, i])
+
+    def steps(raw_steps: Any, prefix: list[Seg]) -> None:
+        for i, raw in enumerate(raw_steps if isinstance(raw_steps, list) else []):
+            if not isinstance(raw, dict) or (key := _action_key(raw)) is None:
+                continue
+            params = raw.get(key) if isinstance(raw.get(key), dict) else {}
+            if key == "wait_for_ack":
+                steps(params.get("escalate"), [*prefix, i, key, "escalate"])
+            else:
+                walk(params, [*prefix, i, key])
+
+    steps(data.get("steps"), ["steps"])
+    return out
+
+
+def load_text(text: str, file: str) -> tuple[Runbook | None, list[Problem]]:
+    """Parse and validate one runbook; ``file`` is the name used in messages."""
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        return None, [Problem(file, (mark.line + 1) if mark else 1, "", message("yaml", message=reason))]
+    if root is None or not isinstance(data, dict):
+        line = root.start_mark.line + 1 if root is not None else 1
+        return None, [Problem(file, line, "", message("not_mapping", got=_kind_of(data)))]
+    dups: list[tuple[int, list[Seg], str]] = []
+    _duplicate_keys(root, [], dups)
+    problems = [Problem(file, line, format_path(path), message("duplicate_key", key=key))
+                for line, path, key in dups]
+    problems += _template_problems(data, root, file)
+    try:
+        runbook = Runbook.model_validate(data)
+    except ValidationError as exc:
+        return None, sorted(problems + _problems_from(exc, data, root, file))
+    if problems:
+        return None, sorted(problems)
+    runbook._source = file
+    return runbook, []
+
+
+def load_file(path: str | Path, *, display: str | None = None) -> tuple[Runbook | None, list[Problem]]:
+    path = Path(path)
+    name = display or path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem(name, 1, "", f"cannot read the file: {exc}")]
+    return load_text(text, name)
+
+
+def runbook_files(path: str | Path) -> list[Path]:
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_directory(path: str | Path) -> LoadResult:
+    """Load every ``*.yaml`` / ``*.yml`` under ``path`` (or the one file); names must be unique."""
+    path = Path(path)
+    base = path if path.is_dir() else path.parent
+    result = LoadResult(files=runbook_files(path))
+    seen: dict[str, str] = {}
+    for file in result.files:
+        runbook, problems = load_file(file, display=str(file.relative_to(base)))
+        result.problems += problems
+        if runbook is None:
+            continue
+        if runbook.name in seen:
+            result.problems.append(Problem(runbook.source, 1, "name", message(
+                "duplicate_name", name=runbook.name, other=seen[runbook.name])))
+            continue
+        seen[runbook.name] = runbook.source
+        result.runbooks.append(runbook)
+    return result
+
+
+def load_runbooks(path: str | Path) -> list[Runbook]:
+    """All runbooks under ``path``; raises ``RunbookLoadError`` listing every problem."""
+    result = load_directory(path)
+    if result.problems:
+        raise RunbookLoadError(result.problems)
+    return result.runbooks
