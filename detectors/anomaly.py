@@ -1,0 +1,131 @@
+"""A generic anomaly detector on any numeric field of the trace event.
+
+``field`` is a top-level number (``latency_ms``, ``ttft_ms``, ``cost_usd``, ``input_tokens``,
+``output_tokens``, ``total_tokens``) or ``scores.<name>`` / ``metadata.<name>``. The mean per window is
+compared with an exponentially weighted mean and deviation of past window means (a robust z-score:
+learning is clipped at ``z``); ``direction`` says which side counts (``up``, ``down``, ``both``), and
+``consecutive`` windows must agree before it fires.
+
+Examples
+--------
+>>> from detectors.base import BucketSummary
+>>> d = FieldAnomaly("groundedness_drop", "app", field="scores.groundedness", direction="down", warmup=10)
+>>> def window(i, mean, n=20):
+...     return BucketSummary.make("groundedness_drop|app=a", i * 60.0, n=n, total=mean * n,
+...                               t_last=i * 60.0 + 59)
+>>> [d.update(window(i, 0.9 + 0.01 * (i % 4))) for i in range(30)].count(None)
+30
+>>> d.update(window(30, 0.99)) is None     # better is not an anomaly when watching "down"
+True
+>>> f = d.update(window(31, 0.6))
+>>> f.summary
+'scores.groundedness mean 0.6 is 31.6 deviations below the usual 0.9046'
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from detectors.base import BucketSummary, Detector, ew_alpha, ew_update
+from detectors.finding import Finding
+
+TOP_LEVEL = ("latency_ms", "ttft_ms", "cost_usd", "input_tokens", "output_tokens", "total_tokens")
+DIRECTIONS = ("up", "down", "both")
+
+
+def field_problem(field: Any) -> str | None:
+    if not isinstance(field, str) or not field:
+        return "field must be a field name"
+    if field in TOP_LEVEL:
+        return None
+    for prefix in ("scores.", "metadata."):
+        if field.startswith(prefix) and len(field) > len(prefix):
+            return None
+    return f"field {field!r} is not one of {', '.join(TOP_LEVEL)}, scores.<name> or metadata.<name>"
+
+
+def getter(field: str) -> Callable[[Any], float | None]:
+    if field in TOP_LEVEL:
+        return lambda e: getattr(e, field)
+    if field.startswith("scores."):
+        name = field[7:]
+        return lambda e: e.scores.get(name)
+
+    name = field[9:]
+
+    def from_metadata(e: Any) -> float | None:
+        v = e.metadata.get(name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return None
+        return v
+    return from_metadata
+
+
+class FieldAnomaly(Detector):
+    kind = "anomaly"
+    params = {"field": "latency_ms", "direction": "up", "z": 4.0, "consecutive": 1, "half_life_s": 3600.0,
+              "min_rel_change": 0.01}
+    defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
+                "severity": {"warning": 4.0, "critical": 8.0}}
+    derived = ("_spec", "_get")
+
+    def reset(self) -> None:
+        super().reset()
+        problem = field_problem(self.field)
+        if problem:
+            raise ValueError(problem)
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {self.direction!r}")
+        self._get = getter(self.field)
+        self._mean = 0.0
+        self._var = 0.0
+        self._streak = 0
+
+    def fold(self, s: BucketSummary, event: Any, t: float) -> None:
+        v = self._get(event)
+        if v is None:
+            return
+        s.n += 1
+        s.total += v
+        s.see(t, event.trace_id, -v if self.direction == "down" else v)
+
+    def _z(self, x: float) -> float:
+        std = max(math.sqrt(max(self._var, 0.0)), self.min_rel_change * abs(self._mean), 1e-12)
+        return (x - self._mean) / std
+
+    def score_one(self, window: BucketSummary) -> float:
+        if not window.n:
+            return 0.0
+        z = self._z(window.total / window.n)
+        return {"up": z, "down": -z, "both": abs(z)}[self.direction]
+
+    def learn_one(self, window: BucketSummary) -> None:
+        x = window.total / window.n
+        if self._windows == 0:
+            self._mean, self._var = x, 0.0
+        else:
+            if self._windows >= self.warmup:
+                std = max(math.sqrt(max(self._var, 0.0)), self.min_rel_change * abs(self._mean), 1e-12)
+                x = min(max(x, self._mean - self.z * std), self._mean + self.z * std)
+            self._mean, self._var = ew_update(self._mean, self._var, x, ew_alpha(self.window_s, self.half_life_s))
+        self._windows += 1
+
+    def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
+        if partial or window.n < self.min_volume:
+            return None
+        found = None
+        if self._windows >= self.warmup:
+            score = self.score_one(window)
+            self._streak = self._streak + 1 if score >= self.z else 0
+            if self._streak >= self.consecutive and not self.cooling(window.t_last):
+                mean = window.total / window.n
+                side = "above" if mean >= self._mean else "below"
+                found = self.finding(
+                    window, score=score, observed=mean, baseline=self._mean,
+                    summary=f"{self.field} mean {mean:.4g} is {score:.1f} deviations {side} the usual "
+                            f"{self._mean:.4g}",
+                    details={"field": self.field, "direction": self.direction, "z": round(score, 2),
+                             "values": window.n, "windows": self._streak})
+        self.learn_one(window)
+        return found

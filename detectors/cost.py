@@ -1,0 +1,134 @@
+"""Spend rate per series against an adaptive, daily-seasonal baseline.
+
+The baseline is an exponentially weighted mean and variance of the spend per window (half-life
+``half_life_s``), and — with ``seasonal`` — the typical spend for the same hour of the day, learned over
+the last few days. A window is a spike when it is at least ``ratio`` times both baselines and ``z``
+standard deviations above the moving one, so an ordinary morning ramp that happened yesterday too does
+not page. Learning clips outliers, so a spike does not become the new normal at once.
+
+A partial window is judged too (``early``): the spend so far is compared with the baseline scaled to the
+elapsed time, with a stricter ``z`` (``early_factor``), so that a large spike fires within one bucket.
+
+Examples
+--------
+>>> from detectors.base import BucketSummary
+>>> d = CostSpike("cost_spike", warmup=5, min_volume=1)
+>>> def window(i, spend):
+...     return BucketSummary.make("cost_spike|model=m", i * 60.0, n=10, total=spend,
+...                               t_first=i * 60.0, t_last=i * 60.0 + 59)
+>>> [d.update(window(i, 1.0 + 0.1 * (i % 3))) for i in range(30)].count(None)
+30
+>>> f = d.update(window(30, 9.0))
+>>> f.severity, f.evidence.observed, round(f.evidence.baseline, 2)
+('warning', 9.0, 1.05)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from detectors.base import BucketSummary, Detector, ew_alpha, ew_update
+from detectors.finding import Finding
+
+MEASURES = ("cost_usd", "total_tokens", "input_tokens", "output_tokens")
+
+
+def measure_of(event: Any, measure: str) -> float:
+    if measure == "total_tokens":
+        return event.total_tokens or 0
+    return getattr(event, measure) or 0.0
+
+
+class CostSpike(Detector):
+    kind = "cost"
+    early = True
+    params = {"measure": "cost_usd", "z": 6.0, "ratio": 3.0, "half_life_s": 1800.0, "seasonal": True,
+              "season_days": 3.0, "early_factor": 1.5, "min_excess": 0.0}
+    defaults = {"window_s": 60.0, "warmup": 30, "min_volume": 5, "cooldown_s": 900.0,
+                "severity": {"warning": 3.0, "critical": 10.0}}
+
+    def reset(self) -> None:
+        super().reset()
+        self._mean = 0.0
+        self._var = 0.0
+        self._last_start: float | None = None
+        self._season: list[list[float]] = [[0.0, 0] for _ in range(24)] if self.seasonal else []
+
+    def fold(self, s: BucketSummary, event: Any, t: float) -> None:
+        v = measure_of(event, self.measure)
+        s.n += 1
+        s.total += v
+        s.see(t, event.trace_id, v)
+
+    # ---- judgement (pure) ------------------------------------------------------------------------
+
+    def _judge(self, w: BucketSummary, partial: bool) -> dict[str, float]:
+        span = self.window_s
+        if partial:
+            span = min(self.window_s, max(w.t_last - w.bucket_start, self.window_s / 12))
+        f = span / self.window_s
+        std = max(math.sqrt(max(self._var, 0.0)), 0.1 * self._mean, 1e-9)
+        expected = self._mean * f
+        z = (w.total - expected) / (std * math.sqrt(f))
+        ratio = w.total / max(expected, 1e-12)
+        out = {"span": span, "expected": expected, "z": z, "ratio": ratio, "seasonal": -1.0}
+        if self._season:
+            mean, count = self._season[self._hour(w.bucket_start)]
+            if count >= 0.5 * 3600 / self.window_s:  # seen at least half an hour of this hour before
+                out["seasonal"] = mean * f
+                out["ratio"] = min(ratio, w.total / max(mean * f, 1e-12))
+        return out
+
+    def score_one(self, window: BucketSummary) -> float:
+        return self._judge(window, partial=False)["ratio"]
+
+    # ---- learning --------------------------------------------------------------------------------
+
+    def _hour(self, start: float) -> int:
+        return int((start % 86400) // 3600)
+
+    def learn_one(self, window: BucketSummary) -> None:
+        alpha = ew_alpha(self.window_s, self.half_life_s)
+        if self._last_start is not None:  # windows without events spent nothing
+            gap = int(round((window.bucket_start - self._last_start) / self.window_s)) - 1
+            for _ in range(min(max(gap, 0), 200)):
+                self._mean, self._var = ew_update(self._mean, self._var, 0.0, alpha)
+        x = window.total
+        if self._windows >= self.warmup:
+            std = max(math.sqrt(max(self._var, 0.0)), 0.1 * self._mean, 1e-9)
+            x = min(x, self._mean + self.z * std)
+        if self._windows == 0:
+            self._mean, self._var = x, 0.0
+        else:
+            self._mean, self._var = ew_update(self._mean, self._var, x, alpha)
+        if self._season:
+            slot = self._season[self._hour(window.bucket_start)]
+            per_day = 3600 / self.window_s
+            a = max(1.0 / (slot[1] + 1), 1.0 - 0.5 ** (1.0 / (self.season_days * per_day)))
+            slot[0] += a * (x - slot[0])
+            slot[1] = min(slot[1] + 1, 10 * per_day)
+        self._windows += 1
+        self._last_start = window.bucket_start
+
+    def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
+        found = None
+        if (self._windows >= self.warmup and window.n >= self.min_volume
+                and not self.cooling(window.t_last)):
+            j = self._judge(window, partial)
+            z_needed = self.z * (self.early_factor if partial else 1.0)
+            if (j["z"] >= z_needed and j["ratio"] >= self.ratio
+                    and window.total - max(j["expected"], j["seasonal"]) >= self.min_excess):
+                per_s = window.total / j["span"]
+                found = self.finding(
+                    window, score=j["ratio"], observed=window.total, baseline=j["expected"],
+                    window_s=round(j["span"], 3),
+                    summary=f"{self.measure} {window.total:.4g} in {j['span']:.0f}s is "
+                            f"{j['ratio']:.1f}x the usual {max(j['expected'], 0):.4g}",
+                    details={"measure": self.measure, "rate_per_s": round(per_s, 6),
+                             "baseline_rate_per_s": round(self._mean / self.window_s, 6),
+                             "z": round(j["z"], 2), "partial": partial,
+                             "seasonal_baseline": None if j["seasonal"] < 0 else round(j["seasonal"], 6)})
+        if not partial:
+            self.learn_one(window)
+        return found

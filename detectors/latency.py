@@ -1,0 +1,127 @@
+"""Latency regressions per model / provider: p50 and p95 against their baseline, sustained.
+
+Each bucket carries a sparse log-scale histogram (bins 15 % wide), so quantiles survive merging. A window
+with at least ``min_volume`` calls is *slow* when its p95 (or p50) is ``ratio`` times the baseline and
+``z`` deviations above it (on the log scale); a finding needs ``consecutive`` slow windows in a row, so a
+single slow window or a few outliers never page. Windows with too few calls neither count nor reset.
+
+Examples
+--------
+>>> from detectors.base import BucketSummary
+>>> d = LatencyRegression("latency", warmup=5, min_volume=10, consecutive=3)
+>>> def window(i, ms):
+...     hist = {bin_of(ms * 0.8): 50, bin_of(ms): 45, bin_of(ms * 1.5): 5}
+...     return BucketSummary.make("latency|model=m", i * 60.0, n=100, hist=hist, t_last=i * 60.0 + 59)
+>>> [d.update(window(i, 400 + 10 * (i % 3))) for i in range(20)].count(None)
+20
+>>> [d.update(window(i, 1500)) is None for i in range(20, 23)]
+[True, True, False]
+>>> d.update(window(23, 400)) is None    # back to normal
+True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from detectors.base import BucketSummary, Detector, ew_alpha, ew_update
+from detectors.finding import Finding
+
+_K = 1.0 / math.log(1.15)
+
+
+def bin_of(ms: float) -> int:
+    return int(math.log1p(ms) * _K)
+
+
+def quantile(hist: dict[int, int], q: float) -> float:
+    """The ``q`` quantile (in ms) of a histogram from ``bin_of`` (bin centre)."""
+    total = sum(hist.values())
+    if not total:
+        return 0.0
+    need, seen = q * total, 0
+    for b in sorted(hist):
+        seen += hist[b]
+        if seen >= need:
+            return math.expm1((b + 0.5) / _K)
+    return math.expm1((max(hist) + 0.5) / _K)
+
+
+class LatencyRegression(Detector):
+    kind = "latency"
+    params = {"field": "latency_ms", "ratio": 1.5, "z": 3.0, "consecutive": 3, "half_life_s": 3600.0}
+    defaults = {"window_s": 60.0, "warmup": 30, "min_volume": 20, "cooldown_s": 1800.0,
+                "severity": {"warning": 1.5, "critical": 3.0}}
+    target_fields = ("model", "provider")
+
+    def reset(self) -> None:
+        super().reset()
+        self._base = [0.0, 0.0, 0.0, 0.0]  # EW mean and variance of log p50, then of log p95
+        self._streak = 0
+        self._streak_start = 0.0
+
+    def fold(self, s: BucketSummary, event: Any, t: float) -> None:
+        v = getattr(event, self.field)
+        if v is None:
+            return
+        b = int(math.log1p(v) * _K)
+        s.hist[b] = s.hist.get(b, 0) + 1
+        s.n += 1
+        s.see(t, event.trace_id, v)
+
+    def _excess(self, window: BucketSummary) -> tuple[float, float, float, float]:
+        """(score, z, p50, p95): score is the larger of the p50 / p95 ratios to baseline."""
+        p50, p95 = quantile(window.hist, 0.5), quantile(window.hist, 0.95)
+        m50, v50, m95, v95 = self._base
+        l50, l95 = math.log1p(p50), math.log1p(p95)
+        z50 = (l50 - m50) / max(math.sqrt(max(v50, 0.0)), 0.05)
+        z95 = (l95 - m95) / max(math.sqrt(max(v95, 0.0)), 0.05)
+        r50, r95 = p50 / max(math.expm1(m50), 1e-9), p95 / max(math.expm1(m95), 1e-9)
+        if r95 >= r50:
+            return r95, z95, p50, p95
+        return r50, z50, p50, p95
+
+    def score_one(self, window: BucketSummary) -> float:
+        return self._excess(window)[0] if window.n else 0.0
+
+    def learn_one(self, window: BucketSummary) -> None:
+        l50 = math.log1p(quantile(window.hist, 0.5))
+        l95 = math.log1p(quantile(window.hist, 0.95))
+        if self._windows == 0:
+            self._base = [l50, 0.0, l95, 0.0]
+        else:
+            m50, v50, m95, v95 = self._base
+            if self._windows >= self.warmup:  # clip what a regression teaches the baseline
+                l50 = min(l50, m50 + self.z * max(math.sqrt(v50), 0.05))
+                l95 = min(l95, m95 + self.z * max(math.sqrt(v95), 0.05))
+            a = ew_alpha(self.window_s, self.half_life_s)
+            m50, v50 = ew_update(m50, v50, l50, a)
+            m95, v95 = ew_update(m95, v95, l95, a)
+            self._base = [m50, v50, m95, v95]
+        self._windows += 1
+
+    def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
+        if partial or window.n < self.min_volume:
+            return None
+        found = None
+        if self._windows >= self.warmup:
+            score, z, p50, p95 = self._excess(window)
+            if score >= self.ratio and z >= self.z:
+                if self._streak == 0:
+                    self._streak_start = window.bucket_start
+                self._streak += 1
+            else:
+                self._streak = 0
+            if self._streak >= self.consecutive and not self.cooling(window.t_last):
+                found = self.finding(
+                    window, score=score, observed=p95, baseline=math.expm1(self._base[2]),
+                    window_s=window.bucket_start + self.window_s - self._streak_start,
+                    summary=f"{self.field} p95 {p95:.0f} ms, p50 {p50:.0f} ms: {score:.1f}x baseline "
+                            f"for {self._streak} windows",
+                    details={"p50_ms": round(p50, 1), "p95_ms": round(p95, 1),
+                             "baseline_p50_ms": round(math.expm1(self._base[0]), 1),
+                             "baseline_p95_ms": round(math.expm1(self._base[2]), 1),
+                             "z": round(z, 2), "windows": self._streak, "calls": window.n})
+        self.learn_one(window)
+        return found

@@ -1,0 +1,256 @@
+"""The detector suite: per-event observation, pre-aggregation, per-series state, and ``replay``.
+
+The service and ``tracewatch replay`` run the same code path:
+
+1. ``DetectorSuite.observe(event)`` — per event: per-event findings now (prompt injection), and the
+   event folded into one ``BucketSummary`` per (detector, series, bucket);
+2. ``DetectorSuite.flush()`` — the summaries since the last flush (the service sends them, keyed by
+   ``series_key``, to a repartition topic);
+3. ``SeriesState.add(summary)`` / ``SeriesState.advance(watermark)`` — one state per series key judges
+   windows in event time; ``snapshot()`` / ``DetectorSuite.restore_series`` carry learned baselines
+   across restarts.
+
+Examples
+--------
+>>> from streams.events import TraceEvent
+>>> suite = DetectorSuite.from_config()
+>>> events = [TraceEvent(trace_id=f"t{i}", timestamp=1_700_000_000 + i, model="m", session_id="s1",
+...                      input_tokens=100, output_tokens=20) for i in range(200)]
+>>> findings = list(replay(events, suite))
+>>> [(f.detector, f.series, f.severity) for f in findings][:1]
+[('runaway_session', 'session_id=s1', 'warning')]
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+from detectors.base import BucketSummary, Detector
+from detectors.finding import Finding, Target
+
+#: how many events ``replay`` observes at most between two flushes
+REPLAY_FLUSH_EVERY = 256
+
+
+class SeriesState:
+    """All stateful judgement of one series key: the open window and the detector's learned state.
+
+    ``add`` merges a summary into the open window (closing older windows first) and may fire early on a
+    partial window that is already decisive; ``advance`` closes the window once the watermark passes
+    its end. Summaries for windows already closed are counted in ``late`` and dropped.
+    """
+
+    def __init__(self, series_key: str, detector: Detector) -> None:
+        self.series_key = series_key
+        self.detector = detector
+        self._open: BucketSummary | None = None
+        self._closed_until = -math.inf
+        self.late = 0
+
+    @property
+    def deadline(self) -> float | None:
+        """Event time at which the open window closes (``None``: no open window)."""
+        return None if self._open is None else self._open.bucket_start + self.detector.window_s
+
+    def add(self, summary: BucketSummary) -> list[Finding]:
+        d = self.detector
+        start = d.window_start(summary.bucket_start)
+        found: list[Finding] = []
+        if self._open is not None and start > self._open.bucket_start:
+            found += self._close()
+        if start < self._closed_until or (self._open is not None and start < self._open.bucket_start):
+            self.late += 1
+            return found
+        if self._open is None:
+            self._open = summary.copy(start)
+            self._open.series_key = self.series_key
+        else:
+            self._open.merge(summary)
+        if d.early:
+            f = d.update(self._open, partial=True)
+            if f is not None:
+                found.append(f)
+        return found
+
+    def advance(self, watermark: float) -> list[Finding]:
+        if self._open is not None and self._open.bucket_start + self.detector.window_s <= watermark:
+            return self._close()
+        return []
+
+    def _close(self) -> list[Finding]:
+        window, self._open = self._open, None
+        assert window is not None
+        self._closed_until = window.bucket_start + self.detector.window_s
+        f = self.detector.update(window, partial=False)
+        return [] if f is None else [f]
+
+    # ---- snapshot ----------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"k": self.series_key, "kind": self.detector.kind,
+                "o": None if self._open is None else self._open.to_dict(),
+                "c": self._closed_until if math.isfinite(self._closed_until) else None,
+                "late": self.late, "s": self.detector.state()}
+
+    def snapshot(self) -> bytes:
+        return orjson.dumps(self.to_dict())
+
+    def load(self, d: dict[str, Any]) -> "SeriesState":
+        if d.get("kind") == self.detector.kind:  # a detector whose kind changed starts afresh
+            self.detector.load_state(d["s"])
+            self._open = None if d["o"] is None else BucketSummary.from_dict(d["o"])
+            self._closed_until = -math.inf if d["c"] is None else d["c"]
+            self.late = d.get("late", 0)
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SeriesState) and other.to_dict() == self.to_dict()
+
+    def __repr__(self) -> str:
+        return f"SeriesState({self.series_key!r}, open={self._open!r})"
+
+
+class DetectorSuite:
+    """The configured detectors plus the pre-aggregator that feeds them."""
+
+    def __init__(self, detectors: list[Detector], *, bucket_s: float = 5.0, lateness_s: float | None = None,
+                 injection: Any = None) -> None:
+        self.bucket_s = float(bucket_s)
+        self.lateness_s = self.bucket_s if lateness_s is None else float(lateness_s)
+        self.detectors = {d.name: d for d in detectors}
+        self.injection = injection
+        groups: dict[str, list[Detector]] = {}
+        self._rate: list[Detector] = []  # fed only with events that the injection detector flagged
+        for d in detectors:
+            if d.kind == "injection":
+                self._rate.append(d)
+            else:
+                groups.setdefault(d.series, []).append(d)
+        self._groups = [(ds[0]._spec, ds) for ds in groups.values()]
+        self._pending: dict[tuple[str, str, float], BucketSummary] = {}
+
+    @classmethod
+    def from_config(cls, path: Any = None, *, injection_state: Any = None) -> "DetectorSuite":
+        """Build from a YAML file (``None``: ``TRACEWATCH_DETECTORS`` or the shipped config).
+
+        ``injection_state`` is passed on to the injection detector (its classifier state file).
+        """
+        from detectors.config import build_suite, load_config
+
+        return build_suite(load_config(path), injection_state=injection_state)
+
+    # ---- per event ---------------------------------------------------------------------------------
+
+    def observe(self, event: Any) -> list[Finding]:
+        t = event.timestamp.timestamp()
+        bucket = math.floor(t / self.bucket_s) * self.bucket_s
+        pending = self._pending
+        for spec, detectors in self._groups:
+            series = spec.key(event)
+            if series is None:
+                continue
+            for d in detectors:
+                k = (d.name, series, bucket)
+                s = pending.get(k)
+                if s is None:
+                    s = pending[k] = self._summary(d, series, bucket, event)
+                d.fold(s, event, t)
+        if self.injection is None:
+            return []
+        finding = self.injection.update(event)
+        if finding is None:
+            return []
+        for d in self._rate:
+            series = d._spec.key(event)
+            if series is not None:
+                k = (d.name, series, bucket)
+                s = pending.get(k)
+                if s is None:
+                    s = pending[k] = self._summary(d, series, bucket, event)
+                d.fold(s, event, t)
+        return [finding]
+
+    @staticmethod
+    def _summary(d: Detector, series: str, bucket: float, event: Any) -> BucketSummary:
+        s = BucketSummary(f"{d.name}|{series}", bucket)
+        target = s.target
+        for name in d._spec.fields:
+            if name in Target.model_fields and getattr(event, name) is not None:
+                target[name] = getattr(event, name)
+        for name in d.target_fields:
+            value = getattr(event, name)
+            if value is not None:
+                target.setdefault(name, value)
+        return s
+
+    def flush(self) -> list[BucketSummary]:
+        out = list(self._pending.values())
+        self._pending = {}
+        return out
+
+    # ---- per series --------------------------------------------------------------------------------
+
+    def detector_for(self, series_key: str) -> Detector:
+        name = series_key.split("|", 1)[0]
+        try:
+            return self.detectors[name]
+        except KeyError:
+            raise KeyError(f"no detector named {name!r} in this suite (series key {series_key!r})") from None
+
+    def series_state(self, series_key: str) -> SeriesState:
+        return SeriesState(series_key, self.detector_for(series_key).clone())
+
+    def restore_series(self, blob: bytes) -> SeriesState:
+        d = orjson.loads(blob)
+        return self.series_state(d["k"]).load(d)
+
+    def __repr__(self) -> str:
+        return f"DetectorSuite(bucket_s={self.bucket_s}, detectors={list(self.detectors)})"
+
+
+def replay(events: Iterable[Any], suite: DetectorSuite, *,
+           flush_every: int = REPLAY_FLUSH_EVERY) -> Iterator[Finding]:
+    """Run ``suite`` over ``events`` in their order, on event time only; deterministic.
+
+    Summaries are flushed when event time enters a new bucket or after ``flush_every`` events; the
+    watermark is the latest event time minus ``suite.lateness_s``. At the end every open window closes.
+    Per-event findings come out at once; series findings of one flush are ordered by event time.
+    """
+    states: dict[str, SeriesState] = {}
+    deadlines: list[tuple[float, str]] = []
+    queued: dict[str, float] = {}
+
+    def drain(watermark: float) -> list[Finding]:
+        found: list[Finding] = []
+        for s in suite.flush():
+            st = states.get(s.series_key)
+            if st is None:
+                st = states[s.series_key] = suite.series_state(s.series_key)
+            found += st.add(s)
+            dl = st.deadline
+            if dl is not None and queued.get(s.series_key) != dl:
+                queued[s.series_key] = dl
+                heapq.heappush(deadlines, (dl, s.series_key))
+        while deadlines and deadlines[0][0] <= watermark:
+            dl, key = heapq.heappop(deadlines)
+            if queued.get(key) == dl:
+                del queued[key]
+                found += states[key].advance(watermark)
+        found.sort(key=lambda f: (f.time, f.detector, f.series))
+        return found
+
+    latest, bucket, count = -math.inf, None, 0
+    for event in events:
+        yield from suite.observe(event)
+        t = event.timestamp.timestamp()
+        latest = max(latest, t)
+        b = math.floor(t / suite.bucket_s)
+        count += 1
+        if b != bucket or count >= flush_every:
+            bucket, count = b, 0
+            yield from drain(latest - suite.lateness_s)
+    yield from drain(math.inf)
