@@ -16,6 +16,8 @@ app = typer.Typer(
 # Command modules; each adds its commands to `app` when imported.
 from streams.cli import broker as _broker  # noqa: E402,F401
 from streams.cli import publish as _publish  # noqa: E402,F401
+from streams.cli import api as _api  # noqa: E402,F401
+from streams.cli import replay as _replay  # noqa: E402,F401
 
 
 def main() -> None:
