@@ -94,3 +94,4 @@ class IncidentEvent(BaseModel):
     event: IncidentEventType
     incident: Incident
     time: float  # when it happened (event time of the finding, or wall time for ack/resolve)
+    sequence: int = 0  # the incident's event counter: (incident id, event, sequence) names a redelivery
