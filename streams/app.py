@@ -6,15 +6,34 @@ pure code in ``detectors/`` and ``runbooks/``. ``Tracewatch`` carries what they 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import faust
+import orjson
 
 from streams import topics
 from streams.metrics import Metrics
+from runbooks.controls import InMemoryControls
+from runbooks.ports import Control
+from streams.mirror import TopicMirror
+from streams.views import IncidentView
 from streams.settings import Settings
+
+if TYPE_CHECKING:
+    from detectors.finding import Finding
+
+
+class WallClock:
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 class Tracewatch:
@@ -64,22 +83,80 @@ class Tracewatch:
         self.controls = self.app.topic(topics.CONTROLS, **raw)
         self.prompts = self.app.topic(topics.PROMPTS, **raw)
 
-        # ---- pure parts ---------------------------------------------------------------------------
+        # ---- tables (memory store + changelog topic each) ------------------------------------------
+        raw_table = {"schema": faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
+                                            value_serializer="raw"), "partitions": settings.partitions}
+        self.series_state = self.app.Table("series-state", **raw_table)  # series key → detector snapshot
+        self.series_marks = self.app.Table("series-marks", **raw_table)  # series key → last finding time
+        self.incident_table = self.app.Table(  # incident key → latest incident of that key (JSON)
+            "incidents", key_type=str, value_type=str, partitions=settings.partitions)
+
+        # ---- pure parts: decoders, prices, detectors, incident policy -------------------------------
+        from detectors.suite import DetectorSuite
         from streams.decode import decode  # noqa: F401  (fail at start-up, not on the first message)
+        from streams.incidents import IncidentPolicy
         from streams.prices import PriceTable
 
         self.prices = PriceTable.load(settings.prices)
+        self.suite = DetectorSuite.from_config(settings.detectors,
+                                               injection_state=settings.data_dir / "injection_classifier.json")
+        self.incident_policy = IncidentPolicy(resolve_after_s=settings.resolve_after_s,
+                                              reopen_within_s=settings.reopen_within_s)
 
-        # ---- agents and web -----------------------------------------------------------------------
-        from streams.agents import ingest
+        # ---- what every worker mirrors to answer the API -------------------------------------------
+        self.view = IncidentView()
+        self.controls_state = InMemoryControls(WallClock(), on_change=self._publish_control)
+        self.mirrors = [
+            TopicMirror(broker_url, topics.INCIDENTS, self.view.apply_incident),
+            TopicMirror(broker_url, topics.ACTIONS, self.view.apply_action),
+            TopicMirror(broker_url, topics.CONTROLS,
+                        lambda k, v: v and self.controls_state.apply(Control.model_validate_json(v))),
+        ]
+
+        @self.app.task
+        async def _run_mirrors() -> None:
+            await asyncio.gather(*(mirror.run() for mirror in self.mirrors))
+
+        # ---- agents, one step of the data flow each; then the web API ---------------------------
         from streams import web
+        from streams.agents import incidents, ingest, series
 
         ingest.register(self)
+        series.register(self)
+        incidents.register(self)
         web.register(self)
 
         @self.app.on_rebalance_complete.connect
         async def _on_rebalance_complete(sender: object, **kwargs: object) -> None:
             self.ready = True
+
+    async def _publish_control(self, control: "Control") -> None:
+        await self.controls.send(key=control.subject.encode(), value=control.model_dump_json().encode())
+
+    def is_ready(self) -> bool:
+        return self.ready and all(mirror.caught_up.is_set() for mirror in self.mirrors)
+
+    async def refresh_gauges(self) -> None:
+        self.metrics.incidents_open.set(self.view.open_count())
+        consumer = self.app.consumer
+        assigned = consumer.assignment() if consumer is not None else set()
+        source = {topics.TRACES, self.settings.otlp_topic, topics.SERIES, topics.FINDINGS, topics.INCIDENTS}
+        wanted = [tp for tp in assigned if tp.topic in source]
+        if not wanted:
+            return
+        highwaters = await consumer.highwaters(*wanted)
+        for tp in wanted:
+            read = consumer._read_offset.get(tp)
+            behind = highwaters.get(tp, 0) - (read + 1 if read is not None else 0)
+            self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, behind))
+
+    async def send_finding(self, finding: "Finding") -> None:
+        await self.findings.send(key=finding.incident_key.encode(),
+                                 value=orjson.dumps({"type": "finding", "finding": finding.model_dump(mode="json")}))
+
+    async def send_command(self, kind: str, incident_key: str, **fields: object) -> None:
+        """A change to an incident (clear, tick, ack, resolve), routed to the worker that owns it."""
+        await self.findings.send(key=incident_key.encode(), value=orjson.dumps({"type": kind, **fields}))
 
     @property
     def worker_id(self) -> str:

@@ -434,7 +434,8 @@ def _list_at(container: dict[str, Any], where: str, *keys: str) -> list[Any]:
             if value is None:
                 return []
             if not isinstance(value, list):
-                raise DecodeError(f"{where}.{key} is a JSON {json_kind(value)}; expected an array")
+                path = f"{where}.{key}" if where else key
+                raise DecodeError(f"{path} is a JSON {json_kind(value)}; expected an array")
             return value
     return []
 

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     otlp_encoding: Literal["auto", "otlp_proto", "otlp_json"] = "auto"
     session_timeout_s: float = 6.0  # how long a dead worker holds its partitions
     rebalance_timeout_s: float = 4.0
+    resolve_after_s: float = 300.0  # an incident resolves after this long without findings (event time)
+    reopen_within_s: float = 900.0  # a finding this soon after an auto-resolve reopens the incident
     flush_interval_s: float = 0.2  # how often pre-aggregated series summaries are sent on
 
     @property

@@ -1,16 +1,24 @@
-"""The HTTP API on Faust's web server (DESIGN.md, "Contracts"): health, metrics, incidents, blocks, prompts."""
+"""The HTTP API on Faust's web server (DESIGN.md, "Contracts"): health, metrics, incidents, blocks, prompts.
+
+Reads are answered from this worker's mirrors of the topics, so every worker answers the same. Changes
+to incidents are sent as commands to the worker that owns the incident; the call then waits (briefly)
+until the change is visible, so that a client that acts and then reads sees its own change.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING, Any, Callable
 
 from faust.web import Request, Response, View
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
 
-PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
+VISIBLE_WITHIN_S = 5.0
 
 
 def authorized(tw: "Tracewatch", request: Request) -> bool:
@@ -18,21 +26,117 @@ def authorized(tw: "Tracewatch", request: Request) -> bool:
     token = tw.settings.api_token
     if token is None:
         return False
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.get_secret_value().encode())
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.get_secret_value().encode())
+
+
+async def body_of(request: Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    try:
+        data = await request.json()
+    except ValueError:
+        return {"__invalid__": True}
+    return data if isinstance(data, dict) else {"__invalid__": True}
+
+
+async def eventually(check: Callable[[], Any], within: float = VISIBLE_WITHIN_S) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        result = check()
+        if result or time.monotonic() >= deadline:
+            return result
+        await asyncio.sleep(0.05)
+
+
+class ApiView(View):
+    tw: "Tracewatch"
+
+    def error(self, status: int, message: str, **extra: Any) -> Response:
+        return self.json({"error": message, **extra}, status=status)
+
+    def refuse(self) -> Response:
+        hint = ("set TRACEWATCH_API_TOKEN on the workers and send Authorization: Bearer <token>"
+                if self.tw.settings.api_token is None else "send Authorization: Bearer <token>")
+        return self.error(401, "unauthorized", hint=hint)
 
 
 def register(tw: "Tracewatch") -> None:
     app = tw.app
+    ApiView.tw = tw
 
     @app.page("/healthz")
-    class Health(View):
+    class Health(ApiView):
         async def get(self, request: Request) -> Response:
-            body: dict[str, Any] = {"status": "ok" if tw.ready else "starting", "worker": tw.worker_id}
-            return self.json(body, status=200 if tw.ready else 503)
+            ready = tw.is_ready()
+            body = {"status": "ok" if ready else "starting", "worker": tw.worker_id}
+            return self.json(body, status=200 if ready else 503)
 
     @app.page("/metrics")
-    class Metrics(View):
+    class Metrics(ApiView):
         async def get(self, request: Request) -> Response:
+            await tw.refresh_gauges()
             return self.bytes(tw.metrics.render(), content_type=PROMETHEUS_CONTENT_TYPE)
+
+    @app.page("/v1/incidents")
+    class Incidents(ApiView):
+        async def get(self, request: Request) -> Response:
+            q = request.query
+            try:
+                limit = int(q.get("limit", "100"))
+            except ValueError:
+                return self.error(400, "limit must be a whole number")
+            state = q.get("state")
+            if state not in (None, "open", "acknowledged", "resolved", "active"):
+                return self.error(400, f"unknown state {state!r}; allowed: open, acknowledged, resolved, active")
+            found = tw.view.list(state=state, detector=q.get("detector"), kind=q.get("kind"),
+                                 severity=q.get("severity"), limit=limit)
+            return self.json({"incidents": [summary(i) for i in found]})
+
+    @app.page("/v1/incidents/{incident_id}")
+    class IncidentDetail(ApiView):
+        async def get(self, request: Request, incident_id: str) -> Response:
+            incident = tw.view.get(incident_id)
+            if incident is None:
+                return self.error(404, f"no incident {incident_id}")
+            body = incident.model_dump(mode="json")
+            body["executions"] = tw.view.executions_for(incident_id)
+            return self.json(body)
+
+    def incident_command(kind: str, wanted: Callable[[Any], bool]) -> type[ApiView]:
+        class Command(ApiView):
+            async def post(self, request: Request, incident_id: str) -> Response:
+                if not authorized(tw, request):
+                    return self.refuse()
+                incident = tw.view.get(incident_id)
+                if incident is None:
+                    return self.error(404, f"no incident {incident_id}")
+                if incident.state == "resolved":
+                    return self.error(409, f"incident {incident_id} is already resolved")
+                body = await body_of(request)
+                by = str(body.get("by") or "api")[:200]
+                await tw.send_command(kind, incident.key, by=by, time=time.time())
+                done = await eventually(lambda: (i := tw.view.get(incident_id)) is not None and wanted(i))
+                current = tw.view.get(incident_id)
+                return self.json(current.model_dump(mode="json"), status=200 if done else 202)
+        return Command
+
+    app.page("/v1/incidents/{incident_id}/ack")(
+        incident_command("ack", lambda i: i.state != "open"))
+    app.page("/v1/incidents/{incident_id}/resolve")(
+        incident_command("resolve", lambda i: i.state == "resolved"))
+
+    from streams import web_state
+
+    web_state.register(tw, ApiView, authorized, body_of, eventually)
+
+
+def summary(incident: Any) -> dict[str, Any]:
+    return {
+        "id": incident.id, "key": incident.key, "detector": incident.detector, "kind": incident.kind,
+        "series": incident.series, "severity": incident.severity, "state": incident.state,
+        "summary": incident.summary, "opened_at": incident.opened_at, "updated_at": incident.updated_at,
+        "resolved_at": incident.resolved_at, "finding_count": incident.finding_count,
+        "target": incident.target.model_dump(exclude_none=True),
+    }

@@ -1,4 +1,4 @@
-"""Ingest: decode, validate and price each message; bad input goes to the dead-letter topic.
+"""Ingest: decode, validate, price and scan each message; bad input goes to the dead-letter topic.
 
 A dead-lettered record keeps the original bytes as its value (so it can be replayed as is) and carries
 what a person needs to act on it in headers, like Kafka Connect's dead-letter queues:
@@ -61,6 +61,9 @@ class Ingest:
         for event in decoded.events:
             if event.cost_usd is None and not tw.prices.apply(event):
                 tw.metrics.cost_unknown.inc()
+            # Per-event findings (prompt injection) go out now; the rest is pre-aggregated per series.
+            for finding in tw.suite.observe(event):
+                await tw.send_finding(finding)
         tw.metrics.events.labels("ok").inc(len(decoded.events))
         tw.metrics.ingest_seconds.observe(time.perf_counter() - started)
         return decoded.events
@@ -94,3 +97,8 @@ def register(tw: "Tracewatch") -> None:
         async for event in stream.events():
             msg = event.message
             await ingest.handle(msg.topic, msg.partition, msg.offset, event.value)
+
+    @tw.app.timer(tw.settings.flush_interval_s)
+    async def flush_series() -> None:
+        for summary in tw.suite.flush():
+            await tw.series.send(key=summary.series_key.encode(), value=summary.to_bytes())

@@ -18,6 +18,7 @@ from streams.cli import broker as _broker  # noqa: E402,F401
 from streams.cli import publish as _publish  # noqa: E402,F401
 from streams.cli import api as _api  # noqa: E402,F401
 from streams.cli import replay as _replay  # noqa: E402,F401
+from streams.cli import runbooks as _runbooks  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,73 @@
+"""Incidents: findings and commands in, incident lifecycle events out (``tracewatch.incidents``).
+
+Everything that changes an incident arrives on ``tracewatch.findings`` keyed by incident key, so one
+worker owns each incident: findings, ``clear`` from the series agent, ``tick`` from the idle timer, and
+``ack`` / ``resolve`` from the API, Slack and the CLI.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import orjson
+
+from detectors.finding import Finding
+from runbooks.incident import Incident
+from streams.incidents import IncidentBook
+from streams.views import incident_record
+
+if TYPE_CHECKING:
+    from streams.app import Tracewatch
+
+
+def register(tw: "Tracewatch") -> None:
+    app = tw.app
+    book = IncidentBook(tw.incident_table, tw.incident_policy)
+    tw.incident_book = book
+    last_received: dict[str, float] = {}  # wall time of the last message per key, for idle ticks
+    last_update: dict[str, float] = {}  # wall time of the last record sent per key
+
+    @app.agent(tw.findings, name="tracewatch.incidents")
+    async def incident_agent(stream):  # noqa: ANN001 - Faust stream
+        async for key_bytes, raw in stream.items():
+            key = key_bytes.decode()
+            message = orjson.loads(raw)
+            kind, now = message["type"], message.get("time", 0.0)
+            last_received[key] = time.time()
+            changes: list[tuple[str, Incident, float]] = []
+            if kind == "finding":
+                finding = Finding.model_validate(message["finding"])
+                tw.metrics.findings.labels(finding.detector).inc()
+                changes = [(e.event, e.incident, e.time) for e in book.on_finding(finding)]
+                incident = book.get(key)
+                if not changes and incident is not None and incident.state != "resolved":
+                    # Keep the API's view of an open incident fresh, at most once a second.
+                    if time.time() - last_update.get(key, 0.0) >= 1.0:
+                        changes = [("updated", incident, finding.time)]
+            elif kind in ("clear", "tick"):
+                changes = [(e.event, e.incident, e.time) for e in book.tick(now=now, keys=[key])]
+            elif kind == "ack":
+                before = book.get(key)
+                incident = book.acknowledge(key, by=message["by"], now=now)
+                if incident is not None and before is not None and before.state == "open":
+                    changes = [("acknowledged", incident, now)]
+            elif kind == "resolve":
+                event = book.resolve(key, by=message["by"], now=now)
+                changes = [(event.event, event.incident, event.time)] if event else []
+            for change, incident, at in changes:
+                last_update[key] = time.time()
+                await tw.incidents.send(key=key_bytes, value=incident_record(change, incident, at))
+
+    @app.timer(5.0)
+    async def idle_ticks() -> None:
+        # In live traffic event time follows the wall clock: an incident whose findings stopped arriving
+        # resolves once it has been quiet for the resolve time, even if its series sends nothing more.
+        now = time.time()
+        for key in list(tw.incident_table.keys()):
+            incident = book.get(key)
+            if incident is None or incident.state == "resolved":
+                continue
+            idle = now - last_received.setdefault(key, now)
+            if idle >= tw.incident_policy.resolve_after_s:
+                await tw.send_command("tick", key, time=incident.last_finding_at + idle)

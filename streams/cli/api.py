@@ -1,0 +1,139 @@
+"""``tracewatch incidents|blocks|prompts …``: the HTTP API from the terminal (tables, or ``--json``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streams.cli import app
+from streams.cli._common import console, settings_or_exit
+
+incidents_app = typer.Typer(help="List, show, acknowledge and resolve incidents.", no_args_is_help=True)
+blocks_app = typer.Typer(help="List and remove blocks on users and sessions.", no_args_is_help=True)
+prompts_app = typer.Typer(help="Show, register, roll back and promote prompt versions.", no_args_is_help=True)
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(blocks_app, name="blocks")
+app.add_typer(prompts_app, name="prompts")
+
+out = Console()
+URL_HELP = "API base URL; default TRACEWATCH_API_URL or http://127.0.0.1:TRACEWATCH_WEB_PORT."
+JSON_HELP = "Print the API's JSON instead of a table."
+
+
+def call(method: str, path: str, url: Optional[str], *, body: Any = None, params: Any = None) -> Any:
+    settings = settings_or_exit()
+    base = (url or settings.web_url).rstrip("/")
+    headers = {}
+    if settings.api_token is not None:
+        headers["Authorization"] = f"Bearer {settings.api_token.get_secret_value()}"
+    try:
+        response = httpx.request(method, base + path, json=body, params=params, headers=headers, timeout=15)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]error:[/red] cannot reach the tracewatch API at {base}: {exc}. "
+                      "Is `tracewatch up` running? Set --url or TRACEWATCH_API_URL.")
+        raise typer.Exit(1) from exc
+    try:
+        data = response.json()
+    except ValueError:
+        data = {"error": response.text[:500]}
+    if response.status_code == 401:
+        console.print("[red]error:[/red] unauthorized: set TRACEWATCH_API_TOKEN to the workers' API token")
+        raise typer.Exit(1)
+    if response.status_code >= 400:
+        console.print(f"[red]error:[/red] {data.get('error', data)}", markup=True, highlight=False)
+        raise typer.Exit(1)
+    return data
+
+
+def when(ts: Optional[float]) -> str:
+    return "" if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    t = Table(title=title)
+    for column in columns:
+        t.add_column(column)
+    for row in rows:
+        t.add_row(*[str(v) if v is not None else "" for v in row])
+    out.print(t)
+
+
+def emit_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+@incidents_app.command("list")
+def incidents_list(
+    state: Optional[str] = typer.Option(None, help="open, acknowledged, resolved or active (not resolved)."),
+    detector: Optional[str] = typer.Option(None), kind: Optional[str] = typer.Option(None),
+    severity: Optional[str] = typer.Option(None), limit: int = typer.Option(100, min=1),
+    url: Optional[str] = typer.Option(None, help=URL_HELP), as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List incidents, newest first. Example: [bold]tracewatch incidents list --state active[/bold]"""
+    params = {k: v for k, v in dict(state=state, detector=detector, kind=kind, severity=severity,
+                                    limit=limit).items() if v is not None}
+    data = call("GET", "/v1/incidents", url, params=params)
+    if as_json:
+        return emit_json(data)
+    table("incidents", ["id", "state", "severity", "detector", "series", "opened", "findings", "summary"],
+          [[i["id"], i["state"], i["severity"], i["detector"], i["series"], when(i["opened_at"]),
+            i["finding_count"], i["summary"][:60]] for i in data["incidents"]])
+
+
+@incidents_app.command("show")
+def incidents_show(incident_id: str, url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
+    """Show one incident with its findings and runbook executions (JSON).
+    Example: [bold]tracewatch incidents show inc-0123abcd4567[/bold]"""
+    emit_json(call("GET", f"/v1/incidents/{incident_id}", url))
+
+
+def _incident_change(action: str, incident_id: str, by: str, url: Optional[str], as_json: bool) -> None:
+    data = call("POST", f"/v1/incidents/{incident_id}/{action}", url, body={"by": by})
+    if as_json:
+        return emit_json(data)
+    out.print(f"{data['id']}: {data['state']}")
+
+
+@incidents_app.command("ack")
+def incidents_ack(incident_id: str, by: str = typer.Option("cli", help="Who acknowledges."),
+                  url: Optional[str] = typer.Option(None, help=URL_HELP),
+                  as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Acknowledge an incident. Example: [bold]tracewatch incidents ack inc-0123abcd4567 --by alice[/bold]"""
+    _incident_change("ack", incident_id, by, url, as_json)
+
+
+@incidents_app.command("resolve")
+def incidents_resolve(incident_id: str, by: str = typer.Option("cli", help="Who resolves."),
+                      url: Optional[str] = typer.Option(None, help=URL_HELP),
+                      as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Resolve an incident. Example: [bold]tracewatch incidents resolve inc-0123abcd4567[/bold]"""
+    _incident_change("resolve", incident_id, by, url, as_json)
+
+
+@blocks_app.command("list")
+def blocks_list(url: Optional[str] = typer.Option(None, help=URL_HELP),
+                as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """List the blocks in force. Example: [bold]tracewatch blocks list[/bold]"""
+    data = call("GET", "/v1/blocks", url)
+    if as_json:
+        return emit_json(data)
+    table("blocks", ["subject", "reason", "incident", "since", "expires", "by"],
+          [[b["subject"], b["reason"][:60], b.get("incident_id"), when(b["created_at"]), when(b.get("expires_at")),
+            b["created_by"]] for b in data["blocks"]])
+
+
+@blocks_app.command("remove")
+def blocks_remove(subject: str = typer.Argument(..., help="user:<id> or session:<id>"),
+                  reason: str = typer.Option("removed by on-call", help="Why (kept in the record)."),
+                  url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
+    """Remove a block. Example: [bold]tracewatch blocks remove user:u-123 --reason "false positive"[/bold]"""
+    if ":" not in subject or subject.split(":", 1)[0] not in ("user", "session"):
+        raise typer.BadParameter("expected user:<id> or session:<id>", param_hint="SUBJECT")
+    call("DELETE", f"/v1/blocks/{subject}", url, body={"reason": reason, "by": "cli"})
+    out.print(f"removed {subject}")
