@@ -166,6 +166,7 @@ def _render_fn(execution: Execution, runbook: str, api_url: str) -> Callable[[st
     extra = {
         "execution_id": execution.execution_id, "runbook": runbook,
         "steps": {s.index: {"status": s.status, **s.detail} for s in execution.steps},
+        "distinct": condition_data(event)["distinct"],
     }
     data = template_data(event.incident, event, extra, api_url=api_url)
     return lambda template, escape: render(template, data, escape)

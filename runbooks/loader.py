@@ -289,7 +289,9 @@ def load_text(text: str, file: str) -> tuple[Runbook | None, list[Problem]]:
     try:
         runbook = Runbook.model_validate(data)
     except ValidationError as exc:
-        return None, sorted(problems + _problems_from(exc, data, root, file))
+        found = _problems_from(exc, data, root, file)
+        seen = {(p.line, p.path) for p in found}  # an action's Params may check its templates too
+        return None, sorted(found + [p for p in problems if (p.line, p.path) not in seen])
     if problems:
         return None, sorted(problems)
     runbook._source = file
