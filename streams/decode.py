@@ -167,7 +167,7 @@ def _one_problem(err: dict[str, Any]) -> str:
         return f"'{loc}': must be one of {ctx.get('expected', '?')}, {_got(value)}"
     if kind == "value_error":
         message = str(ctx.get("error") or err.get("msg", "is invalid"))
-        return f"'{loc}': {message[:120]}"
+        return f"'{loc}': {message[:100]}"
     problem = _PROBLEMS.get(kind)
     if problem is None:
         msg = str(err.get("msg", "is invalid"))
@@ -197,6 +197,8 @@ def validate_event(data: dict[str, Any]) -> TraceEvent | str:
         return TraceEvent.model_validate(data)
     except ValidationError as exc:
         return render_validation_error(exc)
+    except RecursionError:  # str() of a deeply nested chat-message value in a validator
+        return "invalid event: a value is nested too deeply"
     except (ValueError, TypeError, OverflowError) as exc:  # a validator tripped on odd input
         return f"invalid event: {str(exc)[:120]}"
 

@@ -371,7 +371,7 @@ def _hex_to_base64(span: dict[str, Any]) -> None:
 
 def _parse_error(exc: Exception) -> str:
     text = str(exc)
-    return text if len(text) <= 160 else text[:159] + "…"
+    return text if len(text) <= 100 else text[:99] + "…"
 
 
 # ---- decoding ---------------------------------------------------------------------------------------
