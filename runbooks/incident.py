@@ -55,6 +55,7 @@ class Incident(BaseModel):
     resolved_at: float | None = None
     resolved_by: str | None = None
     finding_count: int = 0
+    event_count: int = 0  # lifecycle events so far; the next one's IncidentEvent.sequence
     findings: list[Finding] = Field(default_factory=list)  # the most recent MAX_FINDINGS_KEPT
     executions: list[ExecutionSummary] = Field(default_factory=list)
 

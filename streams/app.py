@@ -20,6 +20,7 @@ from streams import topics
 from streams.metrics import Metrics
 from runbooks.controls import InMemoryControls
 from runbooks.ports import Control
+from runbooks.prompts import PromptRecord, PromptRegistry
 from streams.mirror import TopicMirror
 from streams.views import IncidentView
 from streams.settings import Settings
@@ -98,19 +99,24 @@ class Tracewatch:
         from streams.prices import PriceTable
 
         self.prices = PriceTable.load(settings.prices)
-        self.suite = DetectorSuite.from_config(settings.detectors,
-                                               injection_state=settings.data_dir / "injection_classifier.json")
+        classifier_state = settings.data_dir / "injection_classifier.json"  # written by `tracewatch feedback`
+        self.suite = DetectorSuite.from_config(
+            settings.detectors, injection_state=classifier_state if classifier_state.exists() else None)
         self.incident_policy = IncidentPolicy(resolve_after_s=settings.resolve_after_s,
                                               reopen_within_s=settings.reopen_within_s)
 
         # ---- what every worker mirrors to answer the API -------------------------------------------
         self.view = IncidentView()
-        self.controls_state = InMemoryControls(WallClock(), on_change=self._publish_control)
+        self.clock = WallClock()
+        self.controls_state = InMemoryControls(self.clock, on_change=self._publish_control)
+        self.prompt_registry = PromptRegistry(self.clock, on_change=self._publish_prompt)
         self.mirrors = [
             TopicMirror(broker_url, topics.INCIDENTS, self.view.apply_incident),
             TopicMirror(broker_url, topics.ACTIONS, self.view.apply_action),
             TopicMirror(broker_url, topics.CONTROLS,
                         lambda k, v: v and self.controls_state.apply(Control.model_validate_json(v))),
+            TopicMirror(broker_url, topics.PROMPTS,
+                        lambda k, v: v and self.prompt_registry.apply(PromptRecord.model_validate_json(v))),
         ]
 
         @self.app.task
@@ -119,11 +125,12 @@ class Tracewatch:
 
         # ---- agents, one step of the data flow each; then the web API ---------------------------
         from streams import web
-        from streams.agents import incidents, ingest, series
+        from streams.agents import incidents, ingest, runbooks, series
 
         ingest.register(self)
         series.register(self)
         incidents.register(self)
+        runbooks.register(self)
         web.register(self)
 
         @self.app.on_rebalance_complete.connect
@@ -132,6 +139,9 @@ class Tracewatch:
 
     async def _publish_control(self, control: "Control") -> None:
         await self.controls.send(key=control.subject.encode(), value=control.model_dump_json().encode())
+
+    async def _publish_prompt(self, record: "PromptRecord") -> None:
+        await self.prompts.send(key=record.prompt_id.encode(), value=record.model_dump_json().encode())
 
     def is_ready(self) -> bool:
         return self.ready and all(mirror.caught_up.is_set() for mirror in self.mirrors)

@@ -75,13 +75,11 @@ class IncidentBook:
             current.state, current.resolved_at, current.resolved_by = "open", None, None
             self._append(current, finding)
             current.severity = max(current.severity, finding.severity, key=SEVERITY_RANK.__getitem__)
-            self.put(current)
-            return [IncidentEvent(event="escalated", incident=current, time=t)]
+            return [self._event("escalated", current, t)]
         if current is not None and t <= current.last_finding_at:
             return []  # a redelivered finding for an incident that is already closed
         incident = Incident.open_from(finding, incident_id_for(key, t))
-        self.put(incident)
-        return [IncidentEvent(event="opened", incident=incident, time=t)]
+        return [self._event("opened", incident, t)]
 
     def _append(self, incident: Incident, finding: Finding) -> None:
         incident.findings = (incident.findings + [finding])[-MAX_FINDINGS_KEPT:]
@@ -96,14 +94,13 @@ class IncidentBook:
         if any(f == finding for f in incident.findings[-5:]):
             return []  # exact redelivery
         self._append(incident, finding)
-        events: list[IncidentEvent] = []
         if SEVERITY_RANK[finding.severity] > SEVERITY_RANK[incident.severity]:
             incident.severity = finding.severity
             incident.labels["severity"] = finding.severity
             incident.summary = finding.summary or incident.summary
-            events.append(IncidentEvent(event="escalated", incident=incident, time=finding.time))
+            return [self._event("escalated", incident, finding.time)]
         self.put(incident)
-        return events
+        return []
 
     def tick(self, now: float, keys: list[str] | None = None) -> list[IncidentEvent]:
         """Resolve incidents whose condition has been clear for ``resolve_after_s`` as of ``now``."""
@@ -134,5 +131,11 @@ class IncidentBook:
     def _close(self, incident: Incident, now: float, by: str) -> IncidentEvent:
         incident.state, incident.resolved_at, incident.resolved_by = "resolved", now, by
         incident.updated_at = max(incident.updated_at, now)
+        return self._event("resolved", incident, now)
+
+    def _event(self, kind: str, incident: Incident, at: float) -> IncidentEvent:
+        """Store the incident and name the event; redelivered input gives the same sequence again."""
+        sequence = incident.event_count
+        incident.event_count += 1
         self.put(incident)
-        return IncidentEvent(event="resolved", incident=incident, time=now)
+        return IncidentEvent(event=kind, incident=incident.model_copy(deep=True), time=at, sequence=sequence)

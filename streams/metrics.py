@@ -21,6 +21,13 @@ class Metrics:
         self.cost_unknown = Counter(
             "tracewatch_cost_unknown", "Events whose cost could not be priced (unknown model).",
             registry=r)
+        self.tokens = Counter(
+            "tracewatch_tokens", "Tokens reported by ok events.", ["direction"], registry=r)
+        self.cost_usd = Counter(
+            "tracewatch_cost_usd", "Spend of ok events in USD (reported or priced).", registry=r)
+        self.llm_latency = Histogram(
+            "tracewatch_llm_latency_seconds", "Model-call latency reported by ok events.", registry=r,
+            buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64))
         self.findings = Counter(
             "tracewatch_findings", "Findings emitted, by detector.", ["detector"], registry=r)
         self.incidents_open = Gauge(
@@ -36,6 +43,18 @@ class Metrics:
             buckets=(0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0))
         for outcome in ("ok", "deadletter"):
             self.events.labels(outcome)
+        for direction in ("input", "output"):
+            self.tokens.labels(direction)
+
+    def observe_event(self, event) -> None:  # noqa: ANN001 - a TraceEvent
+        if event.input_tokens:
+            self.tokens.labels("input").inc(event.input_tokens)
+        if event.output_tokens:
+            self.tokens.labels("output").inc(event.output_tokens)
+        if event.cost_usd:
+            self.cost_usd.inc(event.cost_usd)
+        if event.latency_ms is not None:
+            self.llm_latency.observe(event.latency_ms / 1000.0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

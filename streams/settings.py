@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_channel: str = "#incidents"
     ca_bundle: Path | None = None
+    webhook_secrets: dict[str, SecretStr] = {}  # header values for `webhook` steps, by name
 
     detectors: Path | None = None  # None: the shipped detectors/config.yaml
     runbooks: Path = PACKAGE_ROOT / "runbooks" / "library"

@@ -17,8 +17,9 @@ from runbooks.incident import Incident
 RUNBOOK_EVENTS = ("opened", "escalated", "resolved")
 
 
-def incident_record(change: str, incident: Incident, time: float) -> bytes:
-    return orjson.dumps({"change": change, "incident": incident.model_dump(mode="json"), "time": time})
+def incident_record(change: str, incident: Incident, time: float, sequence: int = 0) -> bytes:
+    return orjson.dumps({"change": change, "incident": incident.model_dump(mode="json"), "time": time,
+                         "sequence": sequence})
 
 
 class IncidentView:

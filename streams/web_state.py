@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from faust.web import Request, Response
+
+from runbooks.prompts import PromptBackendError, PromptError, PromptRecord
+from runbooks.slack_callbacks import SlackAction, SlackCallbackError, parse_slack_action
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
@@ -45,4 +48,101 @@ def register(tw: "Tracewatch", ApiView: type, authorized, body_of, eventually) -
                 return self.error(404, f"{subject} is not blocked")
             return self.json({"removed": subject})
 
-    _ = Any  # prompts and Slack callbacks: registered below
+    @app.page("/v1/prompts")
+    class Prompts(ApiView):
+        async def get(self, request: Request) -> Response:
+            return self.json({"prompts": [prompt_summary(r) for r in tw.prompt_registry.list()]})
+
+    @app.page("/v1/prompts/{prompt_id}")
+    class Prompt(ApiView):
+        async def get(self, request: Request, prompt_id: str) -> Response:
+            record = tw.prompt_registry.get(prompt_id)
+            if record is None:
+                return self.error(404, f"no prompt {prompt_id}")
+            return self.json(record.model_dump(mode="json"))
+
+    def prompt_change(apply: Callable[[str, dict[str, Any]], Awaitable[Any]]) -> type:
+        class Change(ApiView):
+            async def post(self, request: Request, prompt_id: str) -> Response:
+                if not authorized(tw, request):
+                    return self.refuse()
+                body = await body_of(request)
+                if body.get("__invalid__"):
+                    return self.error(400, "the body must be a JSON object")
+                try:
+                    result = await apply(prompt_id, body)
+                except PromptError as exc:
+                    return self.error(409, str(exc))
+                except PromptBackendError as exc:
+                    return self.error(502, str(exc))
+                return self.json(result.model_dump(mode="json"))
+        return Change
+
+    async def register_version(prompt_id: str, body: dict[str, Any]) -> Any:
+        version = body.get("version")
+        if not isinstance(version, str) or not version.strip():
+            raise PromptError('"version" (text) is required, e.g. {"version": "4", "template": "..."}')
+        template = body.get("template")
+        return await tw.prompt_registry.register(
+            prompt_id, version.strip(), by=str(body.get("by") or "api")[:200],
+            template=template if isinstance(template, str) else None,
+            config=body.get("config") if isinstance(body.get("config"), dict) else None)
+
+    async def rollback(prompt_id: str, body: dict[str, Any]) -> Any:
+        return await tw.prompt_registry.rollback(
+            prompt_id, by=str(body.get("by") or "api")[:200], reason=str(body.get("reason") or "")[:500],
+            label=str(body.get("label") or "production"))
+
+    async def promote(prompt_id: str, body: dict[str, Any]) -> Any:
+        version = body.get("version")
+        return await tw.prompt_registry.promote(
+            prompt_id, version=str(version) if version is not None else None,
+            by=str(body.get("by") or "api")[:200], reason=str(body.get("reason") or "")[:500],
+            label=str(body.get("label") or "production"))
+
+    app.page("/v1/prompts/{prompt_id}/versions")(prompt_change(register_version))
+    app.page("/v1/prompts/{prompt_id}/rollback")(prompt_change(rollback))
+    app.page("/v1/prompts/{prompt_id}/promote")(prompt_change(promote))
+
+    @app.page("/slack/actions")
+    class SlackActions(ApiView):
+        async def post(self, request: Request) -> Response:
+            secret = tw.settings.slack_signing_secret
+            if secret is None:
+                return self.error(503, "TRACEWATCH_SLACK_SIGNING_SECRET is not set; Slack buttons are off")
+            body = await request.read()
+            try:
+                action = parse_slack_action(request.headers, body, secret.get_secret_value())
+            except SlackCallbackError as exc:
+                return self.error(exc.status_code, str(exc))
+            by = f"slack:{action.user_name or action.user}"
+            text = await act_on_slack(tw, action, by)
+            return self.json({"response_type": "in_channel", "replace_original": False, "text": text})
+
+
+def prompt_summary(record: PromptRecord) -> dict[str, Any]:
+    return {"prompt_id": record.prompt_id, "labels": record.labels,
+            "versions": [v.version for v in record.versions],
+            "last_move": record.history[-1].model_dump(mode="json") if record.history else None}
+
+
+async def act_on_slack(tw: "Tracewatch", action: SlackAction, by: str) -> str:
+    """What a button does; the answer is posted back in the channel."""
+    if action.action == "ack":
+        incident = tw.view.get(action.incident_id)
+        if incident is None:
+            return f"no incident {action.incident_id}"
+        await tw.send_command("ack", incident.key, by=by, time=time.time())
+        return f"{action.incident_id} acknowledged by {by}"
+    if action.action == "unblock" and action.subject:
+        removed = await tw.controls_state.unblock(action.subject, by=by, reason="unblocked from Slack")
+        return f"{action.subject} unblocked by {by}" if removed else f"{action.subject} was not blocked"
+    if action.action == "roll_forward" and action.prompt_id:
+        try:
+            move = await tw.prompt_registry.promote(action.prompt_id, version=None, by=by,
+                                                    reason="rolled forward from Slack",
+                                                    incident_id=action.incident_id)
+        except (PromptError, PromptBackendError) as exc:
+            return f"could not roll {action.prompt_id} forward: {exc}"
+        return f"{action.prompt_id}: production is version {move.to_version} again ({by})"
+    return f"nothing to do for {action.action}"

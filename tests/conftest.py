@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streams.broker import EmbeddedBroker
+from tests.doubles.fixtures import action_settings, pagerduty_double, slack_double, test_ca  # noqa: F401
 from tests.helpers.service import WorkerProcess
 
 

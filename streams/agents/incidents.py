@@ -35,29 +35,29 @@ def register(tw: "Tracewatch") -> None:
             message = orjson.loads(raw)
             kind, now = message["type"], message.get("time", 0.0)
             last_received[key] = time.time()
-            changes: list[tuple[str, Incident, float]] = []
+            changes: list[tuple[str, Incident, float, int]] = []
             if kind == "finding":
                 finding = Finding.model_validate(message["finding"])
                 tw.metrics.findings.labels(finding.detector).inc()
-                changes = [(e.event, e.incident, e.time) for e in book.on_finding(finding)]
+                changes = [(e.event, e.incident, e.time, e.sequence) for e in book.on_finding(finding)]
                 incident = book.get(key)
                 if not changes and incident is not None and incident.state != "resolved":
                     # Keep the API's view of an open incident fresh, at most once a second.
                     if time.time() - last_update.get(key, 0.0) >= 1.0:
-                        changes = [("updated", incident, finding.time)]
+                        changes = [("updated", incident, finding.time, 0)]
             elif kind in ("clear", "tick"):
-                changes = [(e.event, e.incident, e.time) for e in book.tick(now=now, keys=[key])]
+                changes = [(e.event, e.incident, e.time, e.sequence) for e in book.tick(now=now, keys=[key])]
             elif kind == "ack":
                 before = book.get(key)
                 incident = book.acknowledge(key, by=message["by"], now=now)
                 if incident is not None and before is not None and before.state == "open":
-                    changes = [("acknowledged", incident, now)]
+                    changes = [("acknowledged", incident, now, 0)]
             elif kind == "resolve":
                 event = book.resolve(key, by=message["by"], now=now)
-                changes = [(event.event, event.incident, event.time)] if event else []
-            for change, incident, at in changes:
+                changes = [(event.event, event.incident, event.time, event.sequence)] if event else []
+            for change, incident, at, sequence in changes:
                 last_update[key] = time.time()
-                await tw.incidents.send(key=key_bytes, value=incident_record(change, incident, at))
+                await tw.incidents.send(key=key_bytes, value=incident_record(change, incident, at, sequence))
 
     @app.timer(5.0)
     async def idle_ticks() -> None:

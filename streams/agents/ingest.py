@@ -61,6 +61,7 @@ class Ingest:
         for event in decoded.events:
             if event.cost_usd is None and not tw.prices.apply(event):
                 tw.metrics.cost_unknown.inc()
+            tw.metrics.observe_event(event)
             # Per-event findings (prompt injection) go out now; the rest is pre-aggregated per series.
             for finding in tw.suite.observe(event):
                 await tw.send_finding(finding)

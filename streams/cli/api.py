@@ -137,3 +137,59 @@ def blocks_remove(subject: str = typer.Argument(..., help="user:<id> or session:
         raise typer.BadParameter("expected user:<id> or session:<id>", param_hint="SUBJECT")
     call("DELETE", f"/v1/blocks/{subject}", url, body={"reason": reason, "by": "cli"})
     out.print(f"removed {subject}")
+
+
+@prompts_app.command("list")
+def prompts_list(url: Optional[str] = typer.Option(None, help=URL_HELP),
+                 as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """List prompts with their labels. Example: [bold]tracewatch prompts list[/bold]"""
+    data = call("GET", "/v1/prompts", url)
+    if as_json:
+        return emit_json(data)
+    table("prompts", ["prompt", "production", "versions", "last change"],
+          [[p["prompt_id"], p["labels"].get("production"), ", ".join(p["versions"][-6:]),
+            (f"{p['last_move']['kind']} {p['last_move']['from_version']}→{p['last_move']['to_version']} "
+             f"by {p['last_move']['by']}") if p["last_move"] else ""] for p in data["prompts"]])
+
+
+@prompts_app.command("show")
+def prompts_show(prompt_id: str, url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
+    """Show a prompt's versions, labels and label history (JSON).
+    Example: [bold]tracewatch prompts show support-answer[/bold]"""
+    emit_json(call("GET", f"/v1/prompts/{prompt_id}", url))
+
+
+@prompts_app.command("register")
+def prompts_register(prompt_id: str, version: str,
+                     template: Optional[str] = typer.Option(None, help="The prompt text of this version."),
+                     promote: bool = typer.Option(False, help="Also move `production` to it."),
+                     url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
+    """Register a new version of a prompt.
+    Example: [bold]tracewatch prompts register support-answer 4 --promote[/bold]"""
+    call("POST", f"/v1/prompts/{prompt_id}/versions", url,
+         body={"version": version, "template": template, "by": "cli"})
+    out.print(f"{prompt_id}: registered version {version}")
+    if promote:
+        move = call("POST", f"/v1/prompts/{prompt_id}/promote", url, body={"version": version, "by": "cli"})
+        out.print(f"{prompt_id}: production {move['from_version']} → {move['to_version']}")
+
+
+@prompts_app.command("rollback")
+def prompts_rollback(prompt_id: str, reason: str = typer.Option("rolled back by on-call", help="Why."),
+                     url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
+    """Move `production` back to the version it had before.
+    Example: [bold]tracewatch prompts rollback support-answer --reason "hallucinations"[/bold]"""
+    move = call("POST", f"/v1/prompts/{prompt_id}/rollback", url, body={"reason": reason, "by": "cli"})
+    out.print(f"{prompt_id}: production {move['from_version']} → {move['to_version']}")
+
+
+@prompts_app.command("promote")
+def prompts_promote(prompt_id: str,
+                    version: Optional[str] = typer.Option(None, help="Default: the latest registered version."),
+                    reason: str = typer.Option("promoted by on-call", help="Why."),
+                    url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
+    """Move `production` forward (roll forward after a rollback).
+    Example: [bold]tracewatch prompts promote support-answer --version 4[/bold]"""
+    move = call("POST", f"/v1/prompts/{prompt_id}/promote", url,
+                body={"version": version, "reason": reason, "by": "cli"})
+    out.print(f"{prompt_id}: production {move['from_version']} → {move['to_version']}")

@@ -88,8 +88,8 @@ def publish(
     for number, _value, problem in records:
         if problem:
             invalid += 1
-            console.print(f"{file}:{number}: {problem}" + (" (skipped)" if skip_invalid else " (sent; the worker will dead-letter it)"),
-                          markup=False, highlight=False)
+            action = "skipped" if skip_invalid else "sent; the worker will dead-letter it"
+            print(f"{file}:{number}: {problem} ({action})", file=sys.stderr)
     try:
         sent, _ = asyncio.run(_send_all(topics.bootstrap_of(url), topic, records, skip_invalid))
     except Exception as exc:  # noqa: BLE001 - a connection problem is the user's to fix, say which

@@ -120,7 +120,10 @@ async def _read_topic(bootstrap: str, topic: str, idle: float) -> list:
         end = await consumer.end_offsets(tps)
         records = []
         deadline = time.monotonic() + idle
-        while any((await consumer.position(tp)) < end[tp] for tp in tps) and time.monotonic() < deadline:
+        async def behind() -> bool:
+            return any([await consumer.position(tp) < end[tp] for tp in tps])
+
+        while await behind() and time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
             for msgs in batch.values():
                 records.extend(msgs)

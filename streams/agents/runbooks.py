@@ -1,0 +1,97 @@
+"""Runbooks: incident events in, actions out, through the runbook engine (``runbooks/engine.py``).
+
+The engine writes each execution to ``tracewatch.actions`` before any side effect (the outbox) and
+again after every attempt. Every worker mirrors that topic, so after a crash or a rebalance the worker
+that now owns an incident finds its unfinished executions there and resumes them: steps that already
+succeeded (a page, a Slack post) are not repeated.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import orjson
+from aiokafka.partitioner import DefaultPartitioner
+
+from runbooks.engine import Engine, Execution, Ports
+from runbooks.incident import IncidentEvent
+from streams import topics
+from streams.views import RUNBOOK_EVENTS
+
+if TYPE_CHECKING:
+    from streams.app import Tracewatch
+
+log = logging.getLogger(__name__)
+
+
+class TopicOutbox:
+    """The engine's outbox on ``tracewatch.actions`` (keyed by incident key, like the incidents)."""
+
+    def __init__(self, tw: "Tracewatch") -> None:
+        self.tw = tw
+        self._written: dict[str, Execution] = {}  # this worker's writes, before the mirror has them
+
+    async def write(self, record: Execution) -> None:
+        self._written[record.execution_id] = record.model_copy(deep=True)
+        await self.tw.actions.send(key=record.incident_key.encode(), value=record.model_dump_json().encode())
+        if len(self._written) > 10_000:
+            self._written.pop(next(iter(self._written)))
+
+    def get(self, execution_id: str) -> Execution | None:
+        if execution_id in self._written:
+            return self._written[execution_id].model_copy(deep=True)
+        raw = self.tw.view.executions.get(execution_id)
+        return Execution.model_validate(raw) if raw is not None else None
+
+
+def build_engine(tw: "Tracewatch") -> Engine:
+    from runbooks.actions import build_actions
+    from runbooks.loader import load_runbooks
+
+    async def incident_state(incident_id: str):  # noqa: ANN202
+        return tw.view.get(incident_id)
+
+    def on_attempt(execution: Execution, attempt) -> None:  # noqa: ANN001
+        tw.metrics.actions.labels(attempt.type, attempt.outcome).inc()
+
+    ports = Ports(clock=tw.clock, controls=tw.controls_state, prompts=tw.prompt_registry,
+                  incident_state=incident_state, api_url=tw.settings.web_url)
+    return Engine(load_runbooks(tw.settings.runbooks), build_actions(tw.settings), ports,
+                  TopicOutbox(tw), on_attempt=on_attempt)
+
+
+def register(tw: "Tracewatch") -> None:
+    engine = build_engine(tw)
+    tw.engine = engine
+    actions_mirror = next(m for m in tw.mirrors if m.topic == topics.ACTIONS)
+    partitioner = DefaultPartitioner()
+
+    def owned(execution: Execution) -> bool:
+        consumer = tw.app.consumer
+        assigned = {tp.partition for tp in consumer.assignment() if tp.topic == topics.INCIDENTS}
+        all_partitions = list(range(tw.settings.partitions))
+        return partitioner(execution.incident_key.encode(), all_partitions, all_partitions) in assigned
+
+    async def resume_unfinished() -> None:
+        for raw in list(tw.view.executions.values()):
+            execution = Execution.model_validate(raw)
+            engine.observe(execution)
+            if not execution.done and owned(execution):
+                log.info("resuming execution %s of %s", execution.execution_id, execution.runbook)
+                await engine.resume(execution)
+
+    @tw.app.agent(tw.incidents, name="tracewatch.runbooks")
+    async def runbook_agent(stream):  # noqa: ANN001 - Faust stream
+        await actions_mirror.caught_up.wait()  # know what already ran before running anything
+        await resume_unfinished()
+        async for raw in stream:
+            record = orjson.loads(raw)
+            if record["change"] not in RUNBOOK_EVENTS:
+                continue
+            event = IncidentEvent(event=record["change"], incident=record["incident"], time=record["time"],
+                                  sequence=record.get("sequence", 0))
+            try:
+                await engine.handle(event)
+            except Exception:  # noqa: BLE001 - a runbook bug must not stop the worker; it is logged
+                log.exception("runbooks failed for incident %s", event.incident.id)

@@ -1,0 +1,114 @@
+"""Ingest on the real embedded broker, through the real CLI and a real worker process."""
+
+from __future__ import annotations
+
+import subprocess
+
+import orjson
+import pytest
+
+from streams.decode import decode_otlp
+from streams.topics import DEADLETTER, OTLP
+from tests.helpers.otlp_samples import otlp_json_bytes, otlp_proto_bytes
+from tests.helpers.service import TRACEWATCH, metric_value, read_topic, wait_for
+
+pytestmark = pytest.mark.integration
+
+GOOD = {"trace_id": "t", "timestamp": 1_700_000_000, "model": "gpt-4o", "input_tokens": 120,
+        "output_tokens": 40, "latency_ms": 850.0, "user_id": "u1", "app": "support"}
+
+# Each malformed family: (name, the line's bytes). At least eight different ways to be wrong.
+MALFORMED = [
+    ("not json", b"this is not json"),
+    ("truncated json", b'{"trace_id": "t", "timestamp": 17000'),
+    ("invalid utf-8", b'{"trace_id": "\xff\xfe", "timestamp": 1, "model": "m"}'),
+    ("missing model", orjson.dumps({"trace_id": "t", "timestamp": 1_700_000_000})),
+    ("missing trace_id", orjson.dumps({"timestamp": 1_700_000_000, "model": "m"})),
+    ("missing timestamp", orjson.dumps({"trace_id": "t", "model": "m"})),
+    ("latency not a number", orjson.dumps({**GOOD, "latency_ms": "fast"})),
+    ("negative tokens", orjson.dumps({**GOOD, "input_tokens": -5})),
+    ("bad timestamp", orjson.dumps({**GOOD, "timestamp": "yesterday"})),
+    ("unknown status", orjson.dumps({**GOOD, "status": "exploded"})),
+    ("top level not an object", b"42"),
+    ("NaN literal", b'{"trace_id": "t", "timestamp": 1, "model": "m", "latency_ms": NaN}'),
+    ("oversized", orjson.dumps({**GOOD, "input": "x" * 70_000})),
+]
+
+
+def write_traffic(path, total=1000, bad=50):
+    lines, expected_bad = [], 0
+    bad_every = total // bad
+    for i in range(total):
+        if i % bad_every == bad_every - 1 and expected_bad < bad:
+            lines.append(MALFORMED[expected_bad % len(MALFORMED)][1])
+            expected_bad += 1
+        else:
+            lines.append(orjson.dumps({**GOOD, "trace_id": f"t{i}", "timestamp": 1_700_000_000 + i}))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return total - expected_bad, expected_bad
+
+
+def test_publish_counts_ok_and_deadletters_each_bad_line_with_a_reason(broker, start_worker, tmp_path):
+    worker = start_worker(TRACEWATCH_MAX_MESSAGE_BYTES="65536")
+    traffic = tmp_path / "traffic.jsonl"
+    ok, bad = write_traffic(traffic)
+    assert (ok, bad) == (950, 50)
+
+    result = subprocess.run([TRACEWATCH, "publish", str(traffic), "--broker", broker.url],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "published 1000 message(s)" in result.stdout
+    assert "traffic.jsonl:20: not valid JSON" in result.stderr  # named by line, and not stopped
+
+    wait_for(lambda: metric_value(worker.metrics(), "tracewatch_events_total", 'outcome="ok"')
+             + metric_value(worker.metrics(), "tracewatch_events_total", 'outcome="deadletter"') >= 1000,
+             timeout=90, message="all 1000 events to be counted")
+    metrics = worker.metrics()
+    assert metric_value(metrics, "tracewatch_events_total", 'outcome="ok"') == 950
+    assert metric_value(metrics, "tracewatch_events_total", 'outcome="deadletter"') == 50
+
+    dead = read_topic(broker.url, DEADLETTER)
+    assert len(dead) == 50
+    malformed = sorted(line for line in traffic.read_bytes().split(b"\n") if line in dict(MALFORMED).values())
+    assert sorted(record.value for record in dead) == malformed  # the original bytes, untouched
+    reasons = set()
+    for record in dead:
+        headers = dict(record.headers)
+        assert headers["tracewatch.topic"] == b"tracewatch.traces"
+        assert int(headers["tracewatch.offset"]) >= 0 and int(headers["tracewatch.partition"]) >= 0
+        reason = headers["tracewatch.reason"].decode()
+        assert reason.strip()
+        reasons.add(reason.split(":")[0])
+    assert len(reasons) >= 8, reasons
+
+
+def test_otlp_proto_and_json_batches_are_split_and_mapped(broker, start_worker):
+    worker = start_worker()
+    proto, as_json = otlp_proto_bytes(100, seed=3), otlp_json_bytes(100, seed=4)
+    expected = decode_otlp(proto, "otlp_proto").events + decode_otlp(as_json, "otlp_json").events
+    assert len(expected) == 200 and all(e.model and e.latency_ms for e in expected)
+
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, max_request_size=8 << 20)
+        await producer.start()
+        try:
+            await producer.send_and_wait(OTLP, proto)
+            await producer.send_and_wait(OTLP, as_json)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    wait_for(lambda: metric_value(worker.metrics(), "tracewatch_events_total", 'outcome="ok"') >= 200,
+             timeout=60, message="200 spans to be counted")
+    metrics = worker.metrics()
+    assert metric_value(metrics, "tracewatch_events_total", 'outcome="ok"') == 200
+    assert metric_value(metrics, "tracewatch_events_total", 'outcome="deadletter"') == 0
+    assert metric_value(metrics, "tracewatch_tokens_total", 'direction="input"') == sum(e.input_tokens for e in expected)
+    assert metric_value(metrics, "tracewatch_tokens_total", 'direction="output"') == sum(e.output_tokens for e in expected)
+    assert metric_value(metrics, "tracewatch_llm_latency_seconds_count") == 200
+    assert metric_value(metrics, "tracewatch_llm_latency_seconds_sum") == pytest.approx(
+        sum(e.latency_ms for e in expected) / 1000)
