@@ -192,7 +192,8 @@ class _Compiler:
         if isinstance(node, ast.BinOp):
             op = type(node.op)
             if op not in _ARITH:
-                raise self.fail(node, f"the operator {type(node.op).__name__} is not allowed")
+                word = _NODE_WORDS.get(op, f"the operator {op.__name__}")
+                raise self.fail(node, f"{word} is not allowed in a condition")
             left, right = self.compile(node.left), self.compile(node.right)
             return lambda data: _arith(op, left(data), right(data))
         if isinstance(node, ast.Compare):
