@@ -32,17 +32,33 @@ from detectors.injection.normalize import normalize, words
 
 STATE_FORMAT = "tracewatch.injection-classifier"
 STATE_VERSION = 1
-MAX_TOKEN_CHARS = 32
+PREFIX_CHARS = 5
 MAX_LOGIT = 30.0
 
 
-def tokens(normal_form: str) -> list[str]:
-    """Word tokens of an already normalised text (its words form), each cut to ``MAX_TOKEN_CHARS``."""
-    return [t[:MAX_TOKEN_CHARS] for t in words(normal_form).split()]
+def tokens(words_form: str) -> list[str]:
+    """Tokens of a text's words form (:func:`~detectors.injection.normalize.words`): the first
+    ``PREFIX_CHARS`` characters of each word, a cheap stemmer that also bridges languages
+    ("instructions", "instrucciones", "instruktionen" -> "instr").
+
+    >>> tokens("ignorez les instructions")
+    ['ignor', 'les', 'instr']
+    """
+    return [w[:PREFIX_CHARS] for w in words_form.split()]
 
 
-def _bigrams(toks: list[str]) -> list[str]:
-    return list(map(" ".join, zip(toks, toks[1:])))
+def _bigrams(toks: list[str]) -> list[tuple[str, str]]:
+    return list(zip(toks, toks[1:]))
+
+
+def _key(feature: str | tuple[str, str]) -> str:
+    """The JSON key of a feature: a unigram as is, a bigram as its two words joined by one space."""
+    return feature if isinstance(feature, str) else " ".join(feature)
+
+
+def _feature(key: str) -> str | tuple[str, str]:
+    first, space, second = key.partition(" ")
+    return (first, second) if space else key
 
 
 class InjectionClassifier:
@@ -56,11 +72,11 @@ class InjectionClassifier:
         Tokens per scoring window; texts up to this length are scored as a whole.
     """
 
-    def __init__(self, alpha: float = 0.5, window: int = 64) -> None:
+    def __init__(self, alpha: float = 0.1, window: int = 64) -> None:
         self.alpha = alpha
         self.window = window
         self._nb = naive_bayes.MultinomialNB(alpha=alpha)
-        self._llr: dict[str, float] = {}  # feature -> log((n_1 + alpha) / (n_0 + alpha))
+        self._llr: dict = {}  # feature (word or pair of words) -> log((n_1 + alpha) / (n_0 + alpha))
 
     def __repr__(self) -> str:
         return f"InjectionClassifier(alpha={self.alpha}, window={self.window})"
@@ -76,14 +92,14 @@ class InjectionClassifier:
         return all(self.n_learned.values())
 
     @staticmethod
-    def features(toks: list[str]) -> dict[str, int]:
+    def features(toks: list[str]) -> dict[str | tuple[str, str], int]:
         return dict(collections.Counter(toks + _bigrams(toks)))
 
     def learn_one(self, text: str, label: int, *, normal_form: str | None = None) -> None:
         """Learn one labelled text (1 = injection, 0 = benign)."""
         if label not in (0, 1):
             raise ValueError(f"label must be 0 (benign) or 1 (injection), not {label!r}")
-        toks = tokens(normalize(text).text if normal_form is None else normal_form)
+        toks = tokens(words(normalize(text).text if normal_form is None else normal_form))
         x = self.features(toks)
         self._nb.learn_one(x, label)
         self._refresh(x)
@@ -96,6 +112,10 @@ class InjectionClassifier:
 
     def predict_logit(self, normal_form: str) -> float | None:
         """Log-odds of injection for the most injection-like window; None until both labels were seen."""
+        return self.predict_logit_tokens(tokens(words(normal_form)))
+
+    def predict_logit_tokens(self, toks: list[str]) -> float | None:
+        """:meth:`predict_logit` on the tokens of a words form."""
         if not self.ready:
             return None
         nb = self._nb
@@ -103,7 +123,6 @@ class InjectionClassifier:
         den_gap = (math.log(nb.class_totals[1] + self.alpha * n_terms)
                    - math.log(nb.class_totals[0] + self.alpha * n_terms))
         prior = math.log(nb.class_counts[1] / nb.class_counts[0])
-        toks = tokens(normal_form)
         if not toks:
             return prior
         get = self._llr.get
@@ -134,7 +153,8 @@ class InjectionClassifier:
             "alpha": self.alpha,
             "window": self.window,
             "class_counts": [int(nb.class_counts.get(0, 0)), int(nb.class_counts.get(1, 0))],
-            "features": {f: [int(c.get(0, 0)), int(c.get(1, 0))] for f, c in sorted(nb.feature_counts.items())},
+            "features": {_key(f): [int(c.get(0, 0)), int(c.get(1, 0))]
+                         for f, c in sorted(nb.feature_counts.items(), key=lambda item: _key(item[0]))},
         }
 
     @classmethod
@@ -155,7 +175,7 @@ class InjectionClassifier:
             for f, (c0, c1) in state["features"].items():
                 for label, c in ((0, c0), (1, c1)):
                     if c:
-                        nb.feature_counts[str(f)][label] = int(c)
+                        nb.feature_counts[_feature(str(f))][label] = int(c)
                         nb.class_totals[label] += int(c)
             clf._refresh(list(nb.feature_counts))
         except (KeyError, TypeError, ValueError) as exc:
