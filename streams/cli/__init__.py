@@ -19,6 +19,7 @@ from streams.cli import publish as _publish  # noqa: E402,F401
 from streams.cli import api as _api  # noqa: E402,F401
 from streams.cli import replay as _replay  # noqa: E402,F401
 from streams.cli import runbooks as _runbooks  # noqa: E402,F401
+from streams.cli import scan as _scan  # noqa: E402,F401
 
 
 def main() -> None:
