@@ -112,6 +112,8 @@ async def _seed_prompts(registry: PromptRegistry, test: RunbookTest, incident: I
 
 @dataclass
 class TestOutcome:
+    __test__ = False  # not a pytest test class
+
     runbook: str
     file: str
     name: str

@@ -43,3 +43,12 @@ def test_lint_of_a_missing_path_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(app, ["runbooks", "lint", str(tmp_path / "nope")])
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_commented_reference_runbook_in_the_library_readme_lints_and_passes(tmp_path):
+    text = (LIBRARY / "README.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("\n```", 1)[0]
+    (tmp_path / "reference.yaml").write_text(block)
+    result = CliRunner().invoke(app, ["runbooks", "test", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "2 passed, 0 failed" in result.stdout
