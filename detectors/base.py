@@ -52,7 +52,7 @@ class BucketSummary:
     """
 
     __slots__ = ("series_key", "bucket_start", "n", "total", "aux", "bad", "counts", "hist",
-                 "versions", "examples", "target", "t_first", "t_last")
+                 "versions", "examples", "target", "t_first", "t_last", "_floor")
 
     def __init__(self, series_key: str, bucket_start: float) -> None:
         self.series_key = series_key
@@ -68,6 +68,7 @@ class BucketSummary:
         self.target: dict[str, str] = {}
         self.t_first = math.inf
         self.t_last = -math.inf
+        self._floor = -math.inf  # lowest kept rank once five examples are kept, else -inf
 
     @classmethod
     def make(cls, series_key: str, bucket_start: float, **fields: Any) -> "BucketSummary":
@@ -81,17 +82,26 @@ class BucketSummary:
 
     def see(self, t: float, trace_id: str, rank: float) -> None:
         """Record event time and keep ``trace_id`` if it is among the five highest ranks."""
-        if t < self.t_first:
-            self.t_first = t
         if t > self.t_last:
             self.t_last = t
+        if t < self.t_first:
+            self.t_first = t
+        if rank > self._floor:
+            self._keep(rank, trace_id)
+
+    def _keep(self, rank: float, trace_id: str) -> None:
         ex = self.examples
         if len(ex) < MAX_EXAMPLES:
             ex.append([rank, trace_id])
-        else:
-            low = min(range(MAX_EXAMPLES), key=lambda i: ex[i][0])
-            if rank > ex[low][0]:
-                ex[low] = [rank, trace_id]
+            if len(ex) == MAX_EXAMPLES:
+                self._floor = min(e[0] for e in ex)
+            return
+        floor = self._floor
+        for e in ex:
+            if e[0] == floor:  # replace the first of the lowest: deterministic
+                e[0], e[1] = rank, trace_id
+                break
+        self._floor = min(e[0] for e in ex)
 
     # ---- merging and the wire form --------------------------------------------------------------
 
@@ -101,10 +111,14 @@ class BucketSummary:
         self.total += other.total
         self.aux += other.aux
         self.bad += other.bad
-        for k, v in other.counts.items():
-            self.counts[k] = self.counts.get(k, 0) + v
-        for k, v in other.hist.items():
-            self.hist[k] = self.hist.get(k, 0) + v
+        if other.counts:
+            c = self.counts
+            for k, v in other.counts.items():
+                c[k] = c.get(k, 0) + v
+        if other.hist:
+            h = self.hist
+            for k, v in other.hist.items():
+                h[k] = h.get(k, 0) + v
         for k, theirs in other.versions.items():  # [n, bad, first event time]
             mine = self.versions.get(k)
             if mine is None:
@@ -113,14 +127,16 @@ class BucketSummary:
                 mine[0] += theirs[0]
                 mine[1] += theirs[1]
                 mine[2] = min(mine[2], theirs[2])
-        if other.examples:
-            merged = self.examples + [list(e) for e in other.examples]
-            merged.sort(key=lambda e: -e[0])  # stable: deterministic for equal ranks
-            self.examples = merged[:MAX_EXAMPLES]
-        for k, v in other.target.items():
-            self.target.setdefault(k, v)
-        self.t_first = min(self.t_first, other.t_first)
-        self.t_last = max(self.t_last, other.t_last)
+        for rank, trace_id in other.examples:
+            if rank > self._floor:
+                self._keep(rank, trace_id)
+        if other.target:
+            for k, v in other.target.items():
+                self.target.setdefault(k, v)
+        if other.t_first < self.t_first:
+            self.t_first = other.t_first
+        if other.t_last > self.t_last:
+            self.t_last = other.t_last
 
     def copy(self, bucket_start: float | None = None) -> "BucketSummary":
         c = BucketSummary(self.series_key, self.bucket_start if bucket_start is None else bucket_start)
@@ -159,7 +175,8 @@ class BucketSummary:
         s.counts = dict(d.get("c", {}))
         s.hist = {int(k): v for k, v in d.get("h", {}).items()}
         s.versions = {k: list(v) for k, v in d.get("v", {}).items()}
-        s.examples = [list(e) for e in d.get("e", [])]
+        for rank, trace_id in d.get("e", []):
+            s._keep(rank, trace_id)
         s.target = dict(d.get("g", {}))
         if "t" in d:
             s.t_first, s.t_last = float(d["t"][0]), float(d["t"][1])
@@ -208,6 +225,7 @@ class SeriesSpec:
             else:
                 buf += ch
         self.fields = [f for _, f, _ in self.parts]
+        self._key = self._compile()
 
     def problems(self) -> list[str]:
         out = []
@@ -219,6 +237,21 @@ class SeriesSpec:
         return out
 
     def key(self, event: Any) -> str | None:
+        """The series of ``event`` (``None``: the event lacks a required field)."""
+        return self._key(event)
+
+    def _compile(self) -> Any:
+        parts = self.parts
+        if len(parts) == 1 and not parts[0][1].startswith("metadata.") and not parts[0][2]:
+            field, prefix = parts[0][1], parts[0][1] + "="
+
+            def single(event: Any) -> str | None:
+                value = getattr(event, field)
+                return None if value is None else prefix + value
+            return single
+        return self._general
+
+    def _general(self, event: Any) -> str | None:
         out = []
         for sep, field, optional in self.parts:
             if field.startswith("metadata."):

@@ -50,7 +50,7 @@ class Budget(Detector):
         self._fired = -1  # rank of the highest severity already reported in that period
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
-        v = measure_of(event, self.measure)
+        v = (event.total_tokens if self.measure == "total_tokens" else getattr(event, self.measure)) or 0.0
         s.n += 1
         s.total += v
         s.see(t, event.trace_id, v)

@@ -56,7 +56,7 @@ class CostSpike(Detector):
         self._season: list[list[float]] = [[0.0, 0] for _ in range(24)] if self.seasonal else []
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
-        v = measure_of(event, self.measure)
+        v = (event.total_tokens if self.measure == "total_tokens" else getattr(event, self.measure)) or 0.0
         s.n += 1
         s.total += v
         s.see(t, event.trace_id, v)
@@ -66,7 +66,7 @@ class CostSpike(Detector):
     def _judge(self, w: BucketSummary, partial: bool) -> dict[str, float]:
         span = self.window_s
         if partial:
-            span = min(self.window_s, max(w.t_last - w.bucket_start, self.window_s / 12))
+            span = min(self.window_s, max(w.t_last - w.bucket_start, self.window_s / 6))
         f = span / self.window_s
         std = max(math.sqrt(max(self._var, 0.0)), 0.1 * self._mean, 1e-9)
         expected = self._mean * f

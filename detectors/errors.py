@@ -2,8 +2,8 @@
 
 The baseline rate is the ratio of two exponentially weighted sums (failed calls / calls), floored at
 ``min_rate``. A window (or a partial window, once it holds ``min_volume`` calls) surges when its rate is
-``ratio`` times the baseline, ``min_increase`` above it in absolute terms, and ``z`` binomial standard
-errors above it — so a handful of failures in a quiet minute does not page, a real outage does at once.
+``ratio`` times the baseline, ``min_increase`` above it in absolute terms, ``z`` binomial standard errors
+above it, and holds at least ``min_failed`` failures — so a handful of failures in a quiet minute does not page, a real outage does at once.
 
 Examples
 --------
@@ -35,7 +35,8 @@ MAX_REASONS = 8
 class ErrorSurge(Detector):
     kind = "errors"
     early = True
-    params = {"z": 4.0, "ratio": 3.0, "min_rate": 0.01, "min_increase": 0.05, "half_life_s": 3600.0}
+    params = {"z": 4.0, "ratio": 3.0, "min_rate": 0.01, "min_increase": 0.05, "min_failed": 5,
+              "half_life_s": 3600.0}
     defaults = {"window_s": 60.0, "warmup": 15, "min_volume": 20, "cooldown_s": 900.0,
                 "severity": {"warning": 3.0, "critical": 10.0}}
     target_fields = ("model", "provider")
@@ -81,7 +82,8 @@ class ErrorSurge(Detector):
                 and not self.cooling(window.t_last)):
             p0, p = self.baseline(), window.bad / window.n
             z = (p - p0) / math.sqrt(p0 * (1 - p0) / window.n)
-            if p >= self.ratio * p0 and p - p0 >= self.min_increase and z >= self.z:
+            if (p >= self.ratio * p0 and p - p0 >= self.min_increase and z >= self.z
+                    and window.bad >= self.min_failed):
                 found = self.finding(
                     window, score=p / p0, observed=p, baseline=p0,
                     window_s=max(window.t_last - window.bucket_start, 0.0) if partial else None,

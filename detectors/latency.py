@@ -3,7 +3,8 @@
 Each bucket carries a sparse log-scale histogram (bins 15 % wide), so quantiles survive merging. A window
 with at least ``min_volume`` calls is *slow* when its p95 (or p50) is ``ratio`` times the baseline and
 ``z`` deviations above it (on the log scale); a finding needs ``consecutive`` slow windows in a row, so a
-single slow window or a few outliers never page. Windows with too few calls neither count nor reset.
+single slow window or a few outliers never page. A window with too few calls is carried into the next
+one (up to five windows), so quiet series are judged on enough calls.
 
 Examples
 --------
@@ -29,6 +30,7 @@ from detectors.base import BucketSummary, Detector, ew_alpha, ew_update
 from detectors.finding import Finding
 
 _K = 1.0 / math.log(1.15)
+MAX_CARRY = 5
 
 
 def bin_of(ms: float) -> int:
@@ -60,6 +62,7 @@ class LatencyRegression(Detector):
         self._base = [0.0, 0.0, 0.0, 0.0]  # EW mean and variance of log p50, then of log p95
         self._streak = 0
         self._streak_start = 0.0
+        self._carry: list = []  # [start, n, hist] of recent windows too small to judge on their own
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
         v = getattr(event, self.field)
@@ -101,9 +104,26 @@ class LatencyRegression(Detector):
             self._base = [m50, v50, m95, v95]
         self._windows += 1
 
+    def _with_carry(self, window: BucketSummary) -> BucketSummary:
+        """Windows below ``min_volume`` are carried into the next ones (for up to ``MAX_CARRY`` windows)."""
+        if not self._carry or window.bucket_start - self._carry[0] > MAX_CARRY * self.window_s:
+            self._carry = []
+            return window
+        merged = window.copy()
+        for b, c in self._carry[2].items():
+            merged.hist[int(b)] = merged.hist.get(int(b), 0) + c
+        merged.n += self._carry[1]
+        return merged
+
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
-        if partial or window.n < self.min_volume:
+        if partial or not window.n:
             return None
+        window = self._with_carry(window)
+        if window.n < self.min_volume:
+            start = self._carry[0] if self._carry else window.bucket_start
+            self._carry = [start, window.n, {str(b): c for b, c in window.hist.items()}]
+            return None
+        self._carry = []
         found = None
         if self._windows >= self.warmup:
             score, z, p50, p95 = self._excess(window)

@@ -158,16 +158,20 @@ class QualityRegression(Detector):
                                  "reasons": dict(sorted(window.counts.items()))},
                         labels={"prompt_version": cur[0], "previous_version": prev[0]})
         if self.drift and self._versions and self._feed_ddm(window) and found is None:
+            # DDM flags candidates; a binomial test against the version's own rate confirms them
             newest = self._versions[-1]
-            rate = newest[2] / max(newest[1], 1)
-            window_rate = window.bad / max(window.n, 1)
-            if window_rate >= self.ratio * max(rate, self.prior_rate) and not self.cooling(window.t_last):
+            rate = max(newest[2] / max(newest[1], 1), self.prior_rate)
+            window_rate = window.versions.get(newest[0], [0, 0])[1] / max(window.versions.get(newest[0], [1])[0], 1)
+            n = window.versions.get(newest[0], [0])[0]
+            z = (window_rate - rate) / math.sqrt(rate * (1 - rate) / max(n, 1))
+            if (newest[1] >= self.min_volume and z >= self.z and window_rate >= self.ratio * rate
+                    and window_rate - rate >= self.min_increase and not self.cooling(window.t_last)):
                 found = self.finding(
                     window, score=window_rate / max(rate, self.prior_rate), observed=window_rate, baseline=rate,
                     summary=f"prompt version {newest[0]}: bad-call rate drifted up to {window_rate:.1%} "
                             f"(version average {rate:.1%})",
                     target={"prompt_version": newest[0]},
-                    details={"cause": "drift", "version": newest[0], "calls": window.n, "bad": window.bad,
+                    details={"cause": "drift", "version": newest[0], "calls": n, "z": round(z, 2),
                              "reasons": dict(sorted(window.counts.items()))},
                     labels={"prompt_version": newest[0]})
         return found

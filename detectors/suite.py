@@ -39,7 +39,7 @@ REPLAY_FLUSH_EVERY = 256
 class SeriesState:
     """All stateful judgement of one series key: the open window and the detector's learned state.
 
-    ``add`` merges a summary into the open window (closing older windows first) and may fire early on a
+    ``add`` takes ownership of the summary and merges it into the open window (closing older windows first) and may fire early on a
     partial window that is already decisive; ``advance`` closes the window once the watermark passes
     its end. Summaries for windows already closed are counted in ``late`` and dropped.
     """
@@ -65,9 +65,10 @@ class SeriesState:
         if start < self._closed_until or (self._open is not None and start < self._open.bucket_start):
             self.late += 1
             return found
-        if self._open is None:
-            self._open = summary.copy(start)
-            self._open.series_key = self.series_key
+        if self._open is None:  # the state takes the summary over (it was built or decoded for it)
+            summary.bucket_start = start
+            summary.series_key = self.series_key
+            self._open = summary
         else:
             self._open.merge(summary)
         if d.early:
@@ -131,7 +132,11 @@ class DetectorSuite:
             else:
                 groups.setdefault(d.series, []).append(d)
         self._groups = [(ds[0]._spec, ds) for ds in groups.values()]
-        self._pending: dict[tuple[str, str, float], BucketSummary] = {}
+        target_names = set(Target.model_fields)
+        self._target_fields = {
+            d.name: tuple(dict.fromkeys([f for f in d._spec.fields if f in target_names] + list(d.target_fields)))
+            for d in detectors}
+        self._pending: dict[tuple[Any, str, float], list[BucketSummary]] = {}
 
     @classmethod
     def from_config(cls, path: Any = None, *, injection_state: Any = None) -> "DetectorSuite":
@@ -149,15 +154,15 @@ class DetectorSuite:
         t = event.timestamp.timestamp()
         bucket = math.floor(t / self.bucket_s) * self.bucket_s
         pending = self._pending
-        for spec, detectors in self._groups:
-            series = spec.key(event)
+        for gi, (spec, detectors) in enumerate(self._groups):
+            series = spec._key(event)
             if series is None:
                 continue
-            for d in detectors:
-                k = (d.name, series, bucket)
-                s = pending.get(k)
-                if s is None:
-                    s = pending[k] = self._summary(d, series, bucket, event)
+            k = (gi, series, bucket)
+            summaries = pending.get(k)
+            if summaries is None:
+                summaries = pending[k] = [self._summary(d, series, bucket, event) for d in detectors]
+            for d, s in zip(detectors, summaries):
                 d.fold(s, event, t)
         if self.injection is None:
             return []
@@ -168,27 +173,24 @@ class DetectorSuite:
             series = d._spec.key(event)
             if series is not None:
                 k = (d.name, series, bucket)
-                s = pending.get(k)
-                if s is None:
-                    s = pending[k] = self._summary(d, series, bucket, event)
-                d.fold(s, event, t)
+                summaries = pending.get(k)
+                if summaries is None:
+                    summaries = pending[k] = [self._summary(d, series, bucket, event)]
+                d.fold(summaries[0], event, t)
         return [finding]
 
-    @staticmethod
-    def _summary(d: Detector, series: str, bucket: float, event: Any) -> BucketSummary:
+    def _summary(self, d: Detector, series: str, bucket: float, event: Any) -> BucketSummary:
         s = BucketSummary(f"{d.name}|{series}", bucket)
         target = s.target
-        for name in d._spec.fields:
-            if name in Target.model_fields and getattr(event, name) is not None:
-                target[name] = getattr(event, name)
-        for name in d.target_fields:
+        for name in self._target_fields[d.name]:
             value = getattr(event, name)
             if value is not None:
-                target.setdefault(name, value)
+                target[name] = value
         return s
 
     def flush(self) -> list[BucketSummary]:
-        out = list(self._pending.values())
+        """The summaries folded since the last flush, one per (series key, bucket)."""
+        out = [s for summaries in self._pending.values() for s in summaries if s.n]
         self._pending = {}
         return out
 
@@ -212,15 +214,16 @@ class DetectorSuite:
         return f"DetectorSuite(bucket_s={self.bucket_s}, detectors={list(self.detectors)})"
 
 
-def replay(events: Iterable[Any], suite: DetectorSuite, *,
-           flush_every: int = REPLAY_FLUSH_EVERY) -> Iterator[Finding]:
+def replay(events: Iterable[Any], suite: DetectorSuite, *, flush_every: int = REPLAY_FLUSH_EVERY,
+           states: dict[str, SeriesState] | None = None) -> Iterator[Finding]:
     """Run ``suite`` over ``events`` in their order, on event time only; deterministic.
 
     Summaries are flushed when event time enters a new bucket or after ``flush_every`` events; the
     watermark is the latest event time minus ``suite.lateness_s``. At the end every open window closes.
     Per-event findings come out at once; series findings of one flush are ordered by event time.
+    Pass ``states`` (a dict) to keep the series states, e.g. to measure or snapshot them afterwards.
     """
-    states: dict[str, SeriesState] = {}
+    states = {} if states is None else states
     deadlines: list[tuple[float, str]] = []
     queued: dict[str, float] = {}
 

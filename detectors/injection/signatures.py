@@ -118,8 +118,8 @@ def lint_file(path: str | Path) -> list[str]:
 
 
 def _parse(text: str, filename: str, errors: list[str]) -> list[Rule]:
-    def err(line: int, where: str, message: str, **kw: Any) -> None:
-        prefix = f"{filename}:{line + 1}: " + (f"{where}: " if where else "")
+    def err(at: int, where: str, message: str, **kw: Any) -> None:
+        prefix = f"{filename}:{at + 1}: " + (f"{where}: " if where else "")
         errors.append(prefix + MESSAGES[message].format(**kw))
 
     try:
