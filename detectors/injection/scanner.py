@@ -183,7 +183,8 @@ class InjectionScanner:
                 rule = self.library.rule(rule_id)
                 category, weight = rule.category, rule.weight
             weights += weight
-            categories.add(category)
+            if weight > 0:  # benign-context rules lower the score but are not a category of attack
+                categories.add(category)
         z = self.bias + min(weights, MAX_SIGNATURE_LOGIT)
         if logit is not None:
             n = sum(self.classifier.n_learned.values())

@@ -6,7 +6,8 @@ A rule (see ``signatures.yaml`` and ``docs/injection.md``)::
       category: instruction_override           # one of CATEGORIES
       languages: [en]                          # en, de, fr, es or any
       severity: high                           # low | medium | high | critical
-      weight: 3.5                              # optional: overrides the severity's weight (0..10)
+      weight: 3.5                              # optional: overrides the severity's weight (0..10;
+                                               #   -5..0 for category benign_context)
       target: words                            # words (default) | text | raw, see docs/injection.md
       description: ...                         # optional
       patterns: ['\\bignore (all )?previous instructions\\b']   # RE2 syntax, linear time
@@ -36,7 +37,7 @@ from detectors.injection.normalize import fold_leet, normalize, words
 SHIPPED_SIGNATURES = Path(__file__).with_name("signatures.yaml")
 
 CATEGORIES = ("instruction_override", "jailbreak", "prompt_extraction", "encoded_payload",
-              "invisible_unicode", "exfiltration", "tool_abuse")
+              "invisible_unicode", "exfiltration", "tool_abuse", "benign_context")
 LANGUAGES = ("en", "de", "fr", "es", "any")
 SEVERITY_WEIGHTS = {"low": 1.0, "medium": 2.0, "high": 3.0, "critical": 4.0}
 TARGETS = ("words", "text", "raw")
@@ -58,7 +59,7 @@ MESSAGES = {
     "language": 'unknown language "{value}" (allowed: ' + ", ".join(LANGUAGES) + ")",
     "severity": 'unknown severity "{value}" (allowed: ' + ", ".join(SEVERITY_WEIGHTS) + ")",
     "target": 'unknown target "{value}" (allowed: ' + ", ".join(TARGETS) + ")",
-    "weight": '"weight" must be a number from 0 to 10',
+    "weight": '"weight" must be a number from -5 to 10 (negative only in category benign_context)',
     "pattern": "pattern does not compile in RE2: {error}",
     "example": "example does not match any pattern of this rule: {value!r}",
 }
@@ -212,7 +213,7 @@ def _parse(text: str, filename: str, errors: list[str]) -> list[Rule]:
                 weight = float(raw)
             except ValueError:
                 weight = -1.0
-            if not 0 <= weight <= 10:
+            if not -5 <= weight <= 10 or (weight < 0 and category != "benign_context"):
                 err(lines["weight"], f"{where}.weight", "weight")
         description = scalar("description") or ""
         patterns = strings("patterns")
