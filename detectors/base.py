@@ -32,6 +32,8 @@ import orjson
 from detectors.finding import Evidence, Finding, Target
 
 MAX_EXAMPLES = 5
+#: "long ago": learned state stays finite so that it survives JSON snapshots
+NEVER = -1e18
 
 #: Fields a series key may be built from (``metadata.<name>`` is allowed as well).
 SERIES_FIELDS = (
@@ -321,7 +323,7 @@ class Detector:
 
     def reset(self) -> None:
         self._windows = 0  # closed windows learned
-        self._last_fire = -math.inf  # event time of the last finding
+        self._last_fire = NEVER  # event time of the last finding
 
     def clone(self) -> "Detector":
         """A fresh detector with the same configuration (river's ``clone``)."""

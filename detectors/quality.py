@@ -120,7 +120,7 @@ class QualityRegression(Detector):
         if newest not in window.versions:
             return False
         if not self._ddm or self._ddm[0] != newest:
-            self._ddm = [newest, 0.0, 0.0, None, None, math.inf]
+            self._ddm = [newest, 0.0, 0.0, None, None, 1e18]
         ddm = DDM()
         _, ddm._p.n, ddm._p._mean, ddm._p_min, ddm._s_min, ddm._ps_min = self._ddm
         n, bad, _ = window.versions[newest]
@@ -131,7 +131,7 @@ class QualityRegression(Detector):
             ddm.update(int((i + 1) * bad // n > i * bad // n))
             drift = drift or ddm.drift_detected
         if drift:
-            self._ddm = [newest, 0.0, 0.0, None, None, math.inf]
+            self._ddm = [newest, 0.0, 0.0, None, None, 1e18]
         else:
             self._ddm = [newest, ddm._p.n, ddm._p.get(), ddm._p_min, ddm._s_min, ddm._ps_min]
         return drift

@@ -1,0 +1,68 @@
+"""What every detector must hold (river's detector contract, adapted)."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import orjson
+
+from detectors import DetectorSuite, SeriesState
+from tests.unit.detectors.conftest import make_detector, window_stream
+
+
+def test_score_one_is_pure(kind):
+    d = make_detector(kind)
+    for w in window_stream(kind, seed=1)[:40]:
+        d.update(w)
+    before = pickle.dumps(d)
+    for w in window_stream(kind, seed=2)[-5:]:
+        d.score_one(w)
+    assert pickle.dumps(d) == before
+
+
+def test_input_is_not_mutated(kind):
+    d = make_detector(kind)
+    for w in window_stream(kind, seed=3):
+        before = w.to_bytes()
+        d.score_one(w)
+        d.update(w, partial=True)
+        d.update(w)
+        assert w.to_bytes() == before
+
+
+def _findings(kind, seed):
+    d = make_detector(kind)
+    return [f.model_dump_json() for w in window_stream(kind, seed=seed) if (f := d.update(w))]
+
+
+def test_same_seed_same_findings(kind):
+    first = _findings(kind, seed=5)
+    assert first, f"the {kind} detector should fire on the incident in the synthetic stream"
+    assert _findings(kind, seed=5) == first
+
+
+def test_detector_snapshot_round_trip(kind):
+    d = make_detector(kind)
+    for w in window_stream(kind, seed=6)[:50]:
+        d.update(w)
+    clone = make_detector(kind)
+    clone.load_state(orjson.loads(orjson.dumps(d.state())))
+    assert clone == d and pickle.loads(pickle.dumps(d)) == d
+    rest = window_stream(kind, seed=6)[50:]
+    assert [d.update(w) for w in copy.deepcopy(rest)] == [clone.update(w) for w in rest]
+
+
+def test_series_state_snapshot_round_trip(kind):
+    d = make_detector(kind)
+    suite = DetectorSuite([d], bucket_s=5)
+    stream = window_stream(kind, seed=7)
+    key = stream[0].series_key.replace(stream[0].series_key.split("|")[0], d.name, 1)
+    state = suite.series_state(key)
+    for w in stream[:50]:
+        state.add(w.copy())
+    restored = suite.restore_series(state.snapshot())
+    assert isinstance(restored, SeriesState) and restored == state
+    assert len(state.snapshot()) <= 2048
+    tail = [(a.copy(), a.copy()) for a in stream[50:]]
+    assert [f for a, _ in tail for f in state.add(a)] == [f for _, b in tail for f in restored.add(b)]
