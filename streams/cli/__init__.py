@@ -20,6 +20,7 @@ from streams.cli import api as _api  # noqa: E402,F401
 from streams.cli import replay as _replay  # noqa: E402,F401
 from streams.cli import runbooks as _runbooks  # noqa: E402,F401
 from streams.cli import scan as _scan  # noqa: E402,F401
+from streams.cli import demo as _demo  # noqa: E402,F401
 
 
 def main() -> None:

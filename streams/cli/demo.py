@@ -1,0 +1,115 @@
+"""``tracewatch demo``: broker, worker, PagerDuty and Slack stand-ins and a synthetic app, four incidents."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import time
+
+import typer
+from rich.console import Group
+from rich.live import Live as RichLive
+from rich.panel import Panel
+from rich.table import Table
+
+from streams.cli import app
+from streams.cli._common import console, settings_or_exit
+from streams.demo import Demo, DemoError, Live, Outcome, summary_rows
+from streams.demo_traffic import END_MIN
+
+
+def _yes(value: bool) -> str:
+    return "[green]yes[/green]" if value else "[red]no[/red]"
+
+
+def _action(o: Outcome, name: str) -> str:
+    value = getattr(o, name)
+    if name not in o.expected:
+        return "[green]yes[/green]" if value else "[dim]–[/dim]"
+    return _yes(value)
+
+
+def summary_table(outcomes: dict[str, Outcome]) -> Table:
+    table = Table(title="tracewatch demo — summary")
+    for col in ("scenario", "detected", "incident", "time to detect", "page", "slack", "block", "rollback",
+                "handled"):
+        table.add_column(col)
+    for o in outcomes.values():
+        ttd = f"{o.detect_s:.0f}s ({o.detect_sim_s / 60:.1f} sim min)" if o.detect_s is not None else "–"
+        table.add_row(o.title, _yes(o.detected), o.incident_id or "–", ttd, _action(o, "page"),
+                      _action(o, "slack"), _action(o, "block"), _action(o, "rollback"), _yes(o.handled))
+    return table
+
+
+def live_view(live: Live, notes: list[str]) -> Panel:
+    stats = Table.grid(padding=(0, 3))
+    for _ in range(6):
+        stats.add_column()
+    stats.add_row(f"[bold]{live.events_per_s:,.0f}[/bold] events/s sent",
+                  f"[bold]{live.events_read:,.0f}[/bold] read",
+                  f"[bold]{live.findings:,.0f}[/bold] findings",
+                  f"[bold]{live.open_incidents}[/bold] open incidents",
+                  f"[bold]{live.pages}[/bold] pages", f"[bold]{live.slack_posts}[/bold] Slack posts")
+    head = f"{live.phase} — simulated minute {live.sim_minute:.0f} of {END_MIN:.0f}"
+    return Panel(Group(*notes, "", head, stats, "", summary_table(live.outcomes), *live.lines),
+                 title="tracewatch demo", subtitle="Ctrl-C stops everything")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # run the same clean-up as Ctrl-C
+
+
+@app.command()
+def demo(
+    duration: float = typer.Option(180.0, min=20, help="Bound on the whole run, in wall seconds."),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout (no live view)."),
+    speed: float = typer.Option(60.0, min=10, max=600,
+                                help="Simulated seconds per wall second (60: one wall second = one minute)."),
+) -> None:
+    """Play four incidents through the whole product: embedded broker, worker, PagerDuty and Slack
+    stand-ins (real ones when TRACEWATCH_PAGERDUTY_ROUTING_KEY / TRACEWATCH_SLACK_TOKEN are set) and a
+    synthetic LLM application. Exit code 0 when every scenario was detected and acted on.
+
+    Example: [bold]tracewatch demo --duration 120[/bold]   or   [bold]tracewatch demo --json > summary.json[/bold]
+    """
+    from streams.worker import broker_for
+
+    settings = settings_or_exit()
+    signal.signal(signal.SIGTERM, _terminate)
+    started = time.monotonic()
+    notes: list[str] = []
+    rich_live = None if json_out else RichLive(console=console, refresh_per_second=4, transient=False)
+    runner = Demo(settings, duration=duration, speed=speed,
+                  on_update=(lambda lv: rich_live.update(live_view(lv, runner.notes))) if rich_live else None)
+    interrupted = False
+    try:
+        with broker_for(settings, announce=False) as url:
+            runner.notes.insert(0, "embedded broker" if not settings.broker else f"broker {settings.broker}")
+            if rich_live:
+                rich_live.start()
+            try:
+                outcomes = runner.run(url)
+            finally:
+                if rich_live:
+                    rich_live.stop()
+    except KeyboardInterrupt:
+        interrupted = True
+        outcomes = runner.live.outcomes
+        console.print("[yellow]interrupted: stopped the worker, the stand-ins and the broker[/yellow]")
+    except DemoError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    elapsed = time.monotonic() - started
+    handled = all(o.handled for o in outcomes.values())
+    if json_out:
+        print(json.dumps({"handled": handled, "interrupted": interrupted, "elapsed_s": round(elapsed, 1),
+                          "speed": speed, "scenarios": summary_rows(outcomes)}, indent=2))
+    else:
+        for line in notes:
+            console.print(line)
+        console.print(summary_table(outcomes))
+        console.print(f"{'all four scenarios handled' if handled else 'NOT all scenarios handled'} "
+                      f"in {elapsed:.0f}s")
+    sys.stdout.flush()
+    raise typer.Exit(0 if handled and not interrupted else 1)
