@@ -36,7 +36,9 @@ class Budget(Detector):
     params = {"limit": 100.0, "period": "day", "measure": "cost_usd"}
     defaults = {"warmup": 0, "min_volume": 1, "cooldown_s": 0.0,
                 "severity": {"warning": 0.8, "critical": 1.0}}
-    target_fields = ("user_id",)
+    # Only the series' own fields (e.g. user_id for a per-user budget): a per-feature budget must not
+    # name whichever user happened to be first in the bucket, or a runbook would block a bystander.
+    target_fields = ()
 
     def __init__(self, name: str, series: str = "user_id", **kwargs: Any) -> None:
         super().__init__(name, series, **kwargs)
