@@ -72,11 +72,12 @@ class InjectionClassifier:
         Tokens per scoring window; texts up to this length are scored as a whole.
     """
 
-    def __init__(self, alpha: float = 0.1, window: int = 64) -> None:
+    def __init__(self, alpha: float = 0.1, window: int = 24) -> None:
         self.alpha = alpha
         self.window = window
         self._nb = naive_bayes.MultinomialNB(alpha=alpha)
-        self._llr: dict = {}  # feature (word or pair of words) -> log((n_1 + alpha) / (n_0 + alpha))
+        self._ratio: dict = {}  # feature (word or pair of words) -> log((n_1 + alpha) / (n_0 + alpha))
+        self._llr: dict | None = {}  # the same minus the log-ratio of the class denominators
 
     def __repr__(self) -> str:
         return f"InjectionClassifier(alpha={self.alpha}, window={self.window})"
@@ -108,7 +109,17 @@ class InjectionClassifier:
         counts, alpha = self._nb.feature_counts, self.alpha
         for f in features:
             c = counts[f]
-            self._llr[f] = math.log(c.get(1, 0.0) + alpha) - math.log(c.get(0, 0.0) + alpha)
+            self._ratio[f] = math.log(c.get(1, 0.0) + alpha) - math.log(c.get(0, 0.0) + alpha)
+        self._llr = None  # the denominators changed: rebuilt at the next prediction
+
+    def _weights(self) -> dict:
+        """Per-feature log-likelihood ratio, denominators included (unknown features weigh nothing)."""
+        if self._llr is None:
+            nb, alpha = self._nb, self.alpha
+            n_terms = nb.n_terms
+            gap = math.log(nb.class_totals[1] + alpha * n_terms) - math.log(nb.class_totals[0] + alpha * n_terms)
+            self._llr = {f: ratio - gap for f, ratio in self._ratio.items()}
+        return self._llr
 
     def predict_logit(self, normal_form: str) -> float | None:
         """Log-odds of injection for the most injection-like window; None until both labels were seen."""
@@ -119,22 +130,18 @@ class InjectionClassifier:
         if not self.ready:
             return None
         nb = self._nb
-        n_terms = nb.n_terms
-        den_gap = (math.log(nb.class_totals[1] + self.alpha * n_terms)
-                   - math.log(nb.class_totals[0] + self.alpha * n_terms))
         prior = math.log(nb.class_counts[1] / nb.class_counts[0])
         if not toks:
             return prior
-        get = self._llr.get
+        get = self._weights().get
         uni = [0.0, *accumulate(map(get, toks, repeat(0.0)))]
         bi = [0.0, *accumulate(map(get, _bigrams(toks), repeat(0.0)))]
         n, w = len(toks), self.window
-        starts = range(0, max(n - w, 0) + 1, max(w // 2, 1)) if n > w else (0,)
+        starts = range(0, n - w + 1, max(w // 2, 1)) if n > w else ()
         best = -math.inf
         for s in (*starts, max(n - w, 0)):
             e = min(s + w, n)
-            value = uni[e] - uni[s] + bi[e - 1] - bi[s] - (2 * (e - s) - 1) * den_gap
-            best = max(best, value)
+            best = max(best, uni[e] - uni[s] + bi[e - 1] - bi[s])
         return max(-MAX_LOGIT, min(MAX_LOGIT, prior + best))
 
     def predict_proba_one(self, text: str) -> float | None:

@@ -239,8 +239,10 @@ class InjectionScanner:
         """
         normal = normalize(text).text
         span = None
-        for rule_id in result.rules:
-            if rule_id in BUILTIN_RULES or self.library.rule(rule_id).target == "raw":
+        ranked = sorted((r for r in result.rules if r not in BUILTIN_RULES),
+                        key=lambda r: (-self.library.rule(r).weight, self.library.rule(r).target != "words"))
+        for rule_id in ranked:
+            if self.library.rule(rule_id).target == "raw":
                 continue
             rule = self.library.rule(rule_id)
             span = self.library.locate(rule_id, normal if rule.target == "text" else words(normal))
@@ -248,12 +250,13 @@ class InjectionScanner:
                 normal = normal if rule.target == "text" else words(normal)
                 break
         start = max(0, span[0] - 10) if span else 0
-        piece = normal[start: start + max_chars]
+        piece = normal[start: start + 2 * max_chars]
         piece = "".join(c if c.isprintable() else " " for c in piece)
         piece = piece.replace("http", "hxxp").replace("![", "! [").replace("<", "‹").replace(">", "›")
         piece = piece.replace("`", "'").replace("@", "[at]")
         prefix = "…" if start > 0 else ""
-        suffix = "…" if start + max_chars < len(normal) else ""
+        suffix = "…" if len(piece) > max_chars or start + 2 * max_chars < len(normal) else ""
+        piece = piece[:max_chars]
         return prefix + piece + suffix
 
     # ---- learning and state -----------------------------------------------------------------------
