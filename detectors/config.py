@@ -44,6 +44,8 @@ KINDS: dict[str, type[Detector]] = {
 }
 TOP_KEYS = {"bucket_s": 5.0, "lateness_s": None, "injection": {}, "detectors": []}
 INJECTION_KEYS = {"enabled": True, "options": {}}
+#: what ``injection.options`` may set (passed to ``InjectionDetector``; ``signatures`` is a YAML path)
+INJECTION_OPTIONS = {"fields": ["input"], "min_score": 0.5, "name": "prompt_injection", "signatures": ""}
 COMMON_KEYS = ("name", "kind", "series", "enabled", "window_s", "warmup", "min_volume", "cooldown_s",
                "severity")
 SEVERITIES = ("info", "warning", "critical")
@@ -109,13 +111,18 @@ def _type_name(value: Any) -> str:
 class _Linter:
     def __init__(self, text: str, source: str) -> None:
         self.source = source
-        self.errors: list[str] = []
+        self._errors: list[tuple[int, str]] = []
         self.loader = yaml.SafeLoader(text)
 
     def error(self, node: yaml.Node | None, path: str, msg: str, **kw: Any) -> None:
         line = node.start_mark.line + 1 if node is not None else 1
         where = f"{path}: " if path else ""
-        self.errors.append(f"{self.source}:{line}: {where}{MESSAGES[msg].format(**kw)}")
+        self._errors.append((line, f"{self.source}:{line}: {where}{MESSAGES[msg].format(**kw)}"))
+
+    @property
+    def errors(self) -> list[str]:
+        """Every problem, in file order."""
+        return [text for _, text in sorted(self._errors, key=lambda e: e[0])]
 
     def value(self, node: yaml.Node) -> Any:
         return self.loader.construct_object(node, deep=True)
@@ -165,7 +172,7 @@ class _Linter:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else 1
-            self.errors.append(f"{self.source}:{line}: " + MESSAGES["yaml"].format(problem=exc.problem))
+            self._errors.append((line, f"{self.source}:{line}: " + MESSAGES["yaml"].format(problem=exc.problem)))
             return None
         if root is None:
             return cfg
@@ -199,10 +206,15 @@ class _Linter:
                         node = inj[key][1]
                         value = self.value(node)
                         if key == "options":
-                            if not isinstance(value, dict):
-                                self.error(node, "injection.options", "not_mapping", got=_type_name(value))
-                            else:
-                                cfg.injection["options"] = value
+                            opts = self.mapping(node, "injection.options")
+                            if opts is None:
+                                continue
+                            self.unknown(opts, INJECTION_OPTIONS, "injection.options")
+                            for name, (_, onode) in opts.items():
+                                ovalue = self.value(onode)
+                                if name in INJECTION_OPTIONS and self.check_type(
+                                        onode, f"injection.options.{name}", ovalue, INJECTION_OPTIONS[name]):
+                                    cfg.injection["options"][name] = ovalue
                         elif self.check_type(node, f"injection.{key}", value, default):
                             cfg.injection[key] = value
         if "detectors" in top:
@@ -221,7 +233,7 @@ class _Linter:
         items = self.mapping(node, path)
         if items is None:
             return None
-        before = len(self.errors)
+        before = len(self._errors)
         for key in ("name", "kind"):
             if key not in items:
                 self.error(node, path, "missing", key=key)
@@ -302,7 +314,7 @@ class _Linter:
                     elif self.check_type(lv, f"{path}.severity.{level}", value, 1.0):
                         levels[level] = float(value)
                 out["severity"] = levels
-        if len(self.errors) > before:
+        if len(self._errors) > before:
             return None
         return out
 
@@ -351,9 +363,14 @@ def build_injection(cfg: DetectorConfig, injection_state: Any = None) -> Any:
         from detectors.injection import InjectionDetector
     except ImportError:
         return None
+    from detectors.injection import InjectionScanner
+
     options = dict(cfg.injection.get("options", {}))
-    if injection_state is not None:
-        options["state_path"] = injection_state
+    signatures = options.pop("signatures", None)
+    if injection_state is not None or signatures is not None:
+        options["scanner"] = InjectionScanner.load(
+            signatures=None if signatures is None else Path(signatures),
+            state=None if injection_state is None else Path(injection_state))
     return InjectionDetector(**options)
 
 
