@@ -72,7 +72,7 @@ class InjectionClassifier:
         Tokens per scoring window; texts up to this length are scored as a whole.
     """
 
-    def __init__(self, alpha: float = 0.1, window: int = 24) -> None:
+    def __init__(self, alpha: float = 1.0, window: int = 24) -> None:
         self.alpha = alpha
         self.window = window
         self._nb = naive_bayes.MultinomialNB(alpha=alpha)
@@ -139,9 +139,12 @@ class InjectionClassifier:
         n, w = len(toks), self.window
         starts = range(0, n - w + 1, max(w // 2, 1)) if n > w else ()
         best = -math.inf
-        for s in (*starts, max(n - w, 0)):
+        windows = (*starts, max(n - w, 0))
+        for s in windows:
             e = min(s + w, n)
             best = max(best, uni[e] - uni[s] + bi[e - 1] - bi[s])
+        # The best of k windows is biased upwards by chance; charge log(k) for having looked k times.
+        best -= math.log(len(windows))
         return max(-MAX_LOGIT, min(MAX_LOGIT, prior + best))
 
     def predict_proba_one(self, text: str) -> float | None:
