@@ -1,0 +1,185 @@
+"""``python -m bench`` (``make bench``): throughput, detection latency, memory, the detector core, detection
+quality and injection, measured in one run; prints a table and writes ``bench/results.json``.
+
+    .venv/bin/python -m bench                       # everything, a few minutes on 2 cores
+    .venv/bin/python -m bench --quick               # smaller sizes
+    .venv/bin/python -m bench --only throughput,latency
+    .venv/bin/python -m bench --profile             # pyinstrument over the in-process ingest path
+
+Sections: throughput, latency, memory, replay, detection, injection. Every throughput figure is also a
+ratio against baselines measured in the same run (the machine is shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.common import machine
+
+SECTIONS = ("throughput", "latency", "memory", "replay", "detection", "injection")
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def _runners(quick: bool, rate: int, batch: int) -> dict[str, Callable[[], Any]]:
+    from bench import latency, memory, throughput
+
+    def detection() -> Any:
+        from bench import detection as det
+
+        return det.main(days=2.0, incidents=1) if quick else det.main()
+
+    def injection() -> Any:
+        from bench import injection as inj
+
+        return inj.main()
+
+    return {"throughput": lambda: throughput.main(quick), "latency": lambda: latency.main(quick, rate, batch),
+            "memory": lambda: memory.main(quick), "replay": lambda: throughput.replay(quick),
+            "detection": detection, "injection": injection}
+
+
+def table(results: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False)
+    tp = results.get("throughput")
+    if isinstance(tp, dict) and "error" not in tp:
+        t = Table(title="Throughput (events/s; ratios measured in the same run)")
+        for col in ("shape", "events", "raw aiokafka (a)", "bare Faust (b)", "tracewatch (c)", "c/a", "c/b",
+                    "worker start-up s"):
+            t.add_column(col, justify="right")
+        for shape, r in tp.items():
+            t.add_row(shape, str(r["events"]), _f(r["raw"]["events_per_s"]), _f(r["faust"]["events_per_s"]),
+                      _f(r["worker"]["events_per_s"]), str(r["worker_vs_raw"]), str(r["worker_vs_faust"]),
+                      str(r["worker"]["startup_s"]))
+        console.print(t)
+    lat = results.get("latency")
+    if isinstance(lat, dict) and "error" not in lat:
+        t = Table(title=f"Detection latency at {lat['rate_events_per_s']} events/s "
+                        f"({lat['events_per_message']} per message), {lat['spikes']} spikes")
+        for col in ("from spike's first publish to", "p50 s", "p99 s", "max s", "count"):
+            t.add_column(col, justify="right")
+        for name, key, n in (("incident opened", "publish_to_incident_s", lat["incidents_opened"]),
+                             ("page at PagerDuty", "publish_to_page_s", lat["pages"])):
+            t.add_row(name, str(lat[key]["p50"]), str(lat[key]["p99"]), str(lat[key]["max"]), str(n))
+        console.print(t)
+        console.print(f"consumer lag at the end of the latency run: {lat['consumer_lag_at_end']} "
+                      f"(events read {lat['events_read']} of {lat['events_sent']} sent in the timed part + warm-up)")
+    mem = results.get("memory")
+    if isinstance(mem, dict) and "error" not in mem:
+        t = Table(title="Memory per tracked series")
+        for col in ("series", "RSS before MB", "RSS after MB", "RSS bytes/series", "snapshot bytes/series"):
+            t.add_column(col, justify="right")
+        for r in mem.values():
+            t.add_row(str(r["series"]), str(r["rss_before_mb"]), str(r["rss_after_mb"]),
+                      str(r["rss_bytes_per_series"]), str(r["snapshot_bytes_per_series"]))
+        console.print(t)
+    rp = results.get("replay")
+    if isinstance(rp, dict) and "error" not in rp:
+        console.print(f"detector core (tracewatch replay): {_f(rp['events_per_s'])} events/s over {rp['events']} "
+                      f"events (start-up {rp['startup_s']} s subtracted; {_f(rp['events_per_s_incl_startup'])} "
+                      "with it)")
+    det = results.get("detection")
+    if isinstance(det, dict) and "error" not in det:
+        recall = {k: v["recall"] for k, v in det.get("kinds", {}).items()}
+        console.print(f"detection quality: recall by kind {recall}; false findings per million clean events "
+                      f"{det.get('false_findings_per_million_clean')}; detectors cost "
+                      f"{det.get('cost', {}).get('us_per_event')} µs/event")
+    inj = results.get("injection")
+    if isinstance(inj, dict) and "error" not in inj:
+        a = inj["after_feedback"]
+        console.print(f"injection: F1 {a['f1']:.3f} after feedback (before {inj['before_feedback']['f1']:.3f}); "
+                      f"2 KB scan {inj['scan_2kb_benign_us']:.0f} µs benign, {inj['scan_2kb_attack_us']:.0f} µs attack")
+    for name, r in results.items():
+        if isinstance(r, dict) and "error" in r:
+            console.print(f"[red]{name} failed:[/red] {r['error']}")
+
+
+def _f(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def profile(seconds_of_events: int = 20_000) -> str:
+    """pyinstrument over ``Ingest.handle`` in process (no broker: benign events produce no sends)."""
+    from pyinstrument import Profiler
+
+    from bench.common import json_messages
+    from streams.agents.ingest import Ingest
+    from streams.app import Tracewatch
+    from streams.settings import Settings
+
+    tw = Tracewatch(Settings(_env_file=None), "kafka://127.0.0.1:9", web=False)
+    ingest = Ingest(tw)
+    singles = json_messages(seconds_of_events, 1)
+    arrays = json_messages(seconds_of_events, 100)
+
+    async def run() -> tuple[float, float]:
+        rates = []
+        for messages in (singles, arrays):
+            t = time.perf_counter()
+            for i, raw in enumerate(messages):
+                await ingest.handle("tracewatch.traces", 0, i, raw)
+                if i % 256 == 0:
+                    tw.suite.flush()
+            rates.append(seconds_of_events / (time.perf_counter() - t))
+        return rates[0], rates[1]
+
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    single_rate, array_rate = asyncio.run(run())
+    profiler.stop()
+    header = (f"in-process Ingest.handle: {single_rate:,.0f} events/s one per message, "
+              f"{array_rate:,.0f} events/s in arrays of 100 (under the profiler)\n")
+    return header + profiler.output_text(unicode=False, color=False, show_all=False)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0],
+                                 epilog="example: python -m bench --quick --only throughput,memory")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (about a minute or two per section)")
+    ap.add_argument("--only", default=",".join(SECTIONS),
+                    help=f"comma-separated sections, any of: {', '.join(SECTIONS)}")
+    ap.add_argument("--rate", type=int, default=1000, help="latency: producer events per second (default 1000)")
+    ap.add_argument("--batch", type=int, default=10, help="latency: events per message (default 10)")
+    ap.add_argument("--profile", action="store_true", help="only profile the ingest path; writes bench/profile.txt")
+    ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
+    a = ap.parse_args(argv)
+    if a.profile:
+        text = profile()
+        (Path(__file__).resolve().parent / "profile.txt").write_text(text)
+        print(text)
+        return 0
+    chosen = [s.strip() for s in a.only.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in SECTIONS]
+    if unknown:
+        print(f"error: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
+        return 2
+    runners = _runners(a.quick, a.rate, a.batch)
+    results: dict[str, Any] = {"machine": machine(), "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
+                               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    failed = False
+    for name in chosen:
+        t = time.perf_counter()
+        try:
+            results[name] = runners[name]()
+        except Exception as exc:  # noqa: BLE001 - one failed section must not lose the others' numbers
+            traceback.print_exc()
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            failed = True
+        print(f"{name}: {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
+        a.out.write_text(json.dumps(results, indent=2, default=str))
+    table(results)
+    print(f"results written to {a.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
