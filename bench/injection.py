@@ -55,15 +55,19 @@ def quality(scanner: InjectionScanner, rows: list[dict]) -> dict:
 
 
 def cost_us(scanner: InjectionScanner, text: str, n: int = 2000, repeat: int = 5) -> float:
-    """Median over ``repeat`` runs of the mean µs per scan of ``text`` (the machine may be shared)."""
+    """Median over ``repeat`` runs of the mean CPU µs per scan of ``text``.
+
+    CPU time (``process_time``), not wall time: on a shared machine other processes' load would
+    otherwise be counted as ours.
+    """
     for _ in range(100):
         scanner.scan(text)
     runs = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(n):
             scanner.scan(text)
-        runs.append((time.perf_counter() - start) / n * 1e6)
+        runs.append((time.process_time() - start) / n * 1e6)
     return statistics.median(runs)
 
 
@@ -91,7 +95,7 @@ def main() -> dict:
               f"{q['fp']:>5}{q['fn']:>5}")
     print("accuracy by language after feedback:",
           ", ".join(f"{k} {v:.3f}" for k, v in after["accuracy_by_language"].items()))
-    print(f"scan of a 2 KB prompt: {result['scan_2kb_benign_us']:.0f} µs benign, "
+    print(f"scan of a 2 KB prompt (CPU time): {result['scan_2kb_benign_us']:.0f} µs benign, "
           f"{result['scan_2kb_attack_us']:.0f} µs with an attack (target <= 200 µs)")
     return result
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import math
 from itertools import accumulate, repeat
+from operator import itemgetter
 from typing import Any
 
 from river import naive_bayes
@@ -33,6 +34,7 @@ from detectors.injection.normalize import normalize, words
 STATE_FORMAT = "tracewatch.injection-classifier"
 STATE_VERSION = 1
 PREFIX_CHARS = 5
+_PREFIX = itemgetter(slice(None, PREFIX_CHARS))
 MAX_LOGIT = 30.0
 
 
@@ -44,7 +46,12 @@ def tokens(words_form: str) -> list[str]:
     >>> tokens("ignorez les instructions")
     ['ignor', 'les', 'instr']
     """
-    return [w[:PREFIX_CHARS] for w in words_form.split()]
+    return list(map(_PREFIX, words_form.split()))
+
+
+def prefixes(word_list: list[str]) -> list[str]:
+    """:func:`tokens` of an already split words form."""
+    return list(map(_PREFIX, word_list))
 
 
 def _bigrams(toks: list[str]) -> list[tuple[str, str]]:

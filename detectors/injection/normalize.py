@@ -122,6 +122,11 @@ def words(text: str) -> str:
     return " ".join(text.translate(_WORDS).split())
 
 
+def word_list(text: str) -> list[str]:
+    """The words of :func:`words` as a list."""
+    return text.translate(_WORDS).split()
+
+
 def fold_leet(text: str) -> str:
     """Leetspeak digits and symbols to letters; meant for an already normalised text."""
     return text.translate(_LEET)

@@ -43,8 +43,8 @@ import re2
 import yaml
 from pydantic import BaseModel
 
-from detectors.injection.classifier import InjectionClassifier, tokens
-from detectors.injection.normalize import Normalized, cap, fold_leet, normalize, rot13, words
+from detectors.injection.classifier import InjectionClassifier, prefixes
+from detectors.injection.normalize import Normalized, cap, fold_leet, normalize, rot13, word_list, words
 from detectors.injection.signatures import SignatureLibrary
 
 SEED_FILE = Path(__file__).with_name("seed.yaml")
@@ -169,9 +169,10 @@ class InjectionScanner:
     def scan(self, text: str) -> ScanResult:
         """Judge one text. Never raises on any ``str``; the work is bounded by the 16 KB + 16 KB cap."""
         normal = normalize(text)
-        words_form = words(normal.text)
+        split = word_list(normal.text)
+        words_form = " ".join(split)
         hits = self._signature_hits(normal, words_form, text)
-        logit = self.classifier.predict_logit_tokens(tokens(words_form))
+        logit = self.classifier.predict_logit_tokens(prefixes(split))
         return self._result(hits, logit)
 
     def _result(self, hits: set[str], logit: float | None) -> ScanResult:
