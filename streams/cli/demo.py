@@ -8,7 +8,8 @@ import sys
 import time
 
 import typer
-from rich.console import Group
+from rich import box
+from rich.console import Console, Group
 from rich.live import Live as RichLive
 from rich.panel import Panel
 from rich.table import Table
@@ -31,26 +32,20 @@ def _action(o: Outcome, name: str) -> str:
 
 
 def summary_table(outcomes: dict[str, Outcome]) -> Table:
-    table = Table(title="tracewatch demo — summary")
-    for col in ("scenario", "detected", "incident", "time to detect", "page", "slack", "block", "rollback",
-                "handled"):
-        table.add_column(col)
+    table = Table(title="tracewatch demo — summary", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for col in ("scenario", "incident", "detect", "page", "slack", "block", "rollback", "ok"):
+        table.add_column(col, no_wrap=True)
     for o in outcomes.values():
-        ttd = f"{o.detect_s:.0f}s ({o.detect_sim_s / 60:.1f} sim min)" if o.detect_s is not None else "–"
-        table.add_row(o.title, _yes(o.detected), o.incident_id or "–", ttd, _action(o, "page"),
+        ttd = f"{o.detect_s:.0f}s" if o.detect_s is not None else "–"
+        table.add_row(o.scenario, o.incident_id or "[red]none[/red]", ttd, _action(o, "page"),
                       _action(o, "slack"), _action(o, "block"), _action(o, "rollback"), _yes(o.handled))
     return table
 
 
 def live_view(live: Live, notes: list[str]) -> Panel:
-    stats = Table.grid(padding=(0, 3))
-    for _ in range(6):
-        stats.add_column()
-    stats.add_row(f"[bold]{live.events_per_s:,.0f}[/bold] events/s sent",
-                  f"[bold]{live.events_read:,.0f}[/bold] read",
-                  f"[bold]{live.findings:,.0f}[/bold] findings",
-                  f"[bold]{live.open_incidents}[/bold] open incidents",
-                  f"[bold]{live.pages}[/bold] pages", f"[bold]{live.slack_posts}[/bold] Slack posts")
+    stats = (f"[bold]{live.events_per_s:,.0f}[/bold] events/s · [bold]{live.events_read:,.0f}[/bold] read · "
+             f"[bold]{live.findings:,.0f}[/bold] findings · [bold]{live.open_incidents}[/bold] open incidents · "
+             f"[bold]{live.pages}[/bold] pages · [bold]{live.slack_posts}[/bold] Slack posts")
     head = f"{live.phase} — simulated minute {live.sim_minute:.0f} of {END_MIN:.0f}"
     return Panel(Group(*notes, "", head, stats, "", summary_table(live.outcomes), *live.lines),
                  title="tracewatch demo", subtitle="Ctrl-C stops everything")
@@ -76,9 +71,9 @@ def demo(
     from streams.worker import broker_for
 
     settings = settings_or_exit()
-    signal.signal(signal.SIGTERM, _terminate)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _terminate)
     started = time.monotonic()
-    notes: list[str] = []
     rich_live = None if json_out else RichLive(console=console, refresh_per_second=4, transient=False)
     runner = Demo(settings, duration=duration, speed=speed,
                   on_update=(lambda lv: rich_live.update(live_view(lv, runner.notes))) if rich_live else None)
@@ -106,10 +101,9 @@ def demo(
         print(json.dumps({"handled": handled, "interrupted": interrupted, "elapsed_s": round(elapsed, 1),
                           "speed": speed, "scenarios": summary_rows(outcomes)}, indent=2))
     else:
-        for line in notes:
-            console.print(line)
-        console.print(summary_table(outcomes))
-        console.print(f"{'all four scenarios handled' if handled else 'NOT all scenarios handled'} "
+        out = Console()
+        out.print(summary_table(outcomes))
+        out.print(f"{'all four scenarios handled' if handled else 'NOT all scenarios handled'} "
                       f"in {elapsed:.0f}s")
     sys.stdout.flush()
     raise typer.Exit(0 if handled and not interrupted else 1)
