@@ -21,6 +21,7 @@ from streams.cli import app
 from streams.cli._common import settings_or_exit
 
 TEXT_COLUMNS = ("text", "prompt", "input")
+LABEL_COLUMNS = ("label", "labels", "type", "class", "is_injection", "injection")
 LABELS = {"1": 1, "0": 0, "true": 1, "false": 0, "yes": 1, "no": 0, "injection": 1, "benign": 0,
           "jailbreak": 1, "malicious": 1, "safe": 0}
 ECHO_CHARS = 80
@@ -43,7 +44,7 @@ def _column(fieldnames: list[str], wanted: str | None, candidates: tuple[str, ..
     return None
 
 
-def read_rows(stream: IO[str], fmt: str, text_column: str | None, label_column: str = "label") -> Iterator[Row]:
+def read_rows(stream: IO[str], fmt: str, text_column: str | None, label_column: str | None = None) -> Iterator[Row]:
     """Rows of a CSV (``fmt="csv"``) or JSONL (``"jsonl"``) stream; bad rows carry an ``error``."""
     if fmt == "jsonl":
         for number, raw in enumerate(stream, start=1):
@@ -62,7 +63,8 @@ def read_rows(stream: IO[str], fmt: str, text_column: str | None, label_column: 
             if not isinstance(text, str):
                 yield Row(number, error=f'no text field (looked for {", ".join(repr(c) for c in ((text_column,) if text_column else TEXT_COLUMNS))})')
                 continue
-            yield Row(number, data.get("id"), text, data.get(label_column))
+            label_key = _column(list(data), label_column, LABEL_COLUMNS)
+            yield Row(number, data.get("id"), text, data.get(label_key) if label_key else None)
         return
     csv.field_size_limit(MAX_FIELD_BYTES)
     reader = csv.reader(stream)
@@ -79,7 +81,7 @@ def read_rows(stream: IO[str], fmt: str, text_column: str | None, label_column: 
         yield Row(1, error=f"CSV header has no text column (looked for {looked}; found {header!r})")
         return
     index = header.index(column)
-    label_name = _column(header, label_column, ())
+    label_name = _column(header, label_column, LABEL_COLUMNS)
     label_index = header.index(label_name) if label_name else None
     id_index = header.index(_column(header, "id", ())) if _column(header, "id", ()) else None
     while True:
@@ -120,6 +122,14 @@ def _open_input(source: str) -> tuple[IO[str], str]:
     first = stream.readline()
     stream.seek(0)
     return stream, _format_of(path, first)
+
+
+def _is_file(source: str) -> bool:
+    """Whether ``source`` names an existing file (a long text is not a path, and must not crash)."""
+    try:
+        return Path(source).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _state_file(state: Optional[Path], config: Optional[str]) -> Path:
@@ -176,7 +186,7 @@ def scan_command(
         tracewatch scan prompts.csv --threshold 0.7 > verdicts.jsonl
     """
     scanner = _load_scanner(_state_file(state, config), signatures, threshold)
-    if source != "-" and not Path(source).is_file():
+    if source != "-" and not _is_file(source):
         result = scanner.scan(source)
         excerpt = source if len(source) <= ECHO_CHARS else source[:ECHO_CHARS] + "…"
         _emit({"text": excerpt, **_verdict(result)})
@@ -231,7 +241,8 @@ def feedback_command(
                                          "<data_dir>/injection_classifier.json; created from the seed set)."),
     text_column: Optional[str] = typer.Option(None, "--text-column", help="Column or key with the text "
                                               "(default: the first of text, prompt, input)."),
-    label_column: str = typer.Option("label", "--label-column", help="Column or key with the label."),
+    label_column: Optional[str] = typer.Option(None, "--label-column", help="Column or key with the label "
+                                               "(default: the first of " + ", ".join(LABEL_COLUMNS) + ")."),
     config: Optional[str] = typer.Option(None, "--config", help="Settings YAML (for data_dir)."),
 ) -> None:
     """Teach the injection classifier from labelled texts (label 1 = injection, 0 = benign).
@@ -247,7 +258,7 @@ def feedback_command(
     """
     state_file = _state_file(state, config)
     scanner = _load_scanner(state_file, None, None)
-    if source != "-" and not Path(source).is_file():
+    if source != "-" and not _is_file(source):
         typer.echo(f"error: {source} is not a file (expected a CSV or JSONL file of text,label rows, or '-')",
                    err=True)
         raise typer.Exit(2)
@@ -262,8 +273,9 @@ def feedback_command(
             label = None if row.error else parse_label(row.label)
             if row.error or label is None:
                 rejected += 1
-                reason = row.error or (f"label {row.label!r} is not 1 (injection) or 0 (benign)"
-                                       if row.label is not None else f'no "{label_column}" value')
+                missing = row.label is None or (isinstance(row.label, str) and not row.label.strip())
+                reason = row.error or (f'no "{label_column or "label"}" value' if missing
+                                       else f"label {row.label!r} is not 1 (injection) or 0 (benign)")
                 typer.echo(f"{source}:{row.line}: {reason}", err=True)
                 continue
             scanner.learn(row.text, label)
