@@ -111,6 +111,7 @@ class Demo:
         self.port = free_port()
         self.api = f"http://127.0.0.1:{self.port}"
         self.notes: list[str] = []  # what the parts are, printed before the live view
+        self.worker_pid: int | None = None
 
     # -- parts ---------------------------------------------------------------------------------------
     def start_standins(self, stack: ExitStack, workdir: Path) -> dict[str, str]:
@@ -149,6 +150,7 @@ class Demo:
         # Own process group (Ctrl-C reaches us, and we stop the worker in order); dies with us if killed.
         self.worker = subprocess.Popen([TRACEWATCH, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT,
                                        cwd=workdir, preexec_fn=_die_with_parent)
+        self.worker_pid = self.worker.pid
         stack.callback(self.stop_worker)
         self.notes.append(f"worker (pid {self.worker.pid}) with its API on {self.api}")
 

@@ -99,7 +99,8 @@ def demo(
     handled = all(o.handled for o in outcomes.values())
     if json_out:
         print(json.dumps({"handled": handled, "interrupted": interrupted, "elapsed_s": round(elapsed, 1),
-                          "speed": speed, "scenarios": summary_rows(outcomes)}, indent=2))
+                          "speed": speed, "worker_pid": runner.worker_pid,
+                          "scenarios": summary_rows(outcomes)}, indent=2))
     else:
         out = Console()
         out.print(summary_table(outcomes))
