@@ -9,7 +9,8 @@ count as catching it and the window in which it happens:
 - ``cost``: one model's calls cost ~8x for 10 minutes (prompt bloat);
 - ``latency``: one model's latency x3 for 25 minutes (a provider regression);
 - ``errors``: one provider fails 35 % of calls for 6 minutes;
-- ``quality``: a new prompt version doubles-and-more the hallucination rate (target: that version);
+- ``quality``: a new prompt version has ~3.5x the bad-call rate until it is rolled back after 90 minutes
+  (target: that version);
 - ``runaway``: an agent session loops at ~3 requests per second for 5 minutes;
 - ``budget``: one user burns through the daily budget in half an hour;
 - ``score``: one feature's ``groundedness`` score drops by 0.25 for 20 minutes (``kind: anomaly``).
@@ -116,6 +117,7 @@ def generate(seed: int = 7, days: float = 3.0, rate: float = 2.0, incidents: int
     rng.shuffle(plan)
     versions = {"support-chat": "3", "support-summary": "3", "search-answer": "3"}
     bad_p: dict[tuple[str, str], float] = {}
+    newest: dict[str, int] = {}
     windows: list[tuple[float, float, dict[str, Any], str]] = []  # start, end, overrides, kind
     for slot, kind in zip(slots, plan):
         t0 = slot + rng.uniform(0, 1800)
@@ -133,16 +135,14 @@ def generate(seed: int = 7, days: float = 3.0, rate: float = 2.0, incidents: int
             labels.append(Label(kind, t0, t0 + 360, f"provider={provider}", ("errors",), {"provider": provider}))
         elif kind == "quality":
             prompt = rng.choice(list(versions))
-            old = versions[prompt]
-            new = str(int(old) + 1)
-            versions[prompt] = new
+            good = versions[prompt]  # the version in production before the bad one
+            newest[prompt] = newest.get(prompt, int(good)) + 1
+            new = str(newest[prompt])
             bad_p[(prompt, new)] = 0.07
-            # the bad version stays until it is rolled back 3 hours later
-            windows.append((t0, t0 + 3 * 3600, {"rollback": (prompt, old)}, kind))
-            labels.append(Label(kind, t0, t0 + 3 * 3600, f"prompt_id={prompt}", ("quality",),
+            # the bad version serves until it is rolled back to the good one 90 minutes later
+            windows.append((t0, t0 + 5400, {"_introduce": (prompt, new), "rollback": (prompt, good)}, kind))
+            labels.append(Label(kind, t0, t0 + 5400, f"prompt_id={prompt}", ("quality",),
                                 {"prompt_id": prompt, "prompt_version": new}))
-            version_changes = windows[-1]
-            version_changes[2]["_introduce"] = (prompt, new)
         elif kind == "score":
             app, feature = rng.choice(FEATURES)
             windows.append((t0, t0 + 1200, {"feature": feature, "score_drop": 0.25, "_match": "feature"}, kind))

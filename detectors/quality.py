@@ -4,8 +4,9 @@ The series is a prompt (``prompt_id``, optionally with ``app``); each bucket cou
 calls per ``prompt_version`` — a call is bad when it carries one of ``flags`` (``hallucination``,
 ``negative_feedback``) or a score below its threshold in ``low_scores`` (e.g. ``{groundedness: 0.5}``).
 
-Versions are ordered by when they were first seen. When a version has ``min_volume`` calls, its bad
-rate is compared with its predecessor's by a two-proportion z-test; a regression (``z``, ``ratio`` and
+A new version's predecessor is the version that was serving most recently when it appeared (after a
+rollback, the restored one). When a version has ``min_volume`` calls, its bad rate is compared with its
+predecessor's by a two-proportion z-test; a regression (``z``, ``ratio`` and
 ``min_increase`` all met) names that version in ``target.prompt_version`` and the previous one in the
 evidence, which is what a rollback acts on. Inside the newest version, river's ``DDM`` drift detector
 watches the bad rate for a later degradation (``cause: drift``).
@@ -52,7 +53,8 @@ class QualityRegression(Detector):
     def reset(self) -> None:
         super().reset()
         self._flagset = frozenset(self.flags)
-        self._versions: list[list] = []  # [version, calls, bad, first seen, reported]
+        # [version, calls, bad, first seen, reported, predecessor, last seen]
+        self._versions: list[list] = []
         self._ddm: list = []  # [version, n, mean, p_min, s_min, ps_min] of the newest version
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
@@ -91,21 +93,34 @@ class QualityRegression(Detector):
         return p1 / max(p0, self.prior_rate), (p1 - p0) / se, p1, p0
 
     def _merged(self, window: BucketSummary) -> list[list]:
+        """Version records with this window added; a new version's predecessor is the version that was
+        serving most recently when it appeared (after a rollback that is the restored one)."""
         versions = [list(v) for v in self._versions]
         index = {v[0]: v for v in versions}
+        new = []
         for name, (n, bad, first) in sorted(window.versions.items(), key=lambda kv: (kv[1][2], kv[0])):
-            if name in index:
-                index[name][1] += n
-                index[name][2] += bad
+            rec = index.get(name)
+            if rec is None:
+                new.append((name, n, bad, first))
             else:
-                index[name] = [name, n, bad, first, 0]
-                versions.append(index[name])
+                rec[1] += n
+                rec[2] += bad
+                rec[6] = max(rec[6], window.t_last)
+        for name, n, bad, first in new:
+            prev = max(versions, key=lambda v: (v[6], v[1]))[0] if versions else None
+            rec = [name, n, bad, first, 0, prev, window.t_last]
+            versions.append(rec)
+            index[name] = rec
         return versions[-self.max_versions:]
+
+    def _pairs(self, versions: list[list]) -> list[tuple[list, list]]:
+        index = {v[0]: v for v in versions}
+        return [(index[v[5]], v) for v in versions if v[5] in index]
 
     def score_one(self, window: BucketSummary) -> float:
         versions = self._merged(window)
         best = 0.0
-        for prev, cur in zip(versions, versions[1:]):
+        for prev, cur in self._pairs(versions):
             if cur[1] >= self.min_volume and prev[1] >= self.min_volume:
                 best = max(best, self._test(cur, prev)[0])
         return best
@@ -141,7 +156,7 @@ class QualityRegression(Detector):
             return None
         self.learn_one(window)
         found = None
-        for prev, cur in zip(self._versions, self._versions[1:]):
+        for prev, cur in self._pairs(self._versions):
             if cur[4] or cur[1] < self.min_volume or prev[1] < self.min_volume:
                 continue
             ratio, z, p1, p0 = self._test(cur, prev)

@@ -174,3 +174,13 @@ def test_findings_within_a_series_are_in_event_time_order_and_carry_examples():
     findings = [f for f in replay(events, suite) if f.series == "session_id=s1"]
     assert findings and [f.time for f in findings] == sorted(f.time for f in findings)
     assert all(1 <= len(f.evidence.example_trace_ids) <= 5 for f in findings)
+
+
+def test_after_a_rollback_a_new_version_is_compared_with_the_restored_one():
+    rng = random.Random(8)
+    suite = DetectorSuite([QualityRegression("quality", "prompt_id", min_volume=300)], bucket_s=5)
+    events = (quality_events(rng, T0, 1500, "3", 0.02) + quality_events(rng, T0 + 3000, 600, "4", 0.10)
+              + quality_events(rng, T0 + 4200, 1500, "3", 0.02) + quality_events(rng, T0 + 7200, 1500, "5", 0.10))
+    findings = list(replay(events, suite))
+    assert [(f.target.prompt_version, f.evidence.details["previous_version"]) for f in findings] == [
+        ("4", "3"), ("5", "3")]
