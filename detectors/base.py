@@ -25,6 +25,7 @@ True
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import orjson
@@ -32,6 +33,9 @@ import orjson
 from detectors.finding import Evidence, Finding, Target
 
 MAX_EXAMPLES = 5
+#: shared read-only empty containers: a summary allocates a dict or list only when it writes one
+EMPTY: Any = MappingProxyType({})
+NO_EXAMPLES: Any = ()
 #: "long ago": learned state stays finite so that it survives JSON snapshots
 NEVER = -1e18
 
@@ -63,11 +67,12 @@ class BucketSummary:
         self.total = 0.0
         self.aux = 0.0
         self.bad = 0
-        self.counts: dict[str, int] = {}
-        self.hist: dict[int, int] = {}
-        self.versions: dict[str, list[int]] = {}
-        self.examples: list[list] = []
-        self.target: dict[str, str] = {}
+        # read-only empties until first written (most summaries use one or two of these)
+        self.counts: dict[str, int] = EMPTY  # type: ignore[assignment]
+        self.hist: dict[int, int] = EMPTY  # type: ignore[assignment]
+        self.versions: dict[str, list] = EMPTY  # type: ignore[assignment]
+        self.examples: list[list] = NO_EXAMPLES  # type: ignore[assignment]
+        self.target: dict[str, str] = EMPTY  # type: ignore[assignment]
         self.t_first = math.inf
         self.t_last = -math.inf
         self._floor = -math.inf  # lowest kept rank once five examples are kept, else -inf
@@ -93,6 +98,8 @@ class BucketSummary:
 
     def _keep(self, rank: float, trace_id: str) -> None:
         ex = self.examples
+        if ex is NO_EXAMPLES:
+            ex = self.examples = []
         if len(ex) < MAX_EXAMPLES:
             ex.append([rank, trace_id])
             if len(ex) == MAX_EXAMPLES:
@@ -105,6 +112,14 @@ class BucketSummary:
                 break
         self._floor = min(e[0] for e in ex)
 
+    def writable(self, name: str) -> dict:
+        """The ``counts`` / ``hist`` / ``versions`` / ``target`` dict, allocated on first write."""
+        d = getattr(self, name)
+        if d is EMPTY:
+            d = {}
+            setattr(self, name, d)
+        return d
+
     # ---- merging and the wire form --------------------------------------------------------------
 
     def merge(self, other: "BucketSummary") -> None:
@@ -114,17 +129,17 @@ class BucketSummary:
         self.aux += other.aux
         self.bad += other.bad
         if other.counts:
-            c = self.counts
+            c = self.counts if self.counts is not EMPTY else self.writable("counts")
             for k, v in other.counts.items():
                 c[k] = c.get(k, 0) + v
         if other.hist:
-            h = self.hist
+            h = self.hist if self.hist is not EMPTY else self.writable("hist")
             for k, v in other.hist.items():
                 h[k] = h.get(k, 0) + v
         for k, theirs in other.versions.items():  # [n, bad, first event time]
             mine = self.versions.get(k)
             if mine is None:
-                self.versions[k] = list(theirs)
+                self.writable("versions")[k] = list(theirs)
             else:
                 mine[0] += theirs[0]
                 mine[1] += theirs[1]
@@ -133,8 +148,9 @@ class BucketSummary:
             if rank > self._floor:
                 self._keep(rank, trace_id)
         if other.target:
+            target = self.writable("target")
             for k, v in other.target.items():
-                self.target.setdefault(k, v)
+                target.setdefault(k, v)
         if other.t_first < self.t_first:
             self.t_first = other.t_first
         if other.t_last > self.t_last:
@@ -193,6 +209,9 @@ class BucketSummary:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BucketSummary) and self.to_dict() == other.to_dict()
+
+    def __reduce__(self) -> tuple:  # pickle and deepcopy through the wire form
+        return (BucketSummary.from_dict, (self.to_dict(),))
 
     def __repr__(self) -> str:
         return f"BucketSummary({self.series_key!r}, {self.bucket_start}, n={self.n}, total={self.total:g})"

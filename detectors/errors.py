@@ -51,7 +51,7 @@ class ErrorSurge(Detector):
         status = event.status
         if status != "ok":
             s.bad += 1
-            c = s.counts
+            c = s.writable("counts")
             c[status] = c.get(status, 0) + 1
             et = event.error_type
             if et and (et in c or len(c) < MAX_REASONS):

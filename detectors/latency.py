@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from detectors.base import BucketSummary, Detector, ew_alpha, ew_update
+from detectors.base import EMPTY, BucketSummary, Detector, ew_alpha, ew_update
 from detectors.finding import Finding
 
 _K = 1.0 / math.log(1.15)
@@ -69,7 +69,8 @@ class LatencyRegression(Detector):
         if v is None:
             return
         b = int(math.log1p(v) * _K)
-        s.hist[b] = s.hist.get(b, 0) + 1
+        h = s.hist if s.hist is not EMPTY else s.writable("hist")
+        h[b] = h.get(b, 0) + 1
         s.n += 1
         s.see(t, event.trace_id, v)
 
@@ -110,8 +111,9 @@ class LatencyRegression(Detector):
             self._carry = []
             return window
         merged = window.copy()
+        hist = merged.writable("hist")
         for b, c in self._carry[2].items():
-            merged.hist[int(b)] = merged.hist.get(int(b), 0) + c
+            hist[int(b)] = hist.get(int(b), 0) + c
         merged.n += self._carry[1]
         return merged
 

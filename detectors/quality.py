@@ -35,7 +35,7 @@ from typing import Any
 
 from river.drift.binary import DDM
 
-from detectors.base import BucketSummary, Detector
+from detectors.base import EMPTY, BucketSummary, Detector
 from detectors.finding import Finding
 
 DDM_FEED_MAX = 400  # calls fed to the drift detector per window (counts are scaled down beyond)
@@ -58,7 +58,7 @@ class QualityRegression(Detector):
         self._ddm: list = []  # [version, n, mean, p_min, s_min, ps_min] of the newest version
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
-        c = s.counts
+        c = s.counts if s.counts is not EMPTY else s.writable("counts")
         bad = 0
         for flag in event.flags:
             if flag in self._flagset:
@@ -74,7 +74,7 @@ class QualityRegression(Detector):
         version = event.prompt_version or "-"
         rec = s.versions.get(version)
         if rec is None:
-            s.versions[version] = [1, bad, t]
+            s.writable("versions")[version] = [1, bad, t]
         else:
             rec[0] += 1
             rec[1] += bad

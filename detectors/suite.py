@@ -181,11 +181,13 @@ class DetectorSuite:
 
     def _summary(self, d: Detector, series: str, bucket: float, event: Any) -> BucketSummary:
         s = BucketSummary(f"{d.name}|{series}", bucket)
-        target = s.target
+        target = {}
         for name in self._target_fields[d.name]:
             value = getattr(event, name)
             if value is not None:
                 target[name] = value
+        if target:
+            s.target = target
         return s
 
     def flush(self) -> list[BucketSummary]:
