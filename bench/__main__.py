@@ -49,7 +49,7 @@ def table(results: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=False)
+    console = Console(width=120)
     tp = results.get("throughput")
     if isinstance(tp, dict) and "error" not in tp:
         t = Table(title="Throughput (events/s; ratios measured in the same run)")
@@ -92,7 +92,7 @@ def table(results: dict[str, Any]) -> None:
         recall = {k: v["recall"] for k, v in det.get("kinds", {}).items()}
         console.print(f"detection quality: recall by kind {recall}; false findings per million clean events "
                       f"{det.get('false_findings_per_million_clean')}; detectors cost "
-                      f"{det.get('cost', {}).get('us_per_event')} µs/event")
+                      f"{det.get('cost', {}).get('us_per_event_busy')} µs/event (busy traffic)")
     inj = results.get("injection")
     if isinstance(inj, dict) and "error" not in inj:
         a = inj["after_feedback"]
