@@ -85,8 +85,7 @@ class Tracewatch:
         self.prompts = self.app.topic(topics.PROMPTS, **raw)
 
         # ---- tables (memory store + changelog topic each) ------------------------------------------
-        raw_table = {"schema": faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw",
-                                            value_serializer="raw"), "partitions": settings.partitions}
+        raw_table = {"key_type": bytes, "value_type": bytes, "partitions": settings.partitions}  # raw codec
         self.series_state = self.app.Table("series-state", **raw_table)  # series key → detector snapshot
         self.series_marks = self.app.Table("series-marks", **raw_table)  # series key → last finding time
         self.incident_table = self.app.Table(  # incident key → latest incident of that key (JSON)

@@ -34,7 +34,11 @@ class TopicOutbox:
 
     async def write(self, record: Execution) -> None:
         self._written[record.execution_id] = record.model_copy(deep=True)
-        await self.tw.actions.send(key=record.incident_key.encode(), value=record.model_dump_json().encode())
+        # Wait for the broker's ack: a step must be on record as started before its side effect runs,
+        # and as done before the next one, or a crash in between would repeat it.
+        delivery = await self.tw.actions.send(key=record.incident_key.encode(),
+                                              value=record.model_dump_json().encode())
+        await delivery
         if len(self._written) > 10_000:
             self._written.pop(next(iter(self._written)))
 
