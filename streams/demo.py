@@ -54,6 +54,7 @@ class Outcome:
     detect_s: float | None = None  # wall seconds from the scenario's start to its first incident
     detect_sim_s: float | None = None  # the same in event time
     page: bool = False
+    pages: int = 0  # incidents of this scenario that paged (one user can trip several detectors)
     slack: bool = False
     block: bool = False
     rollback: bool = False
@@ -112,6 +113,7 @@ class Demo:
         self.api = f"http://127.0.0.1:{self.port}"
         self.notes: list[str] = []  # what the parts are, printed before the live view
         self.worker_pid: int | None = None
+        self.paged: set[str] = set()  # incidents with a successful page step
 
     # -- parts ---------------------------------------------------------------------------------------
     def start_standins(self, stack: ExitStack, workdir: Path) -> dict[str, str]:
@@ -319,7 +321,9 @@ class Demo:
             out.detect_sim_s = round(first["opened_at"] - (self.sim0 + s.start_s), 1)
             self.say(f"[yellow]incident[/yellow] {first['id']} {first['kind']}: {first['summary'][:70]}")
         for incident in mine:
-            await self._actions_of(client, s, out, incident["id"])
+            if incident["id"] not in self.paged:
+                await self._actions_of(client, s, out, incident["id"])
+        out.pages = sum(1 for i in mine if i["id"] in self.paged)
         if "block" in s.expect and not out.block:
             subjects = [WHALE] if s.name == "cost_spike" else ATTACKERS
             for user in subjects:
@@ -341,8 +345,6 @@ class Demo:
                     self.say(f"[green]rolled back[/green] {SURGE_PROMPT}: production → 3")
 
     async def _actions_of(self, client: httpx.AsyncClient, s: Scenario, out: Outcome, incident_id: str) -> None:
-        if out.page and out.slack:
-            return
         try:
             detail = (await client.get(f"/v1/incidents/{incident_id}")).json()
         except (httpx.HTTPError, ValueError):
@@ -351,7 +353,8 @@ class Demo:
             for step in execution.get("steps", []):
                 if step.get("status") != "ok":
                     continue
-                if step.get("type") == "page" and not out.page:
+                if step.get("type") == "page" and incident_id not in self.paged:
+                    self.paged.add(incident_id)
                     out.page = True
                     self.say(f"[magenta]paged[/magenta] on-call for {incident_id} ({execution.get('runbook')})")
                 if step.get("type") == "slack" and not out.slack:

@@ -11,13 +11,14 @@ import typer
 from rich import box
 from rich.console import Console, Group
 from rich.live import Live as RichLive
-from rich.panel import Panel
+from rich.rule import Rule
+from rich.text import Text
 from rich.table import Table
 
 from streams.cli import app
 from streams.cli._common import console, settings_or_exit
 from streams.demo import Demo, DemoError, Live, Outcome, summary_rows
-from streams.demo_traffic import END_MIN
+from streams.demo_traffic import END_MIN, SCENARIOS
 
 
 def _yes(value: bool) -> str:
@@ -31,24 +32,33 @@ def _action(o: Outcome, name: str) -> str:
     return _yes(value)
 
 
+def _pages(o: Outcome) -> str:
+    if "page" not in o.expected and not o.pages:
+        return "[dim]–[/dim]"
+    return f"[green]{o.pages}[/green]" if o.page else "[red]0[/red]"
+
+
 def summary_table(outcomes: dict[str, Outcome]) -> Table:
-    table = Table(title="tracewatch demo — summary", box=box.SIMPLE_HEAD, padding=(0, 1))
-    for col in ("scenario", "incident", "detect", "page", "slack", "block", "rollback", "ok"):
-        table.add_column(col, no_wrap=True)
+    table = Table(title="tracewatch demo — summary", box=box.SIMPLE_HEAD, padding=0, collapse_padding=True,
+                  show_edge=False)
+    for col in ("scenario", "incident", "detect", "pages", "slack", "block", "rollback", "ok"):
+        table.add_column(col, no_wrap=True, min_width={"scenario": 14, "incident": 17}.get(col, len(col) + 1))
     for o in outcomes.values():
         ttd = f"{o.detect_s:.0f}s" if o.detect_s is not None else "–"
-        table.add_row(o.scenario, o.incident_id or "[red]none[/red]", ttd, _action(o, "page"),
+        table.add_row(o.scenario.split("_")[0], o.incident_id or "[red]none[/red]", ttd, _pages(o),
                       _action(o, "slack"), _action(o, "block"), _action(o, "rollback"), _yes(o.handled))
     return table
 
 
-def live_view(live: Live, notes: list[str]) -> Panel:
+def live_view(live: Live, notes: list[str]) -> Group:
     stats = (f"[bold]{live.events_per_s:,.0f}[/bold] events/s · [bold]{live.events_read:,.0f}[/bold] read · "
-             f"[bold]{live.findings:,.0f}[/bold] findings · [bold]{live.open_incidents}[/bold] open incidents · "
+             f"[bold]{live.findings:,.0f}[/bold] findings · [bold]{live.open_incidents}[/bold] open · "
              f"[bold]{live.pages}[/bold] pages · [bold]{live.slack_posts}[/bold] Slack posts")
-    head = f"{live.phase} — simulated minute {live.sim_minute:.0f} of {END_MIN:.0f}"
-    return Panel(Group(*notes, "", head, stats, "", summary_table(live.outcomes), *live.lines),
-                 title="tracewatch demo", subtitle="Ctrl-C stops everything")
+    head = f"{live.phase} — simulated minute {live.sim_minute:.0f} of {END_MIN:.0f} — Ctrl-C stops everything"
+    log = [Text.from_markup(line, overflow="ellipsis") for line in live.lines[-6:]]
+    for line in log:
+        line.no_wrap = True
+    return Group(Rule("tracewatch demo"), *notes, "", head, stats, summary_table(live.outcomes), *log)
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -73,6 +83,10 @@ def demo(
     settings = settings_or_exit()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _terminate)
+    needed = (max(s.start_min for s in SCENARIOS) + 5) * 60 / speed + 20  # in wall seconds, with start-up
+    if duration < needed:
+        console.print(f"[yellow]note:[/yellow] at --speed {speed:g} the four scenarios need about {needed:.0f}s; "
+                      f"--duration {duration:g} will stop before the last ones (raise --duration or --speed)")
     started = time.monotonic()
     rich_live = None if json_out else RichLive(console=console, refresh_per_second=4, transient=False)
     runner = Demo(settings, duration=duration, speed=speed,
