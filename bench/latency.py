@@ -65,7 +65,7 @@ async def produce(bootstrap: str, rate: int, batch: int, seconds: float, spikes:
     try:
         while (elapsed := time.perf_counter() - started) < seconds:
             if len(first_published) < spikes and elapsed >= next_spike:
-                user = f"spike-{tag}-{len(first_published)}"
+                user = f"spike-{tag}-{len(first_published):03d}x"  # no id is a prefix of another
                 queue.extend(spike(user, j) for j in range(SPIKE_EVENTS))
                 first_published[user] = -1.0
                 next_spike += gap_s
@@ -141,7 +141,12 @@ def main(quick: bool = False, rate: int = 1000, batch: int = 10) -> dict[str, An
             wanted = {}
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
-                wanted = {u: t for t, body in list(pages.arrivals) for u in users if u in orjson.dumps(body).decode()}
+                wanted = {}
+                for t, body in list(pages.arrivals):  # the first page that names the user
+                    text = orjson.dumps(body).decode()
+                    for u in users:
+                        if u in text and u not in wanted:
+                            wanted[u] = t
                 if len(wanted) >= len(users):
                     break
                 time.sleep(0.2)
@@ -155,6 +160,8 @@ def main(quick: bool = False, rate: int = 1000, batch: int = 10) -> dict[str, An
         "rate_events_per_s": rate, "events_per_message": batch, "events_sent": sent, "events_read": int(read),
         "spikes": len(users), "incidents_opened": len(incident_s), "pages": len(page_s),
         "consumer_lag_at_end": lag,
+        "per_spike": [{"user": u, "incident_s": _r(opened[u] - first[u]) if u in opened else None,
+                       "page_s": _r(wanted[u] - first[u]) if u in wanted else None} for u in users],
         "publish_to_incident_s": {"p50": _r(percentile(incident_s, 50)), "p99": _r(percentile(incident_s, 99)),
                                   "max": _r(max(incident_s, default=float("nan")))},
         "publish_to_page_s": {"p50": _r(percentile(page_s, 50)), "p99": _r(percentile(page_s, 99)),
