@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from runbook_helpers import make_event
+from tests.unit.runbooks.runbook_helpers import make_event
 
 from runbooks.conditions import Condition, ConditionError, condition_data
 from runbooks.matcher import match, trigger_matches

@@ -8,7 +8,7 @@ from runbooks.actions.base import ActionError
 from runbooks.engine import Engine, InMemoryOutbox, execution_id
 from runbooks.schema import Runbook
 
-from runbook_helpers import Scripted, make_event
+from tests.unit.runbooks.runbook_helpers import Scripted, make_event
 
 
 def runbook(**overrides) -> Runbook:
