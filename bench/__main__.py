@@ -27,7 +27,7 @@ SECTIONS = ("throughput", "latency", "memory", "replay", "detection", "injection
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
-def _runners(quick: bool, rate: int, batch: int) -> dict[str, Callable[[], Any]]:
+def _runners(quick: bool, rate: int, batch: int, fetch_wait_ms: int | None) -> dict[str, Callable[[], Any]]:
     from bench import latency, memory, throughput
 
     def detection() -> Any:
@@ -40,7 +40,7 @@ def _runners(quick: bool, rate: int, batch: int) -> dict[str, Callable[[], Any]]
 
         return inj.main()
 
-    return {"throughput": lambda: throughput.main(quick), "latency": lambda: latency.main(quick, rate, batch),
+    return {"throughput": lambda: throughput.main(quick), "latency": lambda: latency.main(quick, rate, batch, fetch_wait_ms),
             "memory": lambda: memory.main(quick), "replay": lambda: throughput.replay(quick),
             "detection": detection, "injection": injection}
 
@@ -149,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
                     help=f"comma-separated sections, any of: {', '.join(SECTIONS)}")
     ap.add_argument("--rate", type=int, default=1000, help="latency: producer events per second (default 1000)")
     ap.add_argument("--batch", type=int, default=10, help="latency: events per message (default 10)")
+    ap.add_argument("--fetch-wait-ms", type=int, default=None,
+                    help="latency what-if: cap the worker's Kafka fetch_max_wait_ms (Faust hard-codes 1500)")
     ap.add_argument("--profile", action="store_true", help="only profile the ingest path; writes bench/profile.txt")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
     a = ap.parse_args(argv)
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
         return 2
-    runners = _runners(a.quick, a.rate, a.batch)
+    runners = _runners(a.quick, a.rate, a.batch, a.fetch_wait_ms)
     results: dict[str, Any] = {"machine": machine(), "command": "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv),
                                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     failed = False

@@ -249,6 +249,30 @@ class Worker:
         self.stop()
 
 
+_FETCH_WAIT_PATCH = """\
+# Written by bench.common.fetch_wait_patch: a what-if, not tracewatch code. Faust's aiokafka driver
+# hard-codes fetch_max_wait_ms=1500 for its consumer; this lowers it for every consumer of the process.
+import aiokafka
+
+_init = aiokafka.AIOKafkaConsumer.__init__
+
+
+def _patched(self, *topics, **kw):
+    if kw.get("fetch_max_wait_ms", 500) > {ms}:
+        kw["fetch_max_wait_ms"] = {ms}
+    _init(self, *topics, **kw)
+
+
+aiokafka.AIOKafkaConsumer.__init__ = _patched
+"""
+
+
+def fetch_wait_patch(ms: int, directory: Path) -> dict[str, str]:
+    """Env for a worker whose Kafka consumers wait at most ``ms`` per fetch (a ``sitecustomize`` what-if)."""
+    (directory / "sitecustomize.py").write_text(_FETCH_WAIT_PATCH.format(ms=int(ms)))
+    return {"PYTHONPATH": os.pathsep.join(p for p in (str(directory), os.environ.get("PYTHONPATH", "")) if p)}
+
+
 def metric(text: str, name: str, labels: str = "") -> float:
     wanted = f"{name}{{{labels}}}" if labels else name
     total, found = 0.0, False

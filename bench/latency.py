@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from bench.common import Broker, PageClock, Worker, metric, percentile, workdir
+from bench.common import Broker, PageClock, Worker, fetch_wait_patch, metric, percentile, workdir
 from streams.topics import INCIDENTS, TRACES
 
 SPIKE_EVENTS = 5
@@ -122,12 +122,15 @@ async def incident_open_times(bootstrap: str, users: list[str]) -> dict[str, flo
     return opened
 
 
-def main(quick: bool = False, rate: int = 1000, batch: int = 10) -> dict[str, Any]:
+def main(quick: bool = False, rate: int = 1000, batch: int = 10, fetch_wait_ms: int | None = None) -> dict[str, Any]:
+    """``fetch_wait_ms``: a what-if that caps every worker consumer's ``fetch_max_wait_ms`` (Faust: 1500)."""
     spikes, gap_s = (5, 2.0) if quick else (12, 2.0)
     seconds = 3.0 + spikes * gap_s + 4.0
     tag = f"{int(time.time()) % 100000}"
     with PageClock(workdir("pd")) as pages, Broker() as broker:
-        with Worker(broker.url, workdir("latency"), pages.env()) as worker:
+        wd = workdir("latency")
+        env = pages.env() | (fetch_wait_patch(fetch_wait_ms, wd) if fetch_wait_ms else {})
+        with Worker(broker.url, wd, env) as worker:
             worker.wait_healthy()
             # warm up: the worker has joined its group and reads before the clock matters
             asyncio.run(produce(broker.bootstrap, rate, batch, 2.0, 0, gap_s, tag + "w"))
@@ -157,7 +160,7 @@ def main(quick: bool = False, rate: int = 1000, batch: int = 10) -> dict[str, An
     page_s = [wanted[u] - first[u] for u in users if u in wanted]
     incident_s = [opened[u] - first[u] for u in users if u in opened]
     return {
-        "rate_events_per_s": rate, "events_per_message": batch, "events_sent": sent, "events_read": int(read),
+        "rate_events_per_s": rate, "events_per_message": batch, "fetch_wait_ms_patch": fetch_wait_ms, "events_sent": sent, "events_read": int(read),
         "spikes": len(users), "incidents_opened": len(incident_s), "pages": len(page_s),
         "consumer_lag_at_end": lag,
         "per_spike": [{"user": u, "incident_s": _r(opened[u] - first[u]) if u in opened else None,
