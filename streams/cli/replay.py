@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import sys
 from collections import Counter
 from pathlib import Path
@@ -15,7 +17,9 @@ from pydantic import ValidationError
 from detectors.config import ConfigError, lint_file, load_config, build_suite, resolve_path
 from detectors.suite import replay as run_replay
 from streams.cli import app
+from streams.cli._common import settings_or_exit
 from streams.events import TraceEvent
+from streams.prices import PriceTable
 
 MAX_BAD_SHOWN = 20
 
@@ -63,6 +67,9 @@ def replay_command(
         None, "--config", "-c", help="Detector config YAML (default: $TRACEWATCH_DETECTORS or the shipped one)."),
     injection_state: Optional[Path] = typer.Option(
         None, "--injection-state", help="Injection classifier state file (default: the detector's own)."),
+    runbooks: Optional[Path] = typer.Option(
+        None, "--runbooks", help="Also backtest these runbooks: print the actions they would have taken "
+                                 "(nothing is sent) instead of the findings."),
 ) -> None:
     """Run the detectors over recorded trace events in event time, without a broker.
 
@@ -92,11 +99,21 @@ def replay_command(
             raise typer.BadParameter(f"cannot read {file}: {exc.strerror}; give a JSONL file or - for stdin",
                                      param_hint="FILE") from exc
     suite = build_suite(cfg, injection_state=injection_state)
+    loaded = _load_runbooks(runbooks) if runbooks is not None else None
     per_detector: Counter[str] = Counter()
     out = sys.stdout
-    for finding in run_replay(_only_events(events), suite):
+    findings = []
+    for finding in run_replay(_only_events(events, PriceTable.load(settings_or_exit().prices)), suite):
         per_detector[finding.detector] += 1
-        out.write(finding.model_dump_json() + "\n")
+        if loaded is None:
+            out.write(finding.model_dump_json() + "\n")
+        else:
+            findings.append(finding)
+    if loaded is not None:
+        planned = asyncio.run(backtest(findings, loaded))
+        for line in planned:
+            out.write(orjson.dumps(line).decode() + "\n")
+        typer.echo(f"actions: {len(planned)} (backtest: nothing was sent)", err=True)
     out.flush()
     typer.echo(f"events: {len(events)}", err=True)
     typer.echo(f"findings: {sum(per_detector.values())}", err=True)
@@ -109,9 +126,50 @@ def replay_command(
         typer.echo(f"  … and {len(bad) - MAX_BAD_SHOWN} more", err=True)
 
 
-def _only_events(items: list[tuple[float, int, TraceEvent]]) -> Iterator[TraceEvent]:
+def _only_events(items: list[tuple[float, int, TraceEvent]], prices: PriceTable) -> Iterator[TraceEvent]:
     for _, _, event in items:
+        prices.apply(event)  # as the ingest agent does: cost from the price table when absent
         yield event
+
+
+def _load_runbooks(path: Path) -> list:
+    from runbooks.loader import load_directory
+
+    result = load_directory(path)
+    for problem in result.problems:
+        typer.echo(str(problem), err=True)
+    if result.problems:
+        typer.echo(f"error: the runbooks in {path} have problems (see above)", err=True)
+        raise typer.Exit(2)
+    return result.runbooks
+
+
+async def backtest(findings: list, runbooks: list) -> list[dict]:
+    """What the runbooks would have done: findings → incidents → engine with recording actions."""
+    from runbooks.actions import ACTION_TYPES
+    from runbooks.controls import InMemoryControls
+    from runbooks.engine import Engine, InMemoryOutbox, Ports
+    from runbooks.prompts import PromptRegistry
+    from runbooks.testing import FakeClock, RecordingAction
+    from streams.incidents import IncidentBook
+
+    clock = FakeClock(findings[0].time if findings else 0.0)
+    calls: list[dict] = []
+    actions = {name: RecordingAction(name, calls) for name in ACTION_TYPES}
+    ports = Ports(clock=clock, controls=InMemoryControls(clock), prompts=PromptRegistry(clock))
+    engine = Engine(runbooks, actions, ports, InMemoryOutbox())
+    book = IncidentBook({})
+    planned: list[dict] = []
+    for finding in findings:
+        clock.t = max(clock.t, finding.time)
+        for event in book.tick(now=finding.time) + book.on_finding(finding):
+            before = len(calls)
+            for execution in await engine.handle(event):
+                for call in calls[before:]:
+                    planned.append({"time": event.time, "incident": event.incident.id, "event": event.event,
+                                    "runbook": execution.runbook, "action": call})
+                before = len(calls)
+    return planned
 
 
 @detectors_app.command("lint")
