@@ -76,8 +76,9 @@ def test_four_scenarios_page_post_block_and_roll_back(broker, service, pagerduty
     spender = wait_for(lambda: [i for i in incidents(service) if i["target"].get("user_id") == "u-spender"
                                 and i["kind"] == "budget"], timeout=60, message="the budget incident")[0]
     wait_for(lambda: spender["id"] in pagerduty_double.alerts(), timeout=30, message="the budget page")
-    check = api.get("/v1/blocks/check", params={"user_id": "u-spender"}).json()
-    assert check["blocked"] and check["blocks"]["user:u-spender"]["incident_id"] == spender["id"]
+    check = wait_for(lambda: (c := api.get("/v1/blocks/check", params={"user_id": "u-spender"}).json())["blocked"]
+                     and c, timeout=30, message="the block (the step after the page)")
+    assert check["blocks"]["user:u-spender"]["incident_id"] == spender["id"]
 
     # 2. A model's latency regression: paged and posted.
     slow = wait_for(lambda: [i for i in incidents(service) if i["kind"] == "latency"], timeout=60,
