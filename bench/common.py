@@ -203,7 +203,8 @@ class PageClock:
 class Worker:
     """``tracewatch worker`` against a broker; ``events_ok()`` reads its /metrics."""
 
-    def __init__(self, broker_url: str, workdir: Path, env_extra: dict[str, str] | None = None) -> None:
+    def __init__(self, broker_url: str, workdir: Path, env_extra: dict[str, str] | None = None,
+                 prefix: list[str] | None = None) -> None:
         self.port = free_port()
         self.workdir = workdir
         env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEWATCH_")}
@@ -212,7 +213,7 @@ class Worker:
         env.update(env_extra or {})
         self.log_path = workdir / f"worker-{self.port}.log"
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([TRACEWATCH, "worker"], env=env, stdout=self._log,
+        self.proc = subprocess.Popen([*(prefix or []), TRACEWATCH, "worker"], env=env, stdout=self._log,
                                      stderr=subprocess.STDOUT, cwd=workdir)
         self.client = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=5)
 

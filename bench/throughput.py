@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from bench.common import (RESULT_MARK, Broker, PageClock, Worker, count_events, json_messages, otlp_messages, ratio,
@@ -172,6 +173,48 @@ def main(quick: bool = False) -> dict[str, Any]:
             print(f"throughput: {shape}, {n} events ...", file=sys.stderr, flush=True)
             results[shape] = measure_shape(shape, n, pages)
     return results
+
+
+def profile_worker(n: int = 20_000, shape: str = "json x1") -> str:
+    """The whole ``tracewatch worker`` process under pyinstrument while it reads ``n`` pre-published events."""
+    import signal
+
+    topic, fmt, per = SHAPES[shape]
+    messages = otlp_messages(n, per) if fmt == "otlp" else json_messages(n, per)
+    wd = workdir("profile")
+    out = wd / "worker.pyisession"
+    pyinstrument = str(Path(sys.executable).with_name("pyinstrument"))
+    with PageClock(wd) as pages, Broker() as broker:
+        broker.publish(topic, messages)
+        worker = Worker(broker.url, wd, pages.env(), prefix=[pyinstrument, "-r", "session", "-o", str(out)])
+        try:
+            worker.wait_healthy()
+            deadline = time.monotonic() + 120 + n / 100
+            while worker.events_ok() < n and time.monotonic() < deadline:
+                time.sleep(0.2)
+            worker.proc.send_signal(signal.SIGINT)  # Faust stops cleanly; pyinstrument then writes the report
+            worker.proc.wait(60)
+        finally:
+            worker.stop()
+    if not out.exists():
+        return f"no profile written; see {worker.log_path}"
+    from pyinstrument.renderers import ConsoleRenderer
+    from pyinstrument.session import Session
+
+    session = Session.load(str(out))
+    full = ConsoleRenderer(unicode=False, color=False, show_all=True).render(session)
+    total = session.duration or 1.0
+    kept = []  # every frame, library ones included, that took at least 1.5 % of the run
+    for line in full.splitlines():
+        parts = line.lstrip(" |`-").split(" ", 1)
+        try:
+            seconds = float(parts[0])
+        except ValueError:
+            continue
+        if seconds >= 0.015 * total and "importlib" not in line:
+            kept.append(line)
+    return (f"the whole worker, {n} events ({shape}); frames >= 1.5 % of {total:.1f} s wall time:\n"
+            + "\n".join(kept))
 
 
 # ---- the detector core alone: tracewatch replay ------------------------------------------------------
