@@ -4,7 +4,7 @@ quality and injection, measured in one run; prints a table and writes ``bench/re
     .venv/bin/python -m bench                       # everything, a few minutes on 2 cores
     .venv/bin/python -m bench --quick               # smaller sizes
     .venv/bin/python -m bench --only throughput,latency
-    .venv/bin/python -m bench --profile             # pyinstrument over the in-process ingest path
+    .venv/bin/python -m bench --profile             # pyinstrument: ingest in process, then the whole worker
 
 Sections: throughput, latency, memory, replay, detection, injection. Every throughput figure is also a
 ratio against baselines measured in the same run (the machine is shared and noisy).
@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -107,7 +108,7 @@ def _f(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f}"
 
 
-def profile(seconds_of_events: int = 20_000) -> str:
+def profile(n_events: int = 20_000) -> str:
     """pyinstrument over ``Ingest.handle`` in process (no broker: benign events produce no sends)."""
     from pyinstrument import Profiler
 
@@ -118,8 +119,8 @@ def profile(seconds_of_events: int = 20_000) -> str:
 
     tw = Tracewatch(Settings(_env_file=None), "kafka://127.0.0.1:9", web=False)
     ingest = Ingest(tw)
-    singles = json_messages(seconds_of_events, 1)
-    arrays = json_messages(seconds_of_events, 100)
+    singles = json_messages(n_events, 1)
+    arrays = json_messages(n_events, 100)
 
     async def run() -> tuple[float, float]:
         rates = []
@@ -129,7 +130,7 @@ def profile(seconds_of_events: int = 20_000) -> str:
                 await ingest.handle("tracewatch.traces", 0, i, raw)
                 if i % 256 == 0:
                     tw.suite.flush()
-            rates.append(seconds_of_events / (time.perf_counter() - t))
+            rates.append(n_events / (time.perf_counter() - t))
         return rates[0], rates[1]
 
     profiler = Profiler(interval=0.0005)
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=10, help="latency: events per message (default 10)")
     ap.add_argument("--fetch-wait-ms", type=int, default=None,
                     help="latency what-if: cap the worker's Kafka fetch_max_wait_ms (Faust hard-codes 1500)")
-    ap.add_argument("--profile", action="store_true", help="only profile: the ingest path in process, then the whole worker; writes bench/profile.txt")
+    ap.add_argument("--profile", action="store_true", help="only profile: the ingest path in process, then the whole worker; writes it to a temporary file too")
     ap.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON results")
     a = ap.parse_args(argv)
     if a.profile:
@@ -159,8 +160,10 @@ def main(argv: list[str] | None = None) -> int:
 
         text = profile() + "\n\n==== the whole tracewatch worker reading 20,000 single-event messages ====\n\n"
         text += profile_worker()
-        (Path(__file__).resolve().parent / "profile.txt").write_text(text)
+        path = Path(tempfile.mkdtemp(prefix="tracewatch-bench-profile-")) / "profile.txt"
+        path.write_text(text)
         print(text)
+        print(f"profile written to {path}")
         return 0
     chosen = [s.strip() for s in a.only.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in SECTIONS]
