@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller sizes (about a minute or two per section)")
     ap.add_argument("--only", default=",".join(SECTIONS),
                     help=f"comma-separated sections, any of: {', '.join(SECTIONS)}")
-    ap.add_argument("--rate", type=int, default=1000, help="latency: producer events per second (default 1000)")
+    ap.add_argument("--rate", type=int, default=300,
+                    help="latency: producer events per second (default 300, what one worker keeps up with here)")
     ap.add_argument("--batch", type=int, default=10, help="latency: events per message (default 10)")
     ap.add_argument("--fetch-wait-ms", type=int, default=None,
                     help="latency what-if: cap the worker's Kafka fetch_max_wait_ms (Faust hard-codes 1500)")

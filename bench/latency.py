@@ -122,7 +122,7 @@ async def incident_open_times(bootstrap: str, users: list[str]) -> dict[str, flo
     return opened
 
 
-def main(quick: bool = False, rate: int = 1000, batch: int = 10, fetch_wait_ms: int | None = None) -> dict[str, Any]:
+def main(quick: bool = False, rate: int = 300, batch: int = 10, fetch_wait_ms: int | None = None) -> dict[str, Any]:
     """``fetch_wait_ms``: a what-if that caps every worker consumer's ``fetch_max_wait_ms`` (Faust: 1500)."""
     spikes, gap_s = (5, 2.0) if quick else (12, 2.0)
     seconds = 3.0 + spikes * gap_s + 4.0
