@@ -7,16 +7,16 @@ pure code in ``detectors/`` and ``runbooks/``. ``Tracewatch`` carries what they 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import faust
 import orjson
 
-from streams import topics
+from streams import topics, transport
 from streams.metrics import Metrics
 from runbooks.controls import InMemoryControls
 from runbooks.ports import Control
@@ -47,7 +47,7 @@ class Tracewatch:
         self.ready = False  # set once partitions are assigned and table recovery is done
 
         datadir = Path(tempfile.mkdtemp(prefix="tracewatch-worker-"))
-        self.app = faust.App(
+        self.app = transport.App(
             "tracewatch",
             broker=broker_url,
             store="memory://",  # tables live in memory; their changelog topics make them durable
@@ -117,6 +117,11 @@ class Tracewatch:
             TopicMirror(broker_url, topics.PROMPTS,
                         lambda k, v: v and self.prompt_registry.apply(PromptRecord.model_validate_json(v))),
         ]
+
+        @self.app.task
+        async def _quiet_client_logs() -> None:
+            # aiokafka logs every produce request at DEBUG; under Faust's handler that costs real time.
+            logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))
 
         @self.app.task
         async def _run_mirrors() -> None:

@@ -46,15 +46,20 @@ class Metrics:
         for direction in ("input", "output"):
             self.tokens.labels(direction)
 
-    def observe_event(self, event) -> None:  # noqa: ANN001 - a TraceEvent
-        if event.input_tokens:
-            self.tokens.labels("input").inc(event.input_tokens)
-        if event.output_tokens:
-            self.tokens.labels("output").inc(event.output_tokens)
-        if event.cost_usd:
-            self.cost_usd.inc(event.cost_usd)
-        if event.latency_ms is not None:
-            self.llm_latency.observe(event.latency_ms / 1000.0)
+        self._ok = self.events.labels("ok")
+        self._input_tokens, self._output_tokens = self.tokens.labels("input"), self.tokens.labels("output")
+
+    def observe_events(self, events) -> None:  # noqa: ANN001 - TraceEvents of one message
+        """Count one message's ok events: one call per counter per message, not per event."""
+        if not events:
+            return
+        self._ok.inc(len(events))
+        self._input_tokens.inc(sum(e.input_tokens or 0 for e in events))
+        self._output_tokens.inc(sum(e.output_tokens or 0 for e in events))
+        self.cost_usd.inc(sum(e.cost_usd or 0.0 for e in events))
+        for event in events:
+            if event.latency_ms is not None:
+                self.llm_latency.observe(event.latency_ms / 1000.0)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

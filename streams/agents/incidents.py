@@ -8,12 +8,14 @@ worker owns each incident: findings, ``clear`` from the series agent, ``tick`` f
 from __future__ import annotations
 
 import time
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
 
 import orjson
 
 from detectors.finding import Finding
 from runbooks.incident import Incident
+from streams import topics
 from streams.incidents import IncidentBook
 from streams.views import incident_record
 
@@ -21,15 +23,54 @@ if TYPE_CHECKING:
     from streams.app import Tracewatch
 
 
+class IncidentStore(MutableMapping):
+    """The incident table, falling back to what ``tracewatch.incidents`` last said about a key.
+
+    A worker killed with SIGKILL can lose its last table writes (the changelog is sent asynchronously)
+    after their incident records already went out; the next owner must continue those incidents, not
+    open them again.
+    """
+
+    def __init__(self, tw: "Tracewatch") -> None:
+        self.table, self.view = tw.incident_table, tw.view
+
+    def __getitem__(self, key: str) -> str:
+        stored = self.table.get(key)
+        published = self.view.by_key.get(key)
+        if published is not None and (stored is None or published.updated_at > _updated_at(stored)):
+            return published.model_dump_json()
+        if stored is None:
+            raise KeyError(key)
+        return stored
+
+    def __setitem__(self, key: str, value: str) -> None:
+        self.table[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[key]
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(set(self.table.keys()))
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def _updated_at(raw: str) -> float:
+    return orjson.loads(raw)["updated_at"]
+
+
 def register(tw: "Tracewatch") -> None:
     app = tw.app
-    book = IncidentBook(tw.incident_table, tw.incident_policy)
+    book = IncidentBook(IncidentStore(tw), tw.incident_policy)
+    incidents_mirror = next(m for m in tw.mirrors if m.topic == topics.INCIDENTS)
     tw.incident_book = book
     last_received: dict[str, float] = {}  # wall time of the last message per key, for idle ticks
     last_update: dict[str, float] = {}  # wall time of the last record sent per key
 
     @app.agent(tw.findings, name="tracewatch.incidents")
     async def incident_agent(stream):  # noqa: ANN001 - Faust stream
+        await incidents_mirror.caught_up.wait()  # know what was already announced before going on
         async for key_bytes, raw in stream.items():
             key = key_bytes.decode()
             message = orjson.loads(raw)

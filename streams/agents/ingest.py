@@ -12,6 +12,9 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+import orjson
+from aiokafka.partitioner import DefaultPartitioner
+
 from streams.decode import DecodeError, Decoded, decode
 from streams.events import TraceEvent
 
@@ -61,11 +64,10 @@ class Ingest:
         for event in decoded.events:
             if event.cost_usd is None and not tw.prices.apply(event):
                 tw.metrics.cost_unknown.inc()
-            tw.metrics.observe_event(event)
             # Per-event findings (prompt injection) go out now; the rest is pre-aggregated per series.
             for finding in tw.suite.observe(event):
                 await tw.send_finding(finding)
-        tw.metrics.events.labels("ok").inc(len(decoded.events))
+        tw.metrics.observe_events(decoded.events)
         tw.metrics.ingest_seconds.observe(time.perf_counter() - started)
         return decoded.events
 
@@ -99,7 +101,16 @@ def register(tw: "Tracewatch") -> None:
             msg = event.message
             await ingest.handle(msg.topic, msg.partition, msg.offset, event.value)
 
+    partitioner = DefaultPartitioner()
+    partitions = list(range(tw.settings.partitions))
+
     @tw.app.timer(tw.settings.flush_interval_s)
     async def flush_series() -> None:
+        # One message per partition per flush, not one per summary: the series a partition holds are
+        # those its keys hash to, exactly as if each summary were sent keyed by its series.
+        batches: dict[int, list[dict]] = {}
         for summary in tw.suite.flush():
-            await tw.series.send(key=summary.series_key.encode(), value=summary.to_bytes())
+            partition = partitioner(summary.series_key.encode(), partitions, partitions)
+            batches.setdefault(partition, []).append(summary.to_dict())
+        for partition, batch in batches.items():
+            await tw.series.send(key=b"series", value=orjson.dumps(batch), partition=partition)

@@ -8,7 +8,9 @@ succeeded (a page, a Slack post) are not repeated.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import orjson
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from streams.app import Tracewatch
 
 log = logging.getLogger(__name__)
+RESUME_GRACE_S = 3.0
 
 
 class TopicOutbox:
@@ -78,17 +81,42 @@ def register(tw: "Tracewatch") -> None:
         return partitioner(execution.incident_key.encode(), all_partitions, all_partitions) in assigned
 
     async def resume_unfinished() -> None:
-        for raw in list(tw.view.executions.values()):
-            execution = Execution.model_validate(raw)
-            engine.observe(execution)
-            if not execution.done and owned(execution):
+        """Resume the executions of the incidents this worker owns now that nobody is running.
+
+        A step updated moments ago may still be finishing on the worker that owned it before the
+        rebalance; such executions are looked at again once they have been quiet for a few seconds.
+        """
+        await actions_mirror.caught_up.wait()
+        while True:
+            later = False
+            for raw in list(tw.view.executions.values()):
+                execution = Execution.model_validate(raw)
+                engine.observe(execution)
+                if execution.done or not owned(execution) or execution.execution_id in engine._active:
+                    continue
+                if time.time() - execution.updated_at < RESUME_GRACE_S:
+                    later = True
+                    continue
                 log.info("resuming execution %s of %s", execution.execution_id, execution.runbook)
                 await engine.resume(execution)
+            if not later:
+                return
+            await asyncio.sleep(RESUME_GRACE_S)
+
+    @tw.app.on_partitions_revoked.connect
+    async def _hand_over(sender: object, revoked: object, **kwargs: object) -> None:
+        # Executions waiting in the background (wait_for_ack) stop here; whoever owns their incident
+        # after the rebalance resumes them from tracewatch.actions, so none runs twice.
+        for task in list(engine._tasks):
+            task.cancel()
+
+    @tw.app.on_rebalance_complete.connect
+    async def _take_over(sender: object, **kwargs: object) -> None:
+        asyncio.ensure_future(resume_unfinished())
 
     @tw.app.agent(tw.incidents, name="tracewatch.runbooks")
     async def runbook_agent(stream):  # noqa: ANN001 - Faust stream
         await actions_mirror.caught_up.wait()  # know what already ran before running anything
-        await resume_unfinished()
         async for raw in stream:
             record = orjson.loads(raw)
             if record["change"] not in RUNBOOK_EVENTS:

@@ -42,12 +42,18 @@ def ok_count(worker) -> float:
     return metric_value(worker.metrics(), "tracewatch_events_total", 'outcome="ok"')
 
 
-def assert_one_page_per_execution(worker, pagerduty_double) -> None:
+def assert_one_page_per_execution(worker, pagerduty_double, *, crashed: bool = False) -> None:
+    """One PagerDuty trigger per runbook execution that paged, all under the incident's dedup key.
+
+    After a SIGKILL one more is allowed per incident: a page cut between PagerDuty's 202 and the outbox
+    record is sent again on resume (at-least-once), and PagerDuty folds it into the same alert.
+    """
     triggers = Counter(e["dedup_key"] for e in pagerduty_double.events if e["event_action"] == "trigger")
     for incident_id, count in triggers.items():
         executions = httpx.get(f"{worker.url}/v1/incidents/{incident_id}", timeout=5).json()["executions"]
+        assert executions, f"a page for {incident_id}, which no execution sent"
         paged = [x for x in executions for s in x["steps"] if s["type"] == "page" and s["status"] == "ok"]
-        assert count == len(paged), (incident_id, count)
+        assert len(paged) <= count <= len(paged) + (1 if crashed else 0), (incident_id, count, len(paged))
 
 
 def test_a_killed_worker_loses_nothing_and_resumes_its_baselines(broker, start_worker, worker_env,
@@ -76,7 +82,7 @@ def test_a_killed_worker_loses_nothing_and_resumes_its_baselines(broker, start_w
     now = {i["key"]: i["id"] for i in incidents(second)}
     for key, incident_id in keys_before.items():
         assert now.get(key) == incident_id, f"incident {key} lost or opened again"
-    assert_one_page_per_execution(second, pagerduty_double)
+    assert_one_page_per_execution(second, pagerduty_double, crashed=True)
 
 
 def test_a_second_worker_joins_and_leaves(broker, start_worker, worker_env, pagerduty_double):
