@@ -16,7 +16,7 @@ count as catching it and the window in which it happens:
 - ``score``: one feature's ``groundedness`` score drops by 0.25 for 20 minutes (``kind: anomaly``).
 
 >>> s = generate(seed=1, days=0.05, rate=0.5, incidents=0)
->>> len(s.events) > 500, s.labels
+>>> len(s.events) > 300, s.labels
 (True, [])
 >>> s2 = generate(seed=1, days=0.05, rate=0.5, incidents=0)
 >>> [e.trace_id for e in s2.events[:3]] == [e.trace_id for e in s.events[:3]]
