@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from streams.app import Tracewatch
 
 log = logging.getLogger(__name__)
+SERIES_MESSAGE_BYTES = 256 * 1024  # well below the usual 1 MB broker limit
 
 
 def message_format(topic: str, raw: bytes, tw: "Tracewatch") -> str:
@@ -106,11 +107,21 @@ def register(tw: "Tracewatch") -> None:
 
     @tw.app.timer(tw.settings.flush_interval_s)
     async def flush_series() -> None:
-        # One message per partition per flush, not one per summary: the series a partition holds are
-        # those its keys hash to, exactly as if each summary were sent keyed by its series.
-        batches: dict[int, list[dict]] = {}
+        # A few messages per partition per flush, not one per summary: the series a partition holds are
+        # those its keys hash to, exactly as if each summary were sent keyed by its series. Each message
+        # stays far below the broker's message size limit.
+        chunks: dict[int, list[bytes]] = {}
+        sizes: dict[int, int] = {}
         for summary in tw.suite.flush():
             partition = partitioner(summary.series_key.encode(), partitions, partitions)
-            batches.setdefault(partition, []).append(summary.to_dict())
-        for partition, batch in batches.items():
-            await tw.series.send(key=b"series", value=orjson.dumps(batch), partition=partition)
+            blob = orjson.dumps(summary.to_dict())
+            if sizes.get(partition, 0) + len(blob) > SERIES_MESSAGE_BYTES:
+                await send_chunk(partition, chunks.pop(partition))
+                sizes[partition] = 0
+            chunks.setdefault(partition, []).append(blob)
+            sizes[partition] = sizes.get(partition, 0) + len(blob) + 1
+        for partition, chunk in chunks.items():
+            await send_chunk(partition, chunk)
+
+    async def send_chunk(partition: int, blobs: list[bytes]) -> None:
+        await tw.series.send(key=b"series", value=b"[" + b",".join(blobs) + b"]", partition=partition)
