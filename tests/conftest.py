@@ -22,9 +22,9 @@ def start_worker(broker, tmp_path):
     started: list[WorkerProcess] = []
 
     def start(**env: str) -> WorkerProcess:
-        worker = WorkerProcess(broker.url, tmp_path, env_extra=env).start()
-        started.append(worker)
-        return worker
+        worker = WorkerProcess(broker.url, tmp_path, env_extra=env)
+        started.append(worker)  # before start(): a worker that never gets healthy is stopped too
+        return worker.start()
 
     yield start
     for worker in started:
