@@ -28,6 +28,8 @@ class Metrics:
         self.llm_latency = Histogram(
             "tracewatch_llm_latency_seconds", "Model-call latency reported by ok events.", registry=r,
             buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64))
+        self.series_dropped = Counter(
+            "tracewatch_series_summaries_dropped", "Bucket summaries that could not be sent on.", registry=r)
         self.findings = Counter(
             "tracewatch_findings", "Findings emitted, by detector.", ["detector"], registry=r)
         self.incidents_open = Gauge(

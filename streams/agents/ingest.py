@@ -124,4 +124,8 @@ def register(tw: "Tracewatch") -> None:
             await send_chunk(partition, chunk)
 
     async def send_chunk(partition: int, blobs: list[bytes]) -> None:
-        await tw.series.send(key=b"series", value=b"[" + b",".join(blobs) + b"]", partition=partition)
+        try:
+            await tw.series.send(key=b"series", value=b"[" + b",".join(blobs) + b"]", partition=partition)
+        except Exception:  # noqa: BLE001 - an exception in a Faust timer would stop the whole worker
+            log.exception("could not send %d series summaries to partition %d", len(blobs), partition)
+            tw.metrics.series_dropped.inc(len(blobs))
