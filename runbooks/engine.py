@@ -241,6 +241,15 @@ class Engine:
         while self._tasks:
             await asyncio.gather(*list(self._tasks))
 
+    def is_running(self, execution_id: str) -> bool:
+        """Whether this engine is running the execution now (inline or in the background)."""
+        return execution_id in self._active
+
+    def hand_over(self) -> None:
+        """Stop the executions continuing in the background; they stay resumable from the outbox."""
+        for task in list(self._tasks):
+            task.cancel()
+
     def observe(self, execution: Execution) -> None:
         """Learn throttle and cap state from a recorded execution (rebuild after a restart)."""
         if execution.status != "suppressed":

@@ -10,7 +10,6 @@ import asyncio
 import logging
 import os
 import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ import orjson
 from streams import topics, transport
 from streams.metrics import Metrics
 from runbooks.controls import InMemoryControls
+from runbooks.engine import SystemClock
 from runbooks.ports import Control
 from runbooks.prompts import PromptRecord, PromptRegistry
 from streams.mirror import TopicMirror
@@ -27,14 +27,6 @@ from streams.settings import Settings
 
 if TYPE_CHECKING:
     from detectors.finding import Finding
-
-
-class WallClock:
-    def now(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 class Tracewatch:
@@ -106,7 +98,7 @@ class Tracewatch:
 
         # ---- what every worker mirrors to answer the API -------------------------------------------
         self.view = IncidentView()
-        self.clock = WallClock()
+        self.clock = SystemClock()
         self.controls_state = InMemoryControls(self.clock, on_change=self._publish_control)
         self.prompt_registry = PromptRegistry(self.clock, on_change=self._publish_prompt)
         self.mirrors = [

@@ -92,7 +92,7 @@ def register(tw: "Tracewatch") -> None:
             for raw in list(tw.view.executions.values()):
                 execution = Execution.model_validate(raw)
                 engine.observe(execution)
-                if execution.done or not owned(execution) or execution.execution_id in engine._active:
+                if execution.done or not owned(execution) or engine.is_running(execution.execution_id):
                     continue
                 if time.time() - execution.updated_at < RESUME_GRACE_S:
                     later = True
@@ -107,8 +107,7 @@ def register(tw: "Tracewatch") -> None:
     async def _hand_over(sender: object, revoked: object, **kwargs: object) -> None:
         # Executions waiting in the background (wait_for_ack) stop here; whoever owns their incident
         # after the rebalance resumes them from tracewatch.actions, so none runs twice.
-        for task in list(engine._tasks):
-            task.cancel()
+        engine.hand_over()
 
     @tw.app.on_rebalance_complete.connect
     async def _take_over(sender: object, **kwargs: object) -> None:
