@@ -50,20 +50,16 @@ def sizes(quick: bool) -> dict[str, int]:
 # ---- (a) the raw consumer, in its own process ------------------------------------------------------
 
 async def _raw(bootstrap: str, topic: str, expect: int, fmt: str) -> dict[str, Any]:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
+
+    from streams.mirror import assign_from_beginning
 
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_partition_fetch_bytes=8 << 20,
                                 fetch_max_bytes=64 << 20)
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        await assign_from_beginning(consumer, topic, timeout=30)
         # No group to join: the clock starts once the partitions are assigned and sought.
         count, t_first, n_first = 0, time.perf_counter(), 0
         while count < expect:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -20,6 +21,24 @@ from streams.topics import bootstrap_of
 log = logging.getLogger(__name__)
 
 Apply = Callable[[bytes | None, bytes | None], None]
+
+
+async def assign_from_beginning(consumer: AIOKafkaConsumer, topic: str,
+                                timeout: float | None = None) -> list[TopicPartition]:
+    """Assign every partition of ``topic`` (no consumer group) and seek to its start."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    partitions = consumer.partitions_for_topic(topic)
+    while not partitions:
+        if deadline is not None and time.monotonic() > deadline:
+            raise RuntimeError(f"topic {topic} has no partitions on the broker")
+        await consumer._client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await asyncio.sleep(0.2)
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    return tps
 
 
 class TopicMirror:
@@ -37,15 +56,7 @@ class TopicMirror:
         )
         await consumer.start()
         try:
-            partitions = consumer.partitions_for_topic(self.topic)
-            while not partitions:
-                await consumer._client.force_metadata_update()
-                partitions = consumer.partitions_for_topic(self.topic)
-                if not partitions:
-                    await asyncio.sleep(0.2)
-            tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
+            tps = await assign_from_beginning(consumer, self.topic)
             end = await consumer.end_offsets(tps)
             pending = {tp for tp in tps if end[tp] > 0}
             if not pending:

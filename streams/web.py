@@ -127,9 +127,9 @@ def register(tw: "Tracewatch") -> None:
     app.page("/v1/incidents/{incident_id}/resolve")(
         incident_command("resolve", lambda i: i.state == "resolved"))
 
-    from streams import web_state
+    from streams import web_state  # imports this module's ApiView and helpers
 
-    web_state.register(tw, ApiView, authorized, body_of, eventually)
+    web_state.register(tw)
 
 
 def summary(incident: Any) -> dict[str, Any]:

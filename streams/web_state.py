@@ -9,12 +9,13 @@ from faust.web import Request, Response
 
 from runbooks.prompts import PromptBackendError, PromptError, PromptRecord
 from runbooks.slack_callbacks import SlackAction, SlackCallbackError, parse_slack_action
+from streams.web import ApiView, authorized, body_of
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
 
 
-def register(tw: "Tracewatch", ApiView: type, authorized, body_of, eventually) -> None:  # noqa: N803
+def register(tw: "Tracewatch") -> None:
     app = tw.app
 
     @app.page("/v1/blocks")

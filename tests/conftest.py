@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from streams.broker import EmbeddedBroker
-from tests.doubles.fixtures import action_settings, pagerduty_double, slack_double, test_ca  # noqa: F401
+from tests.doubles.fixtures import (  # noqa: F401
+    action_settings, pagerduty_double, slack_double, test_ca, worker_env)
 from tests.helpers.service import WorkerProcess
 
 

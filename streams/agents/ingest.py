@@ -35,10 +35,10 @@ def message_format(topic: str, raw: bytes, tw: "Tracewatch") -> str:
 
 
 def decode_message(tw: "Tracewatch", topic: str, raw: bytes | None) -> Decoded:
-    fmt = message_format(topic, raw or b"", tw)
-    limit = tw.settings.max_message_bytes if fmt == "json" else max(tw.settings.max_message_bytes, 8 << 20)
     if raw is None:
         raise DecodeError("empty message (no value): publish one JSON trace event or an array of them")
+    fmt = message_format(topic, raw, tw)
+    limit = tw.settings.max_message_bytes if fmt == "json" else max(tw.settings.max_message_bytes, 8 << 20)
     return decode(raw, fmt, max_bytes=limit)
 
 

@@ -51,3 +51,16 @@ def action_settings(pagerduty_double: PagerDutyStandin, slack_double: SlackStand
         slack_signing_secret=TEST_SIGNING_SECRET,
         ca_bundle=test_ca.bundle,
     )
+
+
+@pytest.fixture
+def worker_env(pagerduty_double: PagerDutyStandin, slack_double: SlackStandin, test_ca: TestCA) -> dict[str, str]:
+    """The same settings as ``action_settings``, as environment for a ``tracewatch worker`` process."""
+    return {
+        "TRACEWATCH_PAGERDUTY_ROUTING_KEY": TEST_ROUTING_KEY,
+        "TRACEWATCH_PAGERDUTY_EVENTS_URL": pagerduty_double.url,
+        "TRACEWATCH_SLACK_TOKEN": TEST_SLACK_TOKEN,
+        "TRACEWATCH_SLACK_API_URL": slack_double.api_url,
+        "TRACEWATCH_SLACK_SIGNING_SECRET": TEST_SIGNING_SECRET,
+        "TRACEWATCH_CA_BUNDLE": str(test_ca.bundle),
+    }

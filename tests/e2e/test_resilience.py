@@ -17,17 +17,6 @@ from tests.helpers.traffic import BASE, four_scenarios
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def worker_env(pagerduty_double, slack_double, test_ca):
-    from tests.doubles.fixtures import TEST_ROUTING_KEY, TEST_SLACK_TOKEN
-
-    return dict(
-        TRACEWATCH_API_TOKEN="t", TRACEWATCH_PAGERDUTY_ROUTING_KEY=TEST_ROUTING_KEY,
-        TRACEWATCH_PAGERDUTY_EVENTS_URL=pagerduty_double.url, TRACEWATCH_SLACK_TOKEN=TEST_SLACK_TOKEN,
-        TRACEWATCH_SLACK_API_URL=slack_double.api_url, TRACEWATCH_CA_BUNDLE=str(test_ca.bundle),
-    )
-
-
 def split(minute: float) -> tuple[list[bytes], list[bytes]]:
     messages = four_scenarios()
     cut = next(i for i, m in enumerate(messages) if orjson.loads(m)["timestamp"] >= BASE + minute * 60)
@@ -63,7 +52,7 @@ def test_a_killed_worker_loses_nothing_and_resumes_its_baselines(broker, start_w
     cold = list(replay((TraceEvent.model_validate_json(m) for m in after), DetectorSuite.from_config()))
     assert not [f for f in cold if f.kind == "latency"]
 
-    first = start_worker(**worker_env)
+    first = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env)
     publish(broker.bootstrap, before)
     spender = wait_for(lambda: [i for i in incidents(first) if i["target"].get("user_id") == "u-spender"
                                 and i["kind"] == "budget"], timeout=120, message="the budget incident")[0]
@@ -72,7 +61,7 @@ def test_a_killed_worker_loses_nothing_and_resumes_its_baselines(broker, start_w
     keys_before = {i["key"]: i["id"] for i in incidents(first)}
 
     first.kill()  # SIGKILL: no goodbye to the group, nothing flushed
-    second = start_worker(**worker_env)
+    second = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env)
     publish(broker.bootstrap, after)
     slow = wait_for(lambda: [i for i in incidents(second) if i["kind"] == "latency"], timeout=180,
                     message="the latency incident after the restart")
@@ -87,13 +76,13 @@ def test_a_killed_worker_loses_nothing_and_resumes_its_baselines(broker, start_w
 
 def test_a_second_worker_joins_and_leaves(broker, start_worker, worker_env, pagerduty_double):
     before, after = split(46)
-    first = start_worker(**worker_env)
+    first = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env)
     publish(broker.bootstrap, before)
     wait_for(lambda: ok_count(first) >= len(before), timeout=120, message="the first part ingested")
     wait_for(lambda: any(i["kind"] == "budget" for i in incidents(first)), timeout=60, message="the budget incident")
     opened_before = {i["key"]: i["id"] for i in incidents(first)}
 
-    second = start_worker(**worker_env)
+    second = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env)
     publish(broker.bootstrap, after)
     wait_for(lambda: ok_count(first) + ok_count(second) >= len(before) + len(after), timeout=180,
              message="the second part ingested by both")

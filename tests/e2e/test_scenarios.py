@@ -15,7 +15,6 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from streams.topics import TRACES
-from tests.doubles.fixtures import TEST_ROUTING_KEY, TEST_SIGNING_SECRET, TEST_SLACK_TOKEN
 from tests.helpers.service import metric_value, wait_for
 from tests.helpers.traffic import four_scenarios
 
@@ -39,16 +38,8 @@ def publish(bootstrap: str, messages: list[bytes]) -> None:
 
 
 @pytest.fixture
-def service(broker, start_worker, pagerduty_double, slack_double, test_ca):
-    return start_worker(
-        TRACEWATCH_API_TOKEN=API_TOKEN,
-        TRACEWATCH_PAGERDUTY_ROUTING_KEY=TEST_ROUTING_KEY,
-        TRACEWATCH_PAGERDUTY_EVENTS_URL=pagerduty_double.url,
-        TRACEWATCH_SLACK_TOKEN=TEST_SLACK_TOKEN,
-        TRACEWATCH_SLACK_API_URL=slack_double.api_url,
-        TRACEWATCH_SLACK_SIGNING_SECRET=TEST_SIGNING_SECRET,
-        TRACEWATCH_CA_BUNDLE=str(test_ca.bundle),
-    )
+def service(broker, start_worker, worker_env):
+    return start_worker(TRACEWATCH_API_TOKEN=API_TOKEN, **worker_env)
 
 
 def incidents(service) -> list[dict]:

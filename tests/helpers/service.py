@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from streams.broker import free_port
+from streams.mirror import assign_from_beginning
 from streams.topics import bootstrap_of
 
 TRACEWATCH = str(Path(sys.executable).with_name("tracewatch"))
@@ -110,13 +111,7 @@ async def _read_topic(bootstrap: str, topic: str, idle: float) -> list:
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+        tps = await assign_from_beginning(consumer, topic, timeout=idle)
         end = await consumer.end_offsets(tps)
         records = []
         deadline = time.monotonic() + idle
