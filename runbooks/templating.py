@@ -139,6 +139,16 @@ def check(template: str) -> None:
     _compile(template, "plain")
 
 
+def check_each(templates: dict[str, str], where: str) -> dict[str, str]:
+    """``check`` every template of a mapping; a ``ValueError`` names the key (``where.name``)."""
+    for name, template in templates.items():
+        try:
+            check(template)
+        except RenderError as exc:
+            raise ValueError(f"{where}.{name}: {exc}") from None
+    return templates
+
+
 def render(template: str, data: dict[str, Any], escape: Escape) -> str:
     """Render the trusted ``template`` with ``data``, every value escaped for ``escape``.
 

@@ -23,7 +23,7 @@ from runbooks.actions._outbound import http_error, iso8601, not_configured, pars
 from runbooks.actions.base import Action, ActionContext, ActionError, ActionResult, StepParams
 from runbooks.actions.settings import PagerDutyConfig, pagerduty_config
 from runbooks.incident import Incident
-from runbooks.templating import RenderError, check, incident_url, strip_control, truncate
+from runbooks.templating import RenderError, check, check_each, incident_url, strip_control, truncate
 
 log = logging.getLogger(__name__)
 
@@ -58,12 +58,7 @@ class PageParams(StepParams):
     @field_validator("custom_details")
     @classmethod
     def _check_details(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, template in value.items():
-            try:
-                check(template)
-            except RenderError as exc:
-                raise ValueError(f"custom_details.{name}: {exc}") from None
-        return value
+        return check_each(value, "custom_details")
 
 
 class ResolvePageParams(StepParams):

@@ -32,7 +32,7 @@ from runbooks.actions._outbound import http_error, not_configured, parse_retry_a
 from runbooks.actions.base import Action, ActionContext, ActionError, ActionResult, StepParams
 from runbooks.actions.settings import SlackConfig, slack_config
 from runbooks.incident import Incident
-from runbooks.templating import RenderError, check, escape_slack, incident_url, truncate
+from runbooks.templating import RenderError, check, check_each, escape_slack, incident_url, truncate
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,7 @@ class SlackParams(StepParams):
     def _check_fields(cls, value: dict[str, str]) -> dict[str, str]:
         if len(value) > 4:
             raise ValueError("at most 4 extra fields (a Slack section holds 10, tracewatch uses 6)")
-        for name, template in value.items():
-            try:
-                check(template)
-            except RenderError as exc:
-                raise ValueError(f"fields.{name}: {exc}") from None
-        return value
+        return check_each(value, "fields")
 
 
 class SlackAction(Action):
