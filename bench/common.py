@@ -74,8 +74,18 @@ def rss_bytes(pid: int | str = "self") -> int:
 
 # ---- payloads ------------------------------------------------------------------------------------
 
-def trace_dicts(n: int, seed: int = 3) -> list[dict[str, Any]]:
-    """``n`` realistic trace events (several models, features, users, sessions) as wire dicts."""
+#: events per second of event time in the throughput payloads: a busy application stamping its calls
+#: as they happen (the scenario generator's own timestamps spread n events over days, so nearly every
+#: event would open new per-series buckets — the backfill case, ``live=False``)
+LIVE_EVENT_RATE = 20_000.0
+
+
+def trace_dicts(n: int, seed: int = 3, *, live: bool = True) -> list[dict[str, Any]]:
+    """``n`` realistic trace events (several models, features, users, sessions) as wire dicts.
+
+    ``live``: timestamps as an application publishing ``LIVE_EVENT_RATE`` events/s would stamp them,
+    ending now; otherwise the generator's own timestamps (a backfill of days of traffic).
+    """
     from bench.scenarios import generate
 
     events: list = []
@@ -83,12 +93,17 @@ def trace_dicts(n: int, seed: int = 3) -> list[dict[str, Any]]:
     while len(events) < n:
         events = generate(seed=seed, days=days, rate=max(1.0, n / (days * 86400 * 0.5)), incidents=0).events
         days *= 2
-    return [e.to_json_dict() for e in events[:n]]
+    out = [e.to_json_dict() for e in events[:n]]
+    if live:
+        start = time.time() - n / LIVE_EVENT_RATE
+        for i, d in enumerate(out):
+            d["timestamp"] = round(start + i / LIVE_EVENT_RATE, 6)
+    return out
 
 
-def json_messages(n_events: int, batch: int, seed: int = 3) -> list[bytes]:
+def json_messages(n_events: int, batch: int, seed: int = 3, *, live: bool = True) -> list[bytes]:
     """One JSON object per message (``batch == 1``) or JSON arrays of ``batch`` events."""
-    events = trace_dicts(n_events, seed)
+    events = trace_dicts(n_events, seed, live=live)
     if batch == 1:
         return [orjson.dumps(e) for e in events]
     return [orjson.dumps(part) for part in chunks(events, batch)]

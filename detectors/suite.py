@@ -42,7 +42,10 @@ class SeriesState:
     ``add`` takes ownership of the summary and merges it into the open window (closing older windows first) and may fire early on a
     partial window that is already decisive; ``advance`` closes the window once the watermark passes
     its end. Summaries for windows already closed are counted in ``late`` and dropped.
+    ``quiet_for(t, seconds)`` tells, once, that a series which fired has been quiet for that long.
     """
+
+    __slots__ = ("series_key", "detector", "_open", "_closed_until", "late", "fired_at", "cleared")
 
     def __init__(self, series_key: str, detector: Detector) -> None:
         self.series_key = series_key
@@ -50,6 +53,8 @@ class SeriesState:
         self._open: BucketSummary | None = None
         self._closed_until = -math.inf
         self.late = 0
+        self.fired_at: float | None = None  # event time of the latest finding
+        self.cleared = False  # quiet_for already answered True since that finding
 
     @property
     def deadline(self) -> float | None:
@@ -89,13 +94,24 @@ class SeriesState:
         f = self.detector.update(window, partial=False)
         return [] if f is None else [f]
 
+    def quiet_for(self, t: float, seconds: float, findings: list[Finding]) -> bool:
+        """Note this update's ``findings``; ``True`` the first time the series, having fired, has been
+        quiet for ``seconds`` of event time at ``t`` (its incident may then be cleared)."""
+        if findings:
+            self.fired_at, self.cleared = max(f.time for f in findings), False
+            return False
+        if self.fired_at is None or self.cleared or t - self.fired_at < seconds:
+            return False
+        self.cleared = True
+        return True
+
     # ---- snapshot ----------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         return {"k": self.series_key, "kind": self.detector.kind,
                 "o": None if self._open is None else self._open.to_dict(),
                 "c": self._closed_until if math.isfinite(self._closed_until) else None,
-                "late": self.late, "s": self.detector.state()}
+                "late": self.late, "s": self.detector.state(), "f": self.fired_at, "q": self.cleared}
 
     def snapshot(self) -> bytes:
         return orjson.dumps(self.to_dict())
@@ -103,9 +119,10 @@ class SeriesState:
     def load(self, d: dict[str, Any]) -> "SeriesState":
         if d.get("kind") == self.detector.kind:  # a detector whose kind changed starts afresh
             self.detector.load_state(d["s"])
-            self._open = None if d["o"] is None else BucketSummary.from_dict(d["o"])
+            self._open = None if d["o"] is None else BucketSummary.from_dict(d["o"], owned=True)
             self._closed_until = -math.inf if d["c"] is None else d["c"]
             self.late = d.get("late", 0)
+            self.fired_at, self.cleared = d.get("f"), d.get("q", False)
         return self
 
     def __eq__(self, other: object) -> bool:

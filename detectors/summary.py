@@ -165,20 +165,32 @@ class BucketSummary:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "BucketSummary":
+    def from_dict(cls, d: dict[str, Any], *, owned: bool = False) -> "BucketSummary":
+        """The summary ``to_dict`` describes. ``owned``: ``d`` was just decoded and its containers may
+        be taken over rather than copied (the series agent's hot path)."""
         s = cls(d["k"], float(d["b"]))
-        s.n = int(d.get("n", 0))
-        s.total = float(d.get("s", 0.0))
-        s.aux = float(d.get("a", 0.0))
-        s.bad = int(d.get("x", 0))
-        s.counts = dict(d.get("c", {}))
-        s.hist = {int(k): v for k, v in d.get("h", {}).items()}
-        s.versions = {k: list(v) for k, v in d.get("v", {}).items()}
-        for rank, trace_id in d.get("e", []):
-            s._keep(rank, trace_id)
-        s.target = dict(d.get("g", {}))
+        s.n = d.get("n", 0)
+        s.total = d.get("s", 0.0)
+        s.aux = d.get("a", 0.0)
+        s.bad = d.get("x", 0)
+        if "c" in d:
+            s.counts = d["c"] if owned else dict(d["c"])
+        if "h" in d:
+            s.hist = {int(k): v for k, v in d["h"].items()}
+        if "v" in d:
+            s.versions = d["v"] if owned else {k: list(v) for k, v in d["v"].items()}
+        if "e" in d:
+            examples = d["e"]
+            if owned and len(examples) < MAX_EXAMPLES:
+                s.examples = examples
+            else:
+                for rank, trace_id in examples:
+                    if rank > s._floor:
+                        s._keep(rank, trace_id)
+        if "g" in d:
+            s.target = d["g"] if owned else dict(d["g"])
         if "t" in d:
-            s.t_first, s.t_last = float(d["t"][0]), float(d["t"][1])
+            s.t_first, s.t_last = d["t"]
         return s
 
     def to_bytes(self) -> bytes:
@@ -186,7 +198,7 @@ class BucketSummary:
 
     @classmethod
     def from_bytes(cls, b: bytes) -> "BucketSummary":
-        return cls.from_dict(orjson.loads(b))
+        return cls.from_dict(orjson.loads(b), owned=True)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BucketSummary) and self.to_dict() == other.to_dict()

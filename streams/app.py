@@ -77,9 +77,11 @@ class Tracewatch:
         self.prompts = self.app.topic(topics.PROMPTS, **raw)
 
         # ---- tables (memory store + changelog topic each) ------------------------------------------
-        raw_table = {"key_type": bytes, "value_type": bytes, "partitions": settings.partitions}  # raw codec
-        self.series_state = self.app.Table("series-state", **raw_table)  # series key → detector snapshot
-        self.series_marks = self.app.Table("series-marks", **raw_table)  # series key → last finding time
+        # series key → SeriesState snapshot; written from the before-commit hook, outside any stream
+        # event, so the producer's partitioner picks the changelog partition: the same murmur2 hash of
+        # the key that placed the series on its tracewatch.series partition.
+        self.series_state = self.app.Table("series-state", key_type=bytes, value_type=bytes,
+                                           partitions=settings.partitions, use_partitioner=True)
         self.incident_table = self.app.Table(  # incident key → latest incident of that key (JSON)
             "incidents", key_type=str, value_type=str, partitions=settings.partitions)
 
@@ -112,8 +114,9 @@ class Tracewatch:
 
         @self.app.task
         async def _quiet_client_logs() -> None:
-            # aiokafka logs every produce request at DEBUG; under Faust's handler that costs real time.
-            logging.getLogger("aiokafka").setLevel(max(logging.WARNING, logging.getLogger().level))
+            # aiokafka and Faust log every produce request at DEBUG; under Faust's handler that costs real time.
+            for name in ("aiokafka", "faust"):
+                logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
         @self.app.task
         async def _run_mirrors() -> None:

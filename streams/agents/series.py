@@ -3,53 +3,66 @@
 The ingest agent pre-aggregates events per series and short event-time bucket (``DetectorSuite.flush``)
 and sends them here, one message per partition per flush holding the summaries whose series keys hash
 to that partition, so that one series is always judged by one worker and the repartition traffic grows
-with the number of series, not of events. Each series' detector state is kept
-as a snapshot in a table whose changelog lets another worker take the partition over with the learned
-baselines. When a series that produced findings has been quiet for the incident policy's resolve time
-(in event time), a ``clear`` goes to the incident agent.
+with the number of series, not of events. Each series' state (learned baseline, open window, when it
+last fired) is kept as a snapshot in a table whose changelog lets another worker take the partition over
+with the learned baselines. Snapshots are written right before each offset commit, once per series that
+changed since the last one, not on every summary. When a series that produced findings has been quiet
+for the incident policy's resolve time (in event time), a ``clear`` goes to the incident agent.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import orjson
 
-from detectors.suite import BucketSummary
+from detectors.suite import BucketSummary, SeriesState
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
 
+log = logging.getLogger(__name__)
+
 
 def register(tw: "Tracewatch") -> None:
     app = tw.app
-    states: dict[bytes, object] = {}  # live SeriesState objects for the partitions this worker owns
+    states: dict[str, SeriesState] = {}  # live states for the partitions this worker owns
+    changed: set[str] = set()  # series keys whose snapshot is older than their state
     resolve_after = tw.incident_policy.resolve_after_s
+
+    def save_changed() -> None:
+        # Synchronous: Faust flushes these changelog records before it commits the offsets of the
+        # summaries they reflect (transport.App.before_commit).
+        for key in changed:
+            state = states.get(key)
+            if state is not None:
+                tw.series_state[key.encode()] = state.snapshot()
+        changed.clear()
+
+    app.before_commit.append(save_changed)
 
     @app.on_partitions_revoked.connect
     async def _forget(sender: object, revoked: object, **kwargs: object) -> None:
+        save_changed()
         states.clear()  # whoever owns a partition next restores from the table, so must we
 
     @app.agent(tw.series, name="tracewatch.series")
     async def series_agent(stream):  # noqa: ANN001 - Faust stream
         async for raw in stream:
             for item in orjson.loads(raw):  # the summaries of this partition from one flush
-                await judge(BucketSummary.from_dict(item))
+                await judge(BucketSummary.from_dict(item, owned=True))
 
     async def judge(summary: BucketSummary) -> None:
-        key = summary.series_key.encode()
+        key = summary.series_key
         state = states.get(key)
         if state is None:
-            blob = tw.series_state.get(key)
-            state = tw.suite.restore_series(blob) if blob else tw.suite.series_state(key.decode())
+            blob = tw.series_state.get(key.encode())
+            state = tw.suite.restore_series(blob) if blob else tw.suite.series_state(key)
             states[key] = state
         findings = state.add(summary)
-        tw.series_state[key] = state.snapshot()
+        changed.add(key)
         for finding in findings:
             await tw.send_finding(finding)
-        mark = orjson.loads(tw.series_marks.get(key, b"{}"))
-        if findings:
-            tw.series_marks[key] = orjson.dumps({"last": max(f.time for f in findings)})
-        elif "last" in mark and not mark.get("cleared") and summary.bucket_start - mark["last"] >= resolve_after:
-            await tw.send_command("clear", key.decode(), time=summary.bucket_start)
-            tw.series_marks[key] = orjson.dumps({**mark, "cleared": True})
+        if state.quiet_for(summary.bucket_start, resolve_after, findings):
+            await tw.send_command("clear", key, time=summary.bucket_start)
