@@ -35,10 +35,12 @@ MODELS = ("gpt-4o", "claude-sonnet", "gpt-4o-mini")
 FEATURES = ("chat", "summarize", "answer", "rerank")
 
 
-def background(rng: random.Random, i: int) -> dict[str, Any]:
+def background(rng: random.Random, i: int, rate: int) -> dict[str, Any]:
+    # Sessions scale with the rate: each makes ~3 calls a minute, far below the runaway limit (60), so
+    # background traffic opens no incident of its own at any rate.
     return {"trace_id": f"bg-{i}", "timestamp": time.time(), "model": rng.choice(MODELS), "provider": "openai",
             "app": "support", "feature": rng.choice(FEATURES), "user_id": f"u{rng.randrange(400)}",
-            "session_id": f"s{rng.randrange(2000)}", "input_tokens": rng.randrange(200, 1200),
+            "session_id": f"s{rng.randrange(max(2000, rate * 20))}", "input_tokens": rng.randrange(200, 1200),
             "output_tokens": rng.randrange(50, 300), "cost_usd": 0.0004, "latency_ms": rng.uniform(300, 1500)}
 
 
@@ -69,7 +71,7 @@ async def produce(bootstrap: str, rate: int, batch: int, seconds: float, spikes:
                 queue.extend(spike(user, j) for j in range(SPIKE_EVENTS))
                 first_published[user] = -1.0
                 next_spike += gap_s
-            events = [background(rng, i + k) for k in range(batch)]
+            events = [background(rng, i + k, rate) for k in range(batch)]
             i += batch
             if queue:  # spike calls replace background calls, so the rate stays fixed
                 take = queue[:batch]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SERIES_MESSAGE_BYTES = 256 * 1024  # well below the usual 1 MB broker limit
+PARTITION_CACHE_SIZE = 200_000  # series keys whose partition is remembered between flushes
 
 
 def message_format(topic: str, raw: bytes, tw: "Tracewatch") -> str:
@@ -104,28 +105,33 @@ def register(tw: "Tracewatch") -> None:
 
     partitioner = DefaultPartitioner()
     partitions = list(range(tw.settings.partitions))
+    partition_of: dict[str, int] = {}  # series key → partition (murmur2 is pure Python in aiokafka)
 
     @tw.app.timer(tw.settings.flush_interval_s)
     async def flush_series() -> None:
-        # A few messages per partition per flush, not one per summary: the series a partition holds are
-        # those its keys hash to, exactly as if each summary were sent keyed by its series. Each message
-        # stays far below the broker's message size limit.
-        chunks: dict[int, list[bytes]] = {}
-        sizes: dict[int, int] = {}
+        # One message per partition per flush, not one per summary: the series a partition holds are
+        # those its keys hash to, exactly as if each summary were sent keyed by its series.
+        if len(partition_of) > PARTITION_CACHE_SIZE:
+            partition_of.clear()
+        by_partition: dict[int, list[dict]] = {}
         for summary in tw.suite.flush():
-            partition = partitioner(summary.series_key.encode(), partitions, partitions)
-            blob = orjson.dumps(summary.to_dict())
-            if sizes.get(partition, 0) + len(blob) > SERIES_MESSAGE_BYTES:
-                await send_chunk(partition, chunks.pop(partition))
-                sizes[partition] = 0
-            chunks.setdefault(partition, []).append(blob)
-            sizes[partition] = sizes.get(partition, 0) + len(blob) + 1
-        for partition, chunk in chunks.items():
-            await send_chunk(partition, chunk)
+            key = summary.series_key
+            partition = partition_of.get(key)
+            if partition is None:
+                partition = partition_of[key] = partitioner(key.encode(), partitions, partitions)
+            by_partition.setdefault(partition, []).append(summary.to_dict())
+        for partition, items in by_partition.items():
+            await send_summaries(partition, items)
 
-    async def send_chunk(partition: int, blobs: list[bytes]) -> None:
+    async def send_summaries(partition: int, items: list[dict]) -> None:
+        blob = orjson.dumps(items)
+        if len(blob) > SERIES_MESSAGE_BYTES and len(items) > 1:  # stay far below the broker's limit
+            half = len(items) // 2
+            await send_summaries(partition, items[:half])
+            await send_summaries(partition, items[half:])
+            return
         try:
-            await tw.series.send(key=b"series", value=b"[" + b",".join(blobs) + b"]", partition=partition)
+            await tw.series.send(key=b"series", value=blob, partition=partition)
         except Exception:  # noqa: BLE001 - an exception in a Faust timer would stop the whole worker
-            log.exception("could not send %d series summaries to partition %d", len(blobs), partition)
-            tw.metrics.series_dropped.inc(len(blobs))
+            log.exception("could not send %d series summaries to partition %d", len(items), partition)
+            tw.metrics.series_dropped.inc(len(items))
