@@ -77,11 +77,9 @@ class Tracewatch:
         self.prompts = self.app.topic(topics.PROMPTS, **raw)
 
         # ---- tables (memory store + changelog topic each) ------------------------------------------
-        # series key → SeriesState snapshot; written from the before-commit hook, outside any stream
-        # event, so the producer's partitioner picks the changelog partition: the same murmur2 hash of
-        # the key that placed the series on its tracewatch.series partition.
+        # series key → SeriesState snapshot; the series agent writes it in batches (streams.changelog)
         self.series_state = self.app.Table("series-state", key_type=bytes, value_type=bytes,
-                                           partitions=settings.partitions, use_partitioner=True)
+                                           partitions=settings.partitions)
         self.incident_table = self.app.Table(  # incident key → latest incident of that key (JSON)
             "incidents", key_type=str, value_type=str, partitions=settings.partitions)
 

@@ -1,10 +1,11 @@
-"""Topic names (DESIGN.md, "Contracts") and their creation on any Kafka-protocol broker."""
+"""Topic names (DESIGN.md, "Contracts"), their creation on any Kafka-protocol broker, key partitioning."""
 
 from __future__ import annotations
 
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.partitioner import DefaultPartitioner
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +52,26 @@ async def ensure_topics(broker_url: str, partitions: int) -> list[str]:
         return [t.name for t in missing]
     finally:
         await admin.close()
+
+
+class KeyPartitioner:
+    """Kafka's default partition for a key (murmur2, as the Java client and aiokafka compute it), cached.
+
+    >>> p = KeyPartitioner(4)
+    >>> p(b"budget_user_daily|user_id=u1") == DefaultPartitioner()(b"budget_user_daily|user_id=u1", [0, 1, 2, 3], [0, 1, 2, 3])
+    True
+    """
+
+    def __init__(self, partitions: int, cache_size: int = 200_000) -> None:
+        self._all = list(range(partitions))
+        self._hash = DefaultPartitioner()
+        self._cache: dict[bytes, int] = {}
+        self._cache_size = cache_size
+
+    def __call__(self, key: bytes) -> int:
+        p = self._cache.get(key)
+        if p is None:
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            p = self._cache[key] = self._hash(key, self._all, self._all)
+        return p

@@ -1,4 +1,4 @@
-"""Faust's Kafka transport with a short consumer fetch wait and a hook before each offset commit.
+"""Faust's Kafka transport with a short consumer fetch wait and hooks before each offset commit.
 
 Faust's aiokafka driver hard-codes ``fetch_max_wait_ms=1500``. A finding crosses four topics on its way to
 a page (traces → series → findings → incidents), and on a quiet partition each hop can wait that long for
@@ -9,9 +9,10 @@ often (a few tiny requests a second per partition) and a spike reaches PagerDuty
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable
 
 import faust
+from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 FETCH_MAX_WAIT_MS = 50
@@ -30,15 +31,24 @@ class _Consumer(faust_aiokafka.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _commit_tps(self, tps: Iterable[Any], start_new_transaction: bool) -> bool:
-        # Runs before Faust picks the offsets to commit, with no await in between: state written by the
-        # hooks (changelog records) is flushed by Faust before the offsets are committed, so a committed
-        # offset is never ahead of the state that reflects it.
+        # Faust's own _commit_tps, with the app's before-commit hooks run between choosing the offsets
+        # and committing them: state the hooks write then reflects at least every message up to those
+        # offsets, so a committed offset is never ahead of the state that reflects it.
+        commit_offsets = self._filter_committable_offsets(tps)
         for hook in self.app.before_commit:
             try:
-                hook()
-            except Exception:  # noqa: BLE001 - a failing hook must not stop commits (the worker)
-                log.exception("before-commit hook %r failed", hook)
-        return await super()._commit_tps(tps, start_new_transaction)
+                await hook()
+            except Exception:  # noqa: BLE001 - not committing now is safe (messages are read again)
+                log.exception("before-commit hook %r failed; offsets not committed", hook)
+                return False
+        if not commit_offsets:
+            return False
+        try:
+            await self._handle_attached(commit_offsets)
+        except ProducerSendError as exc:
+            await self.crash(exc)
+            return False
+        return await self._commit_offsets(commit_offsets, start_new_transaction=start_new_transaction)
 
 
 class _Transport(faust_aiokafka.Transport):
@@ -48,13 +58,14 @@ class _Transport(faust_aiokafka.Transport):
 class App(faust.App):
     """``faust.App`` whose consumers use the short fetch wait (any ``kafka://`` broker).
 
-    ``before_commit``: synchronous callables run right before each offset commit, e.g. to write the
-    table entries that changed since the last commit once instead of on every change.
+    ``before_commit``: coroutine functions awaited before each offset commit, after the offsets to
+    commit were chosen, e.g. to write the table entries that changed since the last commit once
+    instead of on every change.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.before_commit: list[Callable[[], None]] = []
+        self.before_commit: list[Callable[[], Awaitable[None]]] = []
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)

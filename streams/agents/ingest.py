@@ -13,17 +13,16 @@ import time
 from typing import TYPE_CHECKING
 
 import orjson
-from aiokafka.partitioner import DefaultPartitioner
 
 from streams.decode import DecodeError, Decoded, decode
 from streams.events import TraceEvent
+from streams.topics import KeyPartitioner
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
 
 log = logging.getLogger(__name__)
 SERIES_MESSAGE_BYTES = 256 * 1024  # well below the usual 1 MB broker limit
-PARTITION_CACHE_SIZE = 200_000  # series keys whose partition is remembered between flushes
 
 
 def message_format(topic: str, raw: bytes, tw: "Tracewatch") -> str:
@@ -103,22 +102,15 @@ def register(tw: "Tracewatch") -> None:
             msg = event.message
             await ingest.handle(msg.topic, msg.partition, msg.offset, event.value)
 
-    partitioner = DefaultPartitioner()
-    partitions = list(range(tw.settings.partitions))
-    partition_of: dict[str, int] = {}  # series key → partition (murmur2 is pure Python in aiokafka)
+    partition_of = KeyPartitioner(tw.settings.partitions)
 
     @tw.app.timer(tw.settings.flush_interval_s)
     async def flush_series() -> None:
         # One message per partition per flush, not one per summary: the series a partition holds are
         # those its keys hash to, exactly as if each summary were sent keyed by its series.
-        if len(partition_of) > PARTITION_CACHE_SIZE:
-            partition_of.clear()
         by_partition: dict[int, list[dict]] = {}
         for summary in tw.suite.flush():
-            key = summary.series_key
-            partition = partition_of.get(key)
-            if partition is None:
-                partition = partition_of[key] = partitioner(key.encode(), partitions, partitions)
+            partition = partition_of(summary.series_key.encode())
             by_partition.setdefault(partition, []).append(summary.to_dict())
         for partition, items in by_partition.items():
             await send_summaries(partition, items)
