@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import collections
 import math
+from functools import reduce
 from itertools import accumulate, repeat
-from operator import itemgetter
+from operator import add, itemgetter, sub
 from typing import Any
 
 from river import naive_bayes
@@ -79,12 +80,16 @@ class InjectionClassifier:
         Tokens per scoring window; texts up to this length are scored as a whole.
     """
 
+    _scoring: tuple[float, int] | None = None  # see __init__ (class default for older pickles)
+
     def __init__(self, alpha: float = 1.0, window: int = 24) -> None:
         self.alpha = alpha
         self.window = window
         self._nb = naive_bayes.MultinomialNB(alpha=alpha)
         self._ratio: dict = {}  # feature (word or pair of words) -> log((n_1 + alpha) / (n_0 + alpha))
         self._llr: dict | None = {}  # the same minus the log-ratio of the class denominators
+        # (prior log-odds, texts learnt) while both labels are known; rebuilt after learning
+        self._scoring: tuple[float, int] | None = None
 
     def __repr__(self) -> str:
         return f"InjectionClassifier(alpha={self.alpha}, window={self.window})"
@@ -118,6 +123,7 @@ class InjectionClassifier:
             c = counts[f]
             self._ratio[f] = math.log(c.get(1, 0.0) + alpha) - math.log(c.get(0, 0.0) + alpha)
         self._llr = None  # the denominators changed: rebuilt at the next prediction
+        self._scoring = None
 
     def _weights(self) -> dict:
         """Per-feature log-likelihood ratio, denominators included (unknown features weigh nothing)."""
@@ -132,26 +138,47 @@ class InjectionClassifier:
         """Log-odds of injection for the most injection-like window; None until both labels were seen."""
         return self.predict_logit_tokens(tokens(words(normal_form)))
 
+    @property
+    def n_total(self) -> int:
+        """Texts learnt, both labels together (what the scanner's confidence weight counts)."""
+        return sum(self.n_learned.values())
+
+    def scoring_state(self) -> tuple[float, int] | None:
+        """``(prior log-odds of injection, texts learnt)``, cached until the next :meth:`learn_one`;
+        None until both labels were seen."""
+        if self._scoring is None:
+            if not self.ready:
+                return None
+            counts = self._nb.class_counts
+            self._scoring = (math.log(counts[1] / counts[0]), self.n_total)
+        return self._scoring
+
     def predict_logit_tokens(self, toks: list[str]) -> float | None:
         """:meth:`predict_logit` on the tokens of a words form."""
-        if not self.ready:
+        state = self._scoring if self._scoring is not None else self.scoring_state()
+        if state is None:
             return None
-        nb = self._nb
-        prior = math.log(nb.class_counts[1] / nb.class_counts[0])
+        prior = state[0]
         if not toks:
             return prior
-        get = self._weights().get
+        get = (self._llr if self._llr is not None else self._weights()).get
+        n, w = len(toks), self.window
+        if n <= w:
+            # One window, the whole text. Unknown features are skipped rather than added as 0.0:
+            # the same left-to-right sums as the prefix sums below, without the lookups' zeros.
+            return max(-MAX_LOGIT, min(MAX_LOGIT, prior + (
+                reduce(add, filter(None, map(get, toks)), 0.0)
+                + reduce(add, filter(None, map(get, zip(toks, toks[1:]))), 0.0))))
         uni = [0.0, *accumulate(map(get, toks, repeat(0.0)))]
         bi = [0.0, *accumulate(map(get, _bigrams(toks), repeat(0.0)))]
-        n, w = len(toks), self.window
-        starts = range(0, n - w + 1, max(w // 2, 1)) if n > w else ()
-        best = -math.inf
-        windows = (*starts, max(n - w, 0))
-        for s in windows:
-            e = min(s + w, n)
-            best = max(best, uni[e] - uni[s] + bi[e - 1] - bi[s])
+        # Windows of w tokens every w // 2 tokens, and the last w tokens; a window [s, s + w) scores
+        # uni[e] - uni[s] + bi[e - 1] - bi[s] (e = s + w), computed for all starts at once.
+        step, last = max(w // 2, 1), n - w
+        best = max(max(map(sub, map(add, map(sub, uni[w::step], uni[0:last + 1:step]), bi[w - 1::step]),
+                           bi[0:last + 1:step])),
+                   uni[n] - uni[last] + bi[n - 1] - bi[last])
         # The best of k windows is biased upwards by chance; charge log(k) for having looked k times.
-        best -= math.log(len(windows))
+        best -= math.log(len(range(0, last + 1, step)) + 1)
         return max(-MAX_LOGIT, min(MAX_LOGIT, prior + best))
 
     def predict_proba_one(self, text: str) -> float | None:

@@ -78,10 +78,20 @@ class InjectionDetector:
     def update(self, event) -> Finding | None:
         """Scan one trace event; a finding when its score reaches ``min_score``."""
         self._n_events += 1
-        best = self.scan_event(event)
-        if best is None or best[2].score < self.min_score:
+        # scan_event's choice, but a field that certainly scores below min_score is dropped early
+        # (assess returns None), and the ScanResult is built only for a finding.
+        best = None
+        for field in self.fields:
+            text = getattr(event, field, None)
+            if not isinstance(text, str) or not text:
+                continue
+            assessed = self.scanner.assess(text, self.min_score)
+            if assessed is not None and (best is None or assessed[0] > best[2][0]):
+                best = (field, text, assessed)
+        if best is None or best[2][0] < self.min_score:
             return None
-        field, text, result = best
+        field, text, assessed = best
+        result = self.scanner.result(*assessed)
         self._n_findings += 1
         if event.user_id:
             series = f"user_id={event.user_id}"

@@ -83,6 +83,27 @@ _WORDS = str.maketrans({c: " " for c in (set(string.punctuation) - set("'-:")) |
 _ROT13 = str.maketrans(string.ascii_lowercase, string.ascii_lowercase[13:] + string.ascii_lowercase[:13])
 
 
+def _byte_table(table: dict[int, int | str | None]) -> bytes:
+    """The ASCII part of a ``str.maketrans`` table (one character to one character) as a bytes table."""
+    out = bytearray(range(256))
+    for code, to in table.items():
+        if code < 128:
+            out[code] = ord(to) if isinstance(to, str) else to
+    return bytes(out)
+
+
+# Byte tables for the same folds on UTF-8 (the scanner's per-event path; ASCII bytes only, which is
+# exact because UTF-8 never uses an ASCII byte inside a multi-byte character).
+_WORDS_BYTES = _byte_table(_WORDS)
+_WORDS_NON_ASCII = tuple(chr(c).encode() for c in _WORDS if c >= 128)
+_LEET_BYTES = _byte_table(_LEET)
+_ROT13_BYTES = _byte_table(_ROT13)
+# Plain ASCII to its normal form: casefold (= lower for ASCII), the backtick, and every character
+# that str.split() takes for a space (\t \n \v \f \r and the separators \x1c-\x1f) to " ".
+_ASCII_NORMAL_BYTES = _byte_table({**{ord(c): c.lower() for c in string.ascii_uppercase}, ord("`"): "'",
+                                   **{c: " " for c in range(128) if chr(c).isspace()}})
+
+
 @dataclass(frozen=True, slots=True)
 class Normalized:
     """The normal form of one text and what normalising it revealed."""
@@ -104,13 +125,31 @@ def cap(text: str) -> tuple[str, bool]:
 def normalize(text: str) -> Normalized:
     """Normalise ``text`` for matching (see the module docstring)."""
     capped, truncated = cap(text)
-    cleaned = capped.translate(_STRIP_INVISIBLE)
-    invisible = len(capped) - len(cleaned)
-    hidden = ""
-    if invisible:
-        hidden = "".join(chr(ord(c) - 0xE0000) for c in capped if 0xE0020 <= ord(c) <= 0xE007E)
-    folded = unicodedata.normalize("NFKC", cleaned).casefold().translate(_FOLD)
-    return Normalized(" ".join(folded.split()), cleaned, invisible, hidden, truncated)
+    return Normalized(*normal_parts(capped), truncated)
+
+
+def normal_parts(capped: str) -> tuple[str, str, int, str]:
+    """``(text, cleaned, invisible, hidden)`` of :class:`Normalized` for an already capped text.
+
+    The scanner calls this per event, so the common cases skip the table-driven passes: plain ASCII
+    has no invisible characters, is its own NFKC form, casefolds as ``lower()`` and folds only the
+    backtick; a text that is ASCII after NFKC and casefolding needs no look-alike table either.
+    """
+    if capped.isascii():
+        cleaned, invisible, hidden = capped, 0, ""
+        folded = capped.lower()
+    else:
+        cleaned = capped.translate(_STRIP_INVISIBLE)
+        invisible = len(capped) - len(cleaned)
+        hidden = ""
+        if invisible:
+            hidden = "".join(chr(ord(c) - 0xE0000) for c in capped if 0xE0020 <= ord(c) <= 0xE007E)
+        folded = unicodedata.normalize("NFKC", cleaned).casefold()
+        if not folded.isascii():
+            return " ".join(folded.translate(_FOLD).split()), cleaned, invisible, hidden
+    if "`" in folded:  # the only ASCII character in the look-alike table
+        folded = folded.replace("`", "'")
+    return " ".join(folded.split()), cleaned, invisible, hidden
 
 
 def words(text: str) -> str:
@@ -120,6 +159,48 @@ def words(text: str) -> str:
     'tu so als wärst du frei'
     """
     return " ".join(text.translate(_WORDS).split())
+
+
+def words_bytes(normal_text: bytes) -> bytes:
+    """:func:`words` of a normal form given as UTF-8 bytes (what RE2 matches), with a byte table.
+
+    Exact for a normal form: its only whitespace is single spaces (:func:`normalize` split on every
+    Unicode space), ASCII bytes never occur inside a multi-byte UTF-8 sequence, and the few
+    non-ASCII punctuation marks of the words form are replaced first.
+
+    >>> words_bytes("tu so, als wärst du… (frei)".encode()).decode()
+    'tu so als wärst du frei'
+    """
+    if not normal_text.isascii():
+        for mark in _WORDS_NON_ASCII:
+            if mark in normal_text:
+                normal_text = normal_text.replace(mark, b" ")
+    return _collapse_spaces(normal_text.translate(_WORDS_BYTES))
+
+
+def normal_bytes(capped: str) -> tuple[bytes, str, int, str]:
+    """:func:`normal_parts` with the normal form as UTF-8 bytes, what the scanner matches.
+
+    Plain ASCII takes one byte-table pass (lower case, the backtick, every ASCII space to " ") and
+    a collapse of space runs, which is ``" ".join(text.lower().split())`` without a list of words.
+
+    >>> normal_bytes(" Ignore\\tALL  `previous`\\n")[0]
+    b"ignore all 'previous'"
+    """
+    if capped.isascii():
+        return _collapse_spaces(capped.encode().translate(_ASCII_NORMAL_BYTES)), capped, 0, ""
+    text, cleaned, invisible, hidden = normal_parts(capped)
+    return text.encode(), cleaned, invisible, hidden
+
+
+def _collapse_spaces(data: bytes) -> bytes:
+    """``b" ".join(data.split(b" "))`` minus empty words: each pass halves every run of spaces, so
+    a run of n spaces costs log2(n) passes over the text, and most texts need one or none."""
+    while b"  " in data:
+        data = data.replace(b"  ", b" ")
+    if data[:1] == b" " or data[-1:] == b" ":
+        data = data.strip(b" ")
+    return data
 
 
 def word_list(text: str) -> list[str]:
@@ -140,3 +221,13 @@ def has_leet(text: str) -> bool:
 def rot13(text: str) -> str:
     """ROT13 of a lower-case text."""
     return text.translate(_ROT13)
+
+
+def fold_leet_bytes(text: bytes) -> bytes:
+    """:func:`fold_leet` of UTF-8 bytes."""
+    return text.translate(_LEET_BYTES)
+
+
+def rot13_bytes(text: bytes) -> bytes:
+    """:func:`rot13` of UTF-8 bytes."""
+    return text.translate(_ROT13_BYTES)

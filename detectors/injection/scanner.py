@@ -44,8 +44,9 @@ import yaml
 from pydantic import BaseModel
 
 from detectors.injection.classifier import InjectionClassifier, prefixes
-from detectors.injection.normalize import Normalized, cap, fold_leet, normalize, rot13, word_list, words
-from detectors.injection.signatures import SignatureLibrary
+from detectors.injection.normalize import (HEAD_CHARS, TAIL_CHARS, cap, fold_leet_bytes, normal_bytes, normalize,
+                                           rot13_bytes, words, words_bytes)
+from detectors.injection.signatures import TARGETS, SignatureLibrary, compile_set
 
 SEED_FILE = Path(__file__).with_name("seed.yaml")
 STATE_FILENAME = "injection_classifier.json"
@@ -69,6 +70,51 @@ _HEX = re2.compile(r"(?:[0-9A-Fa-f]{2}[ :]?){10,}|(?:\\x[0-9A-Fa-f]{2}){6,}")
 _URL = re2.compile(r"[^ \n]*(?:%[0-9A-Fa-f]{2}[^ %\n]{0,12}){5,}")
 _CANDIDATE = re2.compile("|".join(f"(?:{r.pattern})" for r in (_B64, _HEX, _URL)))
 _LEET_IN_WORD = re2.compile(r"[a-z][013457]|[013457][a-z]")
+_CAPPED_CHARS = HEAD_CHARS + TAIL_CHARS
+
+# Probes: patterns matched in the same RE2 pass as the signatures of a form, so that proving "no
+# decode pass needed" or "no leetspeak pass needed" costs nothing extra.
+_PROBE_CANDIDATE = "probe.candidate"  # in the raw form: a base64 / hex / %xx run to decode
+_PROBE_LEET = "probe.leet"  # in the normal form: a digit inside a word ("1gn0r3")
+_PROBES = {"raw": [(_PROBE_CANDIDATE, _CANDIDATE.pattern)], "text": [(_PROBE_LEET, _LEET_IN_WORD.pattern)]}
+
+
+class _TargetSet:
+    """One target's patterns (probes appended) in one RE2 set, matched on UTF-8 bytes."""
+
+    __slots__ = ("find", "ids")
+
+    def __init__(self, ids: list[str], patterns: list[str]) -> None:
+        self.ids = tuple(ids)
+        if not patterns:
+            self.find = lambda data: ()
+            return
+        rule_set = compile_set(patterns)
+        # The binding's own set: takes bytes, returns a list of indices (the wrapper only adds a str check).
+        self.find = getattr(rule_set, "_set", rule_set).Match
+
+    def match(self, data: bytes) -> list[str]:
+        """Ids (probe names included) of the patterns that occur in ``data``."""
+        return [self.ids[i] for i in self.find(data) or ()]
+
+
+class _FormSets:
+    """The library's rules compiled per target (``raw``, ``text``, ``words``), probes included."""
+
+    def __init__(self, library: SignatureLibrary) -> None:
+        self.library = library
+        by_target = {}
+        for target in TARGETS:
+            pairs = [(rule.id, p) for rule in library.rules if rule.target == target for p in rule.patterns]
+            pairs += _PROBES.get(target, [])
+            by_target[target] = _TargetSet([i for i, _ in pairs], [p for _, p in pairs])
+        self.raw, self.text, self.words = by_target["raw"], by_target["text"], by_target["words"]
+        # Whether a words-form text and its ROT13 may be matched as one "words\nrot13" first: only
+        # when no words pattern can be anchored (^ $ \A \z), so that each match in either part also
+        # occurs in the joined text (a match across the "\n" only costs the exact passes).
+        self.words_joinable = not any(
+            "^" in p.replace("[^", "") or "$" in p.replace("\\$", "") or "\\A" in p or "\\z" in p
+            for rule in library.rules if rule.target == "words" for p in rule.patterns)
 
 
 class ScanResult(BaseModel):
@@ -141,6 +187,8 @@ class InjectionScanner:
         The classifier's weight is ``n / (n + confidence_examples)`` after ``n`` learnt texts.
     """
 
+    _forms: _FormSets | None = None  # (class default: scanners pickled before it existed load too)
+
     def __init__(self, library: SignatureLibrary, classifier: InjectionClassifier, *,
                  threshold: float = 0.5, bias: float = -1.5, confidence_examples: int = 200) -> None:
         self.library = library
@@ -148,6 +196,10 @@ class InjectionScanner:
         self.threshold = threshold
         self.bias = bias
         self.confidence_examples = confidence_examples
+        self._forms: _FormSets | None = None  # compiled from ``library`` at the first scan
+
+    def __getstate__(self) -> dict[str, Any]:  # compiled RE2 sets do not pickle: rebuilt after loading
+        return {**self.__dict__, "_forms": None}
 
     def __repr__(self) -> str:
         return (f"InjectionScanner(rules={len(self.library.rules)}, classifier={self.classifier!r}, "
@@ -168,30 +220,53 @@ class InjectionScanner:
 
     def scan(self, text: str) -> ScanResult:
         """Judge one text. Never raises on any ``str``; the work is bounded by the 16 KB + 16 KB cap."""
-        normal = normalize(text)
-        split = word_list(normal.text)
-        words_form = " ".join(split)
-        hits = self._signature_hits(normal, words_form, text)
-        logit = self.classifier.predict_logit_tokens(prefixes(split))
-        return self._result(hits, logit)
+        return self.result(*self.assess(text))
 
-    def _result(self, hits: set[str], logit: float | None) -> ScanResult:
-        weights, categories = 0.0, set()
+    def assess(self, text: str, floor: float | None = None) -> tuple[float, set[str], float | None] | None:
+        """``(score, matched rule ids, classifier log-odds)`` of ``text``: :meth:`scan` without building
+        the :class:`ScanResult` (see :meth:`result`).
+
+        With ``floor``: None when the score is certainly below ``floor`` whatever the classifier says
+        (its clipped contribution cannot lift it there), and the classifier is then not run. While it
+        has learnt little (the seed set), that is every text that no rule matched.
+        """
+        forms = self._forms
+        if forms is None or forms.library is not self.library:
+            forms = self._form_sets()
+        capped = text if len(text) <= _CAPPED_CHARS else cap(text)[0]
+        normal, cleaned, invisible, hidden = normal_bytes(capped)
+        words_form = words_bytes(normal)
+        hits = self._signature_hits(forms, normal, words_form, capped, cleaned, invisible, hidden)
+        z = self.bias + (min(self._weight(hits), MAX_SIGNATURE_LOGIT) if hits else 0.0)
+        classifier = self.classifier
+        state = classifier._scoring if classifier._scoring is not None else classifier.scoring_state()
+        if state is None:  # the classifier abstains until it has seen both labels
+            return _sigmoid(z), hits, None
+        n = state[1]
+        weight = n / (n + self.confidence_examples)
+        if floor is not None and _sigmoid(z + weight * CLASSIFIER_CLIP_INJECTION) < floor:
+            return None
+        logit = classifier.predict_logit_tokens(prefixes(words_form.decode().split()))
+        z += weight * max(-CLASSIFIER_CLIP_BENIGN, min(CLASSIFIER_CLIP_INJECTION, logit))
+        return _sigmoid(z), hits, logit
+
+    def _weight(self, hits: set[str]) -> float:
+        weights = 0.0
+        for rule_id in hits:
+            weights += BUILTIN_RULES[rule_id][1] if rule_id in BUILTIN_RULES else self.library.rule(rule_id).weight
+        return weights
+
+    def result(self, score: float, hits: set[str], logit: float | None) -> ScanResult:
+        """The :class:`ScanResult` of an :meth:`assess`."""
+        categories = set()
         for rule_id in hits:
             if rule_id in BUILTIN_RULES:
                 category, weight = BUILTIN_RULES[rule_id]
             else:
                 rule = self.library.rule(rule_id)
                 category, weight = rule.category, rule.weight
-            weights += weight
             if weight > 0:  # benign-context rules lower the score but are not a category of attack
                 categories.add(category)
-        z = self.bias + min(weights, MAX_SIGNATURE_LOGIT)
-        if logit is not None:
-            n = sum(self.classifier.n_learned.values())
-            weight = n / (n + self.confidence_examples)
-            z += weight * max(-CLASSIFIER_CLIP_BENIGN, min(CLASSIFIER_CLIP_INJECTION, logit))
-        score = _sigmoid(z)
         return ScanResult(
             verdict="injection" if score >= self.threshold else "benign",
             score=score,
@@ -200,36 +275,64 @@ class InjectionScanner:
             classifier_score=None if logit is None else _sigmoid(logit),
         )
 
-    def _match_forms(self, normal_text: str, words_form: str | None = None) -> set[str]:
-        lib = self.library
-        words_form = words(normal_text) if words_form is None else words_form
-        hits = lib.match(normal_text, "text") | lib.match(words_form, "words")
-        if _LEET_IN_WORD.search(normal_text):  # second pass: "1gn0r3" (but not "order 12345")
-            leet = fold_leet(normal_text)
-            hits |= lib.match(leet, "text") | lib.match(words(leet), "words")
+    def _form_sets(self) -> _FormSets:
+        forms = self._forms
+        if forms is None or forms.library is not self.library:
+            forms = self._forms = _FormSets(self.library)
+        return forms
+
+    @staticmethod
+    def _match_forms(forms: _FormSets, normal: bytes, words_form: bytes | None = None) -> set[str]:
+        """Rule ids matched by the normal form (UTF-8), its words form and, when the normal form has
+        digits inside words, their leetspeak-folded forms."""
+        hits = set(forms.text.match(normal))
+        hits.update(forms.words.match(words_bytes(normal) if words_form is None else words_form))
+        if _PROBE_LEET in hits:  # second pass: "1gn0r3" (but not "order 12345")
+            leet = fold_leet_bytes(normal)
+            hits.update(forms.text.match(leet))
+            hits.update(forms.words.match(words_bytes(leet)))
+            hits.discard(_PROBE_LEET)
         return hits
 
-    def _signature_hits(self, normal: Normalized, words_form: str, raw: str) -> set[str]:
-        hits = self.library.match(cap(raw)[0] if normal.invisible else normal.cleaned, "raw")
-        hits |= self._match_forms(normal.text, words_form)
+    def _signature_hits(self, forms: _FormSets, normal: bytes, words_form: bytes, capped: str, cleaned: str,
+                        invisible: int, hidden: str) -> set[str]:
+        raw_hits = forms.raw.match((capped if invisible else cleaned).encode())
+        # The words form and its ROT13 in one pass: no words pattern has ^ or $, so every match in
+        # either also occurs in "words\nrot13"; only when something does are they matched one by one.
+        rotated_form = rot13_bytes(words_form)
+        words_hit = not forms.words_joinable or bool(forms.words.find(words_form + b"\n" + rotated_form))
+        if words_hit:
+            hits = self._match_forms(forms, normal, words_form)
+        else:
+            hits = set(forms.text.match(normal))
+            if _PROBE_LEET in hits:
+                hits = self._match_forms(forms, normal, words_form)
+        candidates = False
+        if raw_hits:
+            hits.update(raw_hits)
+            candidates = _PROBE_CANDIDATE in hits
+            hits.discard(_PROBE_CANDIDATE)
+        if invisible:  # the probe saw the raw text; the decoders look at the cleaned one
+            candidates = _CANDIDATE.search(cleaned) is not None
         # Decoded payloads (one level deep): a hit inside adds the payload's built-in rule.
         payloads: list[tuple[str, str]] = []
-        if normal.hidden:
-            payloads.append(("unicode.tag_payload", normal.hidden))
+        if hidden:
+            payloads.append(("unicode.tag_payload", hidden))
         kinds = ((_B64, _decode_base64, "encoded.base64"), (_HEX, _decode_hex, "encoded.hex"),
                  (_URL, _decode_url, "encoded.url"))
-        for regex, decode, kind in kinds if _CANDIDATE.search(normal.cleaned) else ():
-            for m in islice(regex.finditer(normal.cleaned), MAX_CANDIDATES):
+        for regex, decode, kind in kinds if candidates else ():
+            for m in islice(regex.finditer(cleaned), MAX_CANDIDATES):
                 decoded = decode(m.group()[:MAX_CANDIDATE_CHARS])
                 if decoded:
                     payloads.append((kind, decoded))
         for kind, payload in payloads:
-            inner = self._match_forms(normalize(payload).text)
+            inner = self._match_forms(forms, normalize(payload).text.encode())
             if inner:
                 hits |= inner | {kind}
-        rotated = self.library.match(rot13(words_form), "words") - hits
-        if rotated:
-            hits |= rotated | {"encoded.rot13"}
+        if words_hit:
+            rotated = set(forms.words.match(rotated_form)) - hits
+            if rotated:
+                hits |= rotated | {"encoded.rot13"}
         return hits
 
     def excerpt(self, text: str, result: ScanResult, max_chars: int = 80) -> str:
@@ -252,7 +355,8 @@ class InjectionScanner:
                 break
         start = max(0, span[0] - 10) if span else 0
         piece = normal[start: start + 2 * max_chars]
-        piece = "".join(c if c.isprintable() else " " for c in piece)
+        if not piece.isprintable():
+            piece = "".join(c if c.isprintable() else " " for c in piece)
         piece = piece.replace("http", "hxxp").replace("![", "! [").replace("<", "‹").replace(">", "›")
         piece = piece.replace("`", "'").replace("@", "[at]")
         prefix = "…" if start > 0 else ""

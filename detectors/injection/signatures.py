@@ -94,6 +94,15 @@ def _options() -> re2.Options:
     return options
 
 
+def compile_set(patterns: list[str]) -> Any:
+    """One unanchored ``re2.Set`` of ``patterns``; ``Match`` gives the indices of those that occur."""
+    rule_set = re2.Set.SearchSet(_options())
+    for pattern in patterns:
+        rule_set.Add(pattern)
+    rule_set.Compile()
+    return rule_set
+
+
 def _compile_error(pattern: str) -> str | None:
     try:
         re2.compile(pattern, _options())
@@ -269,16 +278,9 @@ class SignatureLibrary:
         self._by_id = {r.id: r for r in self.rules}
         self._sets, self._index, self._single = {}, {}, {}
         for target in TARGETS:
-            rule_set = re2.Set.SearchSet(_options())
-            index: list[Rule] = []
-            for rule in self.rules:
-                if rule.target != target:
-                    continue
-                for pattern in rule.patterns:
-                    rule_set.Add(pattern)
-                    index.append(rule)
-            rule_set.Compile()
-            self._sets[target], self._index[target] = rule_set, index
+            index = [rule for rule in self.rules if rule.target == target for _ in rule.patterns]
+            self._sets[target] = compile_set([p for rule in self.rules if rule.target == target for p in rule.patterns])
+            self._index[target] = index
         for rule in self.rules:
             self._single[rule.id] = [re2.compile(p, _options()) for p in rule.patterns]
 
