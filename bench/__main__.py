@@ -55,12 +55,12 @@ def table(results: dict[str, Any]) -> None:
     if isinstance(tp, dict) and "error" not in tp:
         t = Table(title="Throughput (events/s; ratios measured in the same run)")
         for col in ("shape", "events", "raw aiokafka (a)", "bare Faust (b)", "tracewatch (c)", "c/a", "c/b",
-                    "worker start-up s"):
+                    "c: ingest only", "worker start-up s"):
             t.add_column(col, justify="right")
         for shape, r in tp.items():
             t.add_row(shape, str(r["events"]), _f(r["raw"]["events_per_s"]), _f(r["faust"]["events_per_s"]),
-                      _f(r["worker"]["events_per_s"]), str(r["worker_vs_raw"]), str(r["worker_vs_faust"]),
-                      str(r["worker"]["startup_s"]))
+                      _f(r["worker"]["drained_events_per_s"]), str(r["worker_vs_raw"]), str(r["worker_vs_faust"]),
+                      _f(r["worker"]["events_per_s"]), str(r["worker"]["startup_s"]))
         console.print(t)
     lat = results.get("latency")
     if isinstance(lat, dict) and "error" not in lat:
