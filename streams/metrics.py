@@ -7,6 +7,7 @@ from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, dis
 
 # The *_created series double the output and no dashboard of ours reads them.
 disable_created_metrics()
+PUBLISH_EVERY = 1000  # messages between two bulk updates when nobody scrapes
 
 
 class Metrics:
@@ -50,18 +51,39 @@ class Metrics:
 
         self._ok = self.events.labels("ok")
         self._input_tokens, self._output_tokens = self.tokens.labels("input"), self.tokens.labels("output")
+        # Per-message figures are summed here and handed to prometheus-client (a lock per call) in bulk,
+        # on each scrape or every PUBLISH_EVERY messages.
+        self._n_ok = self._n_input = self._n_output = 0
+        self._cost = 0.0
+        self._latencies: list[float] = []
+        self._ingest_times: list[float] = []
 
-    def observe_events(self, events) -> None:  # noqa: ANN001 - TraceEvents of one message
-        """Count one message's ok events: one call per counter per message, not per event."""
-        if not events:
-            return
-        self._ok.inc(len(events))
-        self._input_tokens.inc(sum(e.input_tokens or 0 for e in events))
-        self._output_tokens.inc(sum(e.output_tokens or 0 for e in events))
-        self.cost_usd.inc(sum(e.cost_usd or 0.0 for e in events))
-        for event in events:
-            if event.latency_ms is not None:
-                self.llm_latency.observe(event.latency_ms / 1000.0)
+    def observe_message(self, events, seconds: float) -> None:  # noqa: ANN001 - TraceEvents of one message
+        """Count one decoded message: its ok events and the time it took to decode and judge."""
+        self._ingest_times.append(seconds)
+        if events:
+            self._n_ok += len(events)
+            self._n_input += sum(e.input_tokens or 0 for e in events)
+            self._n_output += sum(e.output_tokens or 0 for e in events)
+            self._cost += sum(e.cost_usd or 0.0 for e in events)
+            self._latencies += [e.latency_ms / 1000.0 for e in events if e.latency_ms is not None]
+        if len(self._ingest_times) >= PUBLISH_EVERY:
+            self.publish()
+
+    def publish(self) -> None:
+        """Hand the figures summed since the last call to the Prometheus metrics."""
+        self._ok.inc(self._n_ok)
+        self._input_tokens.inc(self._n_input)
+        self._output_tokens.inc(self._n_output)
+        self.cost_usd.inc(self._cost)
+        for value in self._latencies:
+            self.llm_latency.observe(value)
+        for value in self._ingest_times:
+            self.ingest_seconds.observe(value)
+        self._n_ok = self._n_input = self._n_output = 0
+        self._cost = 0.0
+        self._latencies, self._ingest_times = [], []
 
     def render(self) -> bytes:
+        self.publish()
         return generate_latest(self.registry)

@@ -68,8 +68,7 @@ class Ingest:
             # Per-event findings (prompt injection) go out now; the rest is pre-aggregated per series.
             for finding in tw.suite.observe(event):
                 await tw.send_finding(finding)
-        tw.metrics.observe_events(decoded.events)
-        tw.metrics.ingest_seconds.observe(time.perf_counter() - started)
+        tw.metrics.observe_message(decoded.events, time.perf_counter() - started)
         return decoded.events
 
     async def deadletter(
