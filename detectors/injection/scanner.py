@@ -4,7 +4,9 @@ How a text is judged (``docs/injection.md`` has the full reference):
 
 1. Normalise (:mod:`detectors.injection.normalize`), bounded to the first and last 16 KB.
 2. Match every signature in one RE2 pass per form: the raw text, the normal form, its words form,
-   and (second pass) the leetspeak-folded forms.
+   and (second pass) the leetspeak-folded forms. The passes over the raw and normal forms also
+   carry the checks "is there anything to decode" and "is there leetspeak to fold", so a text that
+   needs neither pays for neither; the words form and its ROT13 are matched together first.
 3. Decode bounded candidates — base64, hex, URL-encoding, ROT13 and ASCII hidden in Unicode tag
    characters — and match the decoded text again. A hit inside a payload adds the built-in rule
    ``encoded.<kind>`` (weight 1) to the rules found inside it.
@@ -45,7 +47,7 @@ from pydantic import BaseModel
 
 from detectors.injection.classifier import InjectionClassifier, prefixes
 from detectors.injection.normalize import (HEAD_CHARS, TAIL_CHARS, cap, fold_leet_bytes, normal_bytes, normalize,
-                                           rot13_bytes, words, words_bytes)
+                                           rot13_bytes, words_bytes)
 from detectors.injection.signatures import TARGETS, SignatureLibrary, compile_set
 
 SEED_FILE = Path(__file__).with_name("seed.yaml")
@@ -341,7 +343,8 @@ class InjectionScanner:
         For alerts: invisible characters removed, URLs defanged (``hxxps://``), markdown image
         syntax broken, at most ``max_chars`` characters.
         """
-        normal = normalize(text).text
+        normal_form = normal_bytes(cap(text)[0])[0]
+        normal = normal_form.decode()
         span = None
         ranked = sorted((r for r in result.rules if r not in BUILTIN_RULES),
                         key=lambda r: (-self.library.rule(r).weight, self.library.rule(r).target != "words"))
@@ -349,9 +352,10 @@ class InjectionScanner:
             if self.library.rule(rule_id).target == "raw":
                 continue
             rule = self.library.rule(rule_id)
-            span = self.library.locate(rule_id, normal if rule.target == "text" else words(normal))
+            form = normal if rule.target == "text" else words_bytes(normal_form).decode()
+            span = self.library.locate(rule_id, form)
             if span:
-                normal = normal if rule.target == "text" else words(normal)
+                normal = form
                 break
         start = max(0, span[0] - 10) if span else 0
         piece = normal[start: start + 2 * max_chars]
