@@ -48,7 +48,7 @@ from pydantic import BaseModel
 from detectors.injection.classifier import InjectionClassifier, prefixes
 from detectors.injection.normalize import (HEAD_CHARS, TAIL_CHARS, cap, fold_leet_bytes, normal_bytes, normalize,
                                            rot13_bytes, words_bytes)
-from detectors.injection.signatures import TARGETS, SignatureLibrary, compile_set
+from detectors.injection.signatures import TARGETS, SignatureLibrary, compile_set, needs_non_ascii
 
 SEED_FILE = Path(__file__).with_name("seed.yaml")
 STATE_FILENAME = "injection_classifier.json"
@@ -78,7 +78,15 @@ _CAPPED_CHARS = HEAD_CHARS + TAIL_CHARS
 # decode pass needed" or "no leetspeak pass needed" costs nothing extra.
 _PROBE_CANDIDATE = "probe.candidate"  # in the raw form: a base64 / hex / %xx run to decode
 _PROBE_LEET = "probe.leet"  # in the normal form: a digit inside a word ("1gn0r3")
-_PROBES = {"raw": [(_PROBE_CANDIDATE, _CANDIDATE.pattern)], "text": [(_PROBE_LEET, _LEET_IN_WORD.pattern)]}
+# In the normal form of an ASCII text: matches wherever _CANDIDATE matches the text itself (that
+# text lower-cased, its spaces made " " and runs of them collapsed), so that the raw pass can be
+# skipped for ASCII texts when no raw rule can match ASCII; a match only means "try the decoders".
+_PROBE_CANDIDATE_NORMAL = "probe.candidate_normal"
+_CANDIDATE_IN_NORMAL = (r"[a-z0-9+/]{16}|[a-z0-9_-]{16}|(?:[0-9a-f]{2}[ :]?){10}|(?:\\x[0-9a-f]{2}){6}"
+                        r"|(?:%[0-9a-f]{2}[^%]{0,12}){5}")
+_PROBES = {"raw": [(_PROBE_CANDIDATE, _CANDIDATE.pattern)],
+           "text": [(_PROBE_LEET, _LEET_IN_WORD.pattern), (_PROBE_CANDIDATE_NORMAL, _CANDIDATE_IN_NORMAL)]}
+_PROBE_NAMES = frozenset(name for probes in _PROBES.values() for name, _ in probes)
 
 
 class _TargetSet:
@@ -111,6 +119,9 @@ class _FormSets:
             pairs += _PROBES.get(target, [])
             by_target[target] = _TargetSet([i for i, _ in pairs], [p for _, p in pairs])
         self.raw, self.text, self.words = by_target["raw"], by_target["text"], by_target["words"]
+        # The shipped raw rules all look for invisible or control characters, none of them ASCII.
+        self.raw_needs_non_ascii = all(
+            needs_non_ascii(p) for rule in library.rules if rule.target == "raw" for p in rule.patterns)
         # Whether a words-form text and its ROT13 may be matched as one "words\nrot13" first: only
         # when no words pattern can be anchored (^ $ \A \z), so that each match in either part also
         # occurs in the joined text (a match across the "\n" only costs the exact passes).
@@ -284,38 +295,39 @@ class InjectionScanner:
         return forms
 
     @staticmethod
-    def _match_forms(forms: _FormSets, normal: bytes, words_form: bytes | None = None) -> set[str]:
+    def _match_forms(forms: _FormSets, normal: bytes, words_form: bytes | None = None,
+                     text_hits: list[str] | None = None) -> set[str]:
         """Rule ids matched by the normal form (UTF-8), its words form and, when the normal form has
-        digits inside words, their leetspeak-folded forms."""
-        hits = set(forms.text.match(normal))
+        digits inside words, their leetspeak-folded forms (``text_hits``: the normal form's, if known)."""
+        hits = set(forms.text.match(normal) if text_hits is None else text_hits)
         hits.update(forms.words.match(words_bytes(normal) if words_form is None else words_form))
         if _PROBE_LEET in hits:  # second pass: "1gn0r3" (but not "order 12345")
             leet = fold_leet_bytes(normal)
             hits.update(forms.text.match(leet))
             hits.update(forms.words.match(words_bytes(leet)))
-            hits.discard(_PROBE_LEET)
-        return hits
+        return hits - _PROBE_NAMES
 
     def _signature_hits(self, forms: _FormSets, normal: bytes, words_form: bytes, capped: str, cleaned: str,
                         invisible: int, hidden: str) -> set[str]:
-        raw_hits = forms.raw.match((capped if invisible else cleaned).encode())
+        text_hits = forms.text.match(normal)
+        if forms.raw_needs_non_ascii and not invisible and cleaned.isascii():  # the raw text is ASCII
+            raw_hits: list[str] = []
+            candidates = _PROBE_CANDIDATE_NORMAL in text_hits
+        else:
+            raw_hits = forms.raw.match((capped if invisible else cleaned).encode())
+            candidates = _PROBE_CANDIDATE in raw_hits
+            if invisible:  # the probe saw the raw text; the decoders look at the cleaned one
+                candidates = _CANDIDATE.search(cleaned) is not None
         # The words form and its ROT13 in one pass: no words pattern has ^ or $, so every match in
         # either also occurs in "words\nrot13"; only when something does are they matched one by one.
         rotated_form = rot13_bytes(words_form)
         words_hit = not forms.words_joinable or bool(forms.words.find(words_form + b"\n" + rotated_form))
-        if words_hit:
-            hits = self._match_forms(forms, normal, words_form)
+        if words_hit or _PROBE_LEET in text_hits:
+            hits = self._match_forms(forms, normal, words_form, text_hits)
         else:
-            hits = set(forms.text.match(normal))
-            if _PROBE_LEET in hits:
-                hits = self._match_forms(forms, normal, words_form)
-        candidates = False
-        if raw_hits:
-            hits.update(raw_hits)
-            candidates = _PROBE_CANDIDATE in hits
-            hits.discard(_PROBE_CANDIDATE)
-        if invisible:  # the probe saw the raw text; the decoders look at the cleaned one
-            candidates = _CANDIDATE.search(cleaned) is not None
+            hits = set(text_hits) - _PROBE_NAMES
+        hits.update(raw_hits)
+        hits -= _PROBE_NAMES
         # Decoded payloads (one level deep): a hit inside adds the payload's built-in rule.
         payloads: list[tuple[str, str]] = []
         if hidden:

@@ -112,6 +112,116 @@ def _compile_error(pattern: str) -> str | None:
     return None
 
 
+def needs_non_ascii(pattern: str) -> bool:
+    """True when every match of the RE2 ``pattern`` contains a non-ASCII character, so that it
+    cannot match plain ASCII text (the scanner then skips such rules on ASCII texts).
+
+    A sound, partial check: it answers False whenever it is not sure (case-insensitive flags,
+    ``\\p`` classes, syntax it does not follow).
+
+    >>> needs_non_ascii(r"[A-Za-z][\\x{200B}\\x{FEFF}]+[A-Za-z]"), needs_non_ascii(r"(?:[\\x{E0000}-\\x{E007E}]x?){8,}")
+    (True, True)
+    >>> needs_non_ascii(r"a[\\x{200B}]?b"), needs_non_ascii(r"[^\\x{200B}]"), needs_non_ascii(r"(?i)\\x{212A}")
+    (False, False, False)
+    >>> needs_non_ascii(r"\\x{200B}|\\x{200C}"), needs_non_ascii(r"\\x{200B}|c")
+    (True, False)
+    """
+    try:
+        needs, end = _sequence_needs(pattern, 0)
+    except (IndexError, ValueError):
+        return False
+    return needs and end == len(pattern)
+
+
+def _sequence_needs(p: str, i: int) -> tuple[bool, int]:
+    """Whether the sequence (or alternation) from ``p[i]`` up to ``)`` or the end needs non-ASCII."""
+    needs = False
+    while i < len(p) and p[i] != ")":
+        if p[i] == "|":  # an alternation needs non-ASCII when every branch does
+            rest, i = _sequence_needs(p, i + 1)
+            return needs and rest, i
+        atom, i = _atom_needs(p, i)
+        optional = False
+        if i < len(p) and p[i] in "*?":
+            optional, i = True, i + 1
+        elif i < len(p) and p[i] == "+":
+            i += 1
+        elif i < len(p) and p[i] == "{":
+            end = p.index("}", i)
+            low, _, high = p[i + 1:end].partition(",")
+            if not low.isdigit() or (high and not high.isdigit()):
+                raise ValueError("not a repetition")
+            optional, i = int(low) == 0, end + 1
+        if i < len(p) and p[i] == "?":  # non-greedy
+            i += 1
+        needs = needs or (atom and not optional)
+    return needs, i
+
+
+def _atom_needs(p: str, i: int) -> tuple[bool, int]:
+    c = p[i]
+    if c == "(":
+        i += 1
+        if p[i] == "?":
+            if p.startswith("?P<", i) or p.startswith("?<", i):
+                i = p.index(">", i) + 1
+            else:
+                flags_end = i + 1
+                while p[flags_end] not in ":)":
+                    flags_end += 1
+                if "i" in p[i:flags_end]:  # case folding maps some non-ASCII letters to ASCII (K -> k)
+                    raise ValueError("case-insensitive")
+                if p[flags_end] == ")":
+                    return False, flags_end + 1
+                i = flags_end + 1
+        needs, i = _sequence_needs(p, i)
+        if p[i] != ")":
+            raise ValueError("unbalanced group")
+        return needs, i + 1
+    if c == "[":
+        return _class_needs(p, i)
+    if c == "\\":
+        code, i = _escaped(p, i)
+        return code is not None and code >= 128, i
+    return ord(c) >= 128, i + 1
+
+
+def _escaped(p: str, i: int) -> tuple[int | None, int]:
+    """The code point of the escape at ``p[i] == "\\"``; None for a class or an assertion."""
+    c = p[i + 1]
+    if c == "x":
+        if p[i + 2] == "{":
+            end = p.index("}", i)
+            return int(p[i + 3:end], 16), end + 1
+        return int(p[i + 2:i + 4], 16), i + 4
+    if c in "pP":
+        return None, (p.index("}", i) + 1 if p[i + 2] == "{" else i + 3)
+    if c == "Q":
+        raise ValueError("quoted literal")
+    if c.isalnum():  # \d \w \s \b \A \z \n \t ... : an ASCII class, an assertion or an ASCII character
+        return None, i + 2
+    return ord(c), i + 2
+
+
+def _class_needs(p: str, i: int) -> tuple[bool, int]:
+    i += 1
+    negated = p[i] == "^"
+    if negated:
+        i += 1
+    only_non_ascii, first = True, True
+    while p[i] != "]" or first:
+        first = False
+        if p.startswith("[:", i):
+            i, only_non_ascii = p.index(":]", i) + 2, False
+            continue
+        low, i = _escaped(p, i) if p[i] == "\\" else (ord(p[i]), i + 1)
+        if p[i] == "-" and p[i + 1] != "]":
+            _, i = _escaped(p, i + 1) if p[i + 1] == "\\" else (None, i + 2)
+        if low is None or low < 128:
+            only_non_ascii = False
+    return only_non_ascii and not negated, i + 1
+
+
 # ---- lint -----------------------------------------------------------------------------------------
 
 
