@@ -14,15 +14,46 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    create_model,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import SchemaValidator, core_schema
 
 SCHEMA_VERSION = 1
 
 #: Upper bounds that keep one hostile event from costing a worker memory or time.
 MAX_TEXT_CHARS = 256_000
 MAX_ID_CHARS = 512
+#: Epoch seconds from 0 up to (not including) year 3000.
+MAX_EPOCH_S = 32503680000
+
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _timestamp(value: Any, handler: ValidatorFunctionWrapHandler) -> datetime:
+    """Epoch seconds or anything pydantic reads as a datetime, as an aware UTC datetime."""
+    # Epoch seconds (int or float) are common in app code; bools are not timestamps.
+    if isinstance(value, bool):
+        raise ValueError("timestamp must be RFC 3339 text or epoch seconds, not a boolean")
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value) or not (0 <= value < MAX_EPOCH_S):
+            raise ValueError("timestamp in epoch seconds is out of range")
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    stamp = handler(value)
+    if stamp.tzinfo is None:
+        return stamp.replace(tzinfo=timezone.utc)
+    return stamp.astimezone(timezone.utc)
 
 
 class TraceEvent(BaseModel):
@@ -47,36 +78,20 @@ class TraceEvent(BaseModel):
 
     input_tokens: int | None = Field(default=None, ge=0)
     output_tokens: int | None = Field(default=None, ge=0)
-    cost_usd: float | None = Field(default=None, ge=0)
-    latency_ms: float | None = Field(default=None, ge=0)
-    ttft_ms: float | None = Field(default=None, ge=0)
+    cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    latency_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    ttft_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     status: Literal["ok", "error", "timeout"] = "ok"
     error_type: str | None = Field(default=None, max_length=MAX_ID_CHARS)
 
     input: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
     output: str | None = Field(default=None, max_length=MAX_TEXT_CHARS)
-    scores: dict[str, float] = Field(default_factory=dict)
+    scores: dict[str, FiniteFloat] = Field(default_factory=dict)
     flags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("timestamp", mode="before")
-    @classmethod
-    def _epoch_or_rfc3339(cls, value: Any) -> Any:
-        # Epoch seconds (int or float) are common in app code; bools are not timestamps.
-        if isinstance(value, bool):
-            raise ValueError("timestamp must be RFC 3339 text or epoch seconds, not a boolean")
-        if isinstance(value, (int, float)):
-            if not math.isfinite(value) or not (0 <= value < 32503680000):
-                raise ValueError("timestamp in epoch seconds is out of range")
-            return datetime.fromtimestamp(value, tz=timezone.utc)
-        return value
-
-    @field_validator("timestamp")
-    @classmethod
-    def _aware_utc(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+    # One wrap validator rather than a before and an after one: a Python call fewer per event.
+    _epoch_or_rfc3339 = field_validator("timestamp", mode="wrap")(_timestamp)
 
     @field_validator("input", "output", mode="before")
     @classmethod
@@ -101,27 +116,9 @@ class TraceEvent(BaseModel):
             return [name for name, on in value.items() if on]
         return value
 
-    @field_validator("cost_usd", "latency_ms", "ttft_ms")
-    @classmethod
-    def _finite(cls, value: float | None) -> float | None:
-        if value is not None and not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
-
-    @field_validator("scores")
-    @classmethod
-    def _finite_scores(cls, value: dict[str, float]) -> dict[str, float]:
-        for name, score in value.items():
-            if not math.isfinite(score):
-                raise ValueError(f"score {name!r} must be a finite number")
-        return value
-
     @model_validator(mode="after")
     def _unknown_fields_into_metadata(self) -> "TraceEvent":
-        extra = self.__pydantic_extra__
-        if extra:
-            self.metadata.update(extra)
-            extra.clear()
+        _extras_into_metadata(self)
         return self
 
     # ---- convenience for detectors and runbooks -------------------------------------------------
@@ -140,3 +137,81 @@ class TraceEvent(BaseModel):
     def to_json_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with only the fields that are set (the wire form)."""
         return self.model_dump(mode="json", exclude_none=True, exclude_defaults=False)
+
+
+def _extras_into_metadata(event: TraceEvent) -> None:
+    extra = event.__pydantic_extra__
+    if extra:
+        event.metadata.update(extra)
+        extra.clear()
+
+
+# ---- the fast path -------------------------------------------------------------------------------
+#
+# Most events arrive in one shape: JSON types that are already right (text for text, numbers for
+# numbers, a list of flags, epoch seconds or RFC 3339 text). For that shape TraceEvent's lax
+# validation and its Python validators change nothing but the timestamp, so a *strict* twin of the
+# model, with only the timestamp validator, builds the same TraceEvent entirely in pydantic-core.
+# Anything the twin rejects (a lax conversion, chat messages, a flags mapping, a bad value) goes
+# through TraceEvent itself, which gives the result or the reasons. Unknown fields are moved into
+# metadata afterwards, exactly as TraceEvent's model validator does.
+# tests/unit/decode/test_fast_path.py checks on generated and hostile inputs that both agree.
+
+
+_lax_datetime = TypeAdapter(datetime).validator.validate_python  # what TraceEvent's validator wraps
+
+
+def _common_timestamp(value: Any) -> datetime:
+    """_timestamp for the twin, without the cost of a wrap validator's handler."""
+    if (type(value) is float or type(value) is int) and 0 <= value < MAX_EPOCH_S:
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    if type(value) is datetime and value.tzinfo is timezone.utc:
+        return value  # (the handler returns a datetime as it is, astimezone too when it is in UTC)
+    return _timestamp(value, _lax_datetime)
+
+
+def _twin_field(name: str, info: Any) -> tuple[Any, Any]:
+    if name == "timestamp":  # epoch seconds and RFC 3339 text both stay in the common shape
+        return Annotated[datetime, PlainValidator(_common_timestamp)], ...
+    return info.annotation, info
+
+
+_StrictTwin = create_model(
+    "_StrictTwin",
+    __config__=ConfigDict(**{**TraceEvent.model_config, "strict": True}),
+    **{name: _twin_field(name, info) for name, info in TraceEvent.model_fields.items()},
+)
+# The twin's schema, building TraceEvent instances instead of _StrictTwin ones.
+_TWIN_SCHEMA: core_schema.ModelSchema = {**_StrictTwin.__pydantic_core_schema__, "cls": TraceEvent}
+assert _TWIN_SCHEMA["type"] == "model"
+_strict_one = SchemaValidator(_TWIN_SCHEMA)
+_strict_many = SchemaValidator(core_schema.list_schema(_TWIN_SCHEMA, fail_fast=True))
+#: What the twin may raise besides ValidationError (e.g. OverflowError from a 400-digit epoch).
+_TWIN_ERRORS = (ValidationError, ValueError, TypeError, ArithmeticError, RecursionError)
+
+
+def validate_common(data: Any) -> TraceEvent | None:
+    """``data`` as a TraceEvent if it has the common shape, else None (use TraceEvent.model_validate).
+
+    >>> validate_common({"trace_id": "t1", "timestamp": 1700000000, "model": "m", "team": "x"}).metadata
+    {'team': 'x'}
+    >>> validate_common({"trace_id": "t1", "timestamp": 1700000000, "model": "m", "input_tokens": "3"})
+    """
+    try:
+        event = _strict_one.validate_python(data)
+    except _TWIN_ERRORS:
+        return None
+    _extras_into_metadata(event)
+    return event
+
+
+def validate_common_many(items: list[Any]) -> list[TraceEvent] | None:
+    """All ``items`` as TraceEvents when every one has the common shape, else None."""
+    try:
+        events = _strict_many.validate_python(items)
+    except _TWIN_ERRORS:
+        return None
+    for event in events:
+        if event.__pydantic_extra__:
+            _extras_into_metadata(event)
+    return events

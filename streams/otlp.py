@@ -64,7 +64,7 @@ from streams.decode import (
     load_json,
     validate_event,
 )
-from streams.events import MAX_TEXT_CHARS
+from streams.events import MAX_TEXT_CHARS, validate_common_many
 
 EVALUATION_EVENT = "gen_ai.evaluation.result"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -164,14 +164,6 @@ def attributes(kvs: Iterable[Any]) -> dict[str, Any]:
     return {kv.key: any_value(kv.value) for kv in kvs}
 
 
-def _first(attrs: dict[str, Any], names: tuple[str, ...]) -> Any:
-    for name in names:
-        value = attrs.get(name)
-        if value is not None and value != "":
-            return value
-    return None
-
-
 def messages_text(value: Any) -> str | None:
     """Text of a ``gen_ai.input.messages``-style value: JSON text, a list of messages, or plain text.
 
@@ -202,21 +194,26 @@ def messages_text(value: Any) -> str | None:
             content = message.get("content")
             if isinstance(content, str):
                 parts.append(content)
-            for part in message.get("parts") or ():
-                if isinstance(part, dict) and isinstance(part.get("content"), str):
-                    parts.append(part["content"])
+            message_parts = message.get("parts")
+            if isinstance(message_parts, list):  # (iterating text or an object found nothing anyway)
+                for part in message_parts:
+                    if isinstance(part, dict) and isinstance(part.get("content"), str):
+                        parts.append(part["content"])
     return "\n".join(parts)
 
 
-def _indexed_content(attrs: dict[str, Any], prefix: str) -> str | None:
-    # OpenLLMetry's older form: gen_ai.prompt.0.content, gen_ai.prompt.1.content, ...
-    found: list[tuple[int, str]] = []
-    for key, value in attrs.items():
-        if key.startswith(prefix) and key.endswith(".content") and isinstance(value, str):
-            middle = key[len(prefix):-len(".content")]
-            if middle.isdigit() and len(middle) < 6:
-                found.append((int(middle), value))
+def _indexed_content(found: list[tuple[int, str]]) -> str | None:
     return "\n".join(v for _, v in sorted(found)) if found else None
+
+
+def _content_index(key: str, prefix: str) -> int | None:
+    """N of OpenLLMetry's older ``gen_ai.prompt.N.content`` / ``gen_ai.completion.N.content``."""
+    if key.endswith(".content"):
+        middle = key[len(prefix):-len(".content")]
+        # isdecimal, not isdigit: int() rejects digits such as '²'
+        if middle.isdecimal() and len(middle) < 6:
+            return int(middle)
+    return None
 
 
 def _clip(text: str | None) -> str | None:
@@ -231,22 +228,54 @@ def _nanos_to_datetime(nanos: int) -> datetime | None:
 
 # ---- span -> event -------------------------------------------------------------------------------
 
+_PROMPT, _COMPLETION = "gen_ai.prompt.", "gen_ai.completion."
+#: The span events the mapping reads; the attributes of others are never looked at.
+_MAPPED_EVENTS = frozenset({EVALUATION_EVENT, "exception"})
 
-def span_to_event(resource: dict[str, Any], span: Span):
-    """Map one span: a :class:`TraceEvent`, ``None`` when it is not a model call, or a reason (str)."""
-    attrs = attributes(span.attributes)
+
+def resource_data(resource: dict[str, Any]) -> dict[str, Any]:
+    """The event fields a resource's attributes give (the same for all its spans)."""
     data: dict[str, Any] = {}
-    for field, names in _SPAN_FIELDS:
-        value = _first(attrs, names)
-        if value is not None:
-            data[field] = value
-    for field, names in _RESOURCE_FIELDS:
-        value = _first(resource, names)
-        if value is not None:
-            data[field] = value
-    for field in _STRING_FIELDS & data.keys():
-        if isinstance(data[field], (int, float, bool)):
-            data[field] = str(data[field])
+    _first_present(resource, _RESOURCE_FIELDS, data)
+    return data
+
+
+def _first_present(attrs: dict[str, Any], fields: tuple[tuple[str, tuple[str, ...]], ...],
+                   data: dict[str, Any]) -> None:
+    get = attrs.get
+    for field, names in fields:
+        for key in names:  # the first one present wins
+            value = get(key)
+            if value is not None and value != "":
+                if field in _STRING_FIELDS and isinstance(value, (int, float, bool)):
+                    value = str(value)
+                data[field] = value
+                break
+
+
+def span_data(
+    resource: dict[str, Any],
+    attrs: dict[str, Any],
+    events: Iterable[tuple[str, dict[str, Any]]],
+    trace_id: bytes,
+    span_id: bytes,
+    parent_span_id: bytes,
+    name: str,
+    start: int,
+    end: int,
+    status_code: int,
+    status_message: str,
+) -> dict[str, Any] | str | None:
+    """Map one span's parts to the data of a :class:`TraceEvent` (still to be validated).
+
+    ``resource`` is :func:`resource_data` of the span's resource. ``None`` when the span is not a
+    model call, a reason (str) when it is a bad one. ``events`` are the span's (name, attributes)
+    pairs; only those named in ``_MAPPED_EVENTS`` are needed.
+    """
+    data: dict[str, Any] = {}
+    _first_present(attrs, _SPAN_FIELDS, data)
+    data.update(resource)
+    get = attrs.get
 
     if "model" not in data:
         if any(key.startswith("gen_ai.usage.") for key in attrs):
@@ -254,43 +283,60 @@ def span_to_event(resource: dict[str, Any], span: Span):
                     "or gen_ai.response.model on the span")
         return None
 
-    if not span.trace_id:
+    if not trace_id:
         return "has no traceId"
-    data["trace_id"] = span.trace_id.hex()
-    if span.span_id:
-        data["span_id"] = span.span_id.hex()
-    start = _nanos_to_datetime(span.start_time_unix_nano)
-    if start is None:
-        return f"startTimeUnixNano {span.start_time_unix_nano} is missing or out of range"
-    data["timestamp"] = start
-    end = span.end_time_unix_nano
-    if end and end >= span.start_time_unix_nano:
-        data["latency_ms"] = (end - span.start_time_unix_nano) / 1e6
+    data["trace_id"] = trace_id.hex()
+    if span_id:
+        data["span_id"] = span_id.hex()
+    timestamp = _nanos_to_datetime(start)
+    if timestamp is None:
+        return f"startTimeUnixNano {start} is missing or out of range"
+    data["timestamp"] = timestamp
+    if end and end >= start:
+        data["latency_ms"] = (end - start) / 1e6
 
-    data["input"] = _clip(messages_text(attrs.get("gen_ai.input.messages"))
-                          or _indexed_content(attrs, "gen_ai.prompt."))
-    data["output"] = _clip(messages_text(attrs.get("gen_ai.output.messages"))
-                           or _indexed_content(attrs, "gen_ai.completion."))
+    # One pass over the gen_ai.* keys: indexed prompt and completion parts, and the attributes
+    # no field consumes, which are kept in metadata.
+    prompts: list[tuple[int, str]] = []
+    completions: list[tuple[int, str]] = []
+    extra: list[str] = []
+    for key, value in attrs.items():
+        # (no consumed key is an indexed gen_ai.prompt.N.content one, so testing it first is safe)
+        if key in _CONSUMED or not key.startswith("gen_ai."):
+            continue
+        if key.startswith(_PROMPT):
+            if isinstance(value, str) and (n := _content_index(key, _PROMPT)) is not None:
+                prompts.append((n, value))
+        elif key.startswith(_COMPLETION):
+            if isinstance(value, str) and (n := _content_index(key, _COMPLETION)) is not None:
+                completions.append((n, value))
+        else:
+            extra.append(key)
+    text = _clip(messages_text(get("gen_ai.input.messages")) or _indexed_content(prompts))
+    if text is not None:
+        data["input"] = text
+    text = _clip(messages_text(get("gen_ai.output.messages")) or _indexed_content(completions))
+    if text is not None:
+        data["output"] = text
 
     scores: dict[str, float] = {}
     flags: list[str] = []
     labels: dict[str, str] = {}
-    for event in span.events:
-        event_attrs = attributes(event.attributes)
-        if event.name == EVALUATION_EVENT:
-            name = event_attrs.get("gen_ai.evaluation.name")
+    for event_name, event_attrs in events:
+        if event_name == EVALUATION_EVENT:
+            name_ = event_attrs.get("gen_ai.evaluation.name")
             score = event_attrs.get("gen_ai.evaluation.score.value")
             label = event_attrs.get("gen_ai.evaluation.score.label")
-            if isinstance(name, str) and name and isinstance(score, (int, float)) \
+            if isinstance(name_, str) and name_ and isinstance(score, (int, float)) \
                     and not isinstance(score, bool) and math.isfinite(score):
-                scores[name] = float(score)
-            if isinstance(name, str) and name and isinstance(label, str):
-                labels[name] = label
-            flag = evaluation_flag(name if isinstance(name, str) else None,
+                scores[name_] = float(score)
+            if isinstance(name_, str) and name_ and isinstance(label, str):
+                labels[name_] = label
+            flag = evaluation_flag(name_ if isinstance(name_, str) else None,
                                    label if isinstance(label, str) else None)
             if flag and flag not in flags:
                 flags.append(flag)
-        elif event.name == "exception" and "error_type" not in data:
+        elif event_name == "exception" and "error_type" not in data:
             exc_type = event_attrs.get("exception.type")
             if isinstance(exc_type, str) and exc_type:
                 data["error_type"] = exc_type
@@ -298,32 +344,45 @@ def span_to_event(resource: dict[str, Any], span: Span):
     data["flags"] = flags
 
     error_type = data.get("error_type")
-    if span.status.code == Status.STATUS_CODE_ERROR or attrs.get("error.type"):
+    if status_code == Status.STATUS_CODE_ERROR or get("error.type"):
         data["status"] = "error"
         if isinstance(error_type, str) and "timeout" in error_type.lower().replace("_", ""):
             data["status"] = "timeout"
-        elif not error_type and span.status.message:
-            data["error_type"] = span.status.message[:200]
+        elif not error_type and status_message:
+            data["error_type"] = status_message[:200]
 
-    metadata: dict[str, Any] = {"span_name": span.name}
-    if span.parent_span_id:
-        metadata["parent_span_id"] = span.parent_span_id.hex()
-    response_model = attrs.get("gen_ai.response.model")
+    metadata: dict[str, Any] = {"span_name": name}
+    if parent_span_id:
+        metadata["parent_span_id"] = parent_span_id.hex()
+    response_model = get("gen_ai.response.model")
     if response_model and response_model != data["model"]:
         metadata["response_model"] = response_model
     if labels:
         metadata["evaluation_labels"] = labels
-    extra = [k for k in attrs if k.startswith("gen_ai.") and k not in _CONSUMED
-             and not k.startswith(("gen_ai.prompt.", "gen_ai.completion."))]
     for key in extra[:_MAX_METADATA_ATTRS]:
         metadata[key] = attrs[key]
     data["metadata"] = metadata
+    return data  # (no value is None: every one is set only when present)
 
-    return validate_event({k: v for k, v in data.items() if v is not None})
+
+def proto_span_data(resource: dict[str, Any], span: Span) -> dict[str, Any] | str | None:
+    """:func:`span_data` for a protobuf span; ``resource`` is :func:`resource_data`."""
+    return span_data(
+        resource, attributes(span.attributes),
+        [(e.name, attributes(e.attributes)) for e in span.events if e.name in _MAPPED_EVENTS],
+        span.trace_id, span.span_id, span.parent_span_id, span.name,
+        span.start_time_unix_nano, span.end_time_unix_nano, span.status.code, span.status.message,
+    )
 
 
-def _span_label(index: int, span: Span) -> str:
-    name = span.name if len(span.name) <= 40 else span.name[:39] + "…"
+def span_to_event(resource: dict[str, Any], span: Span):
+    """Map one span: a :class:`TraceEvent`, ``None`` when it is not a model call, or a reason (str)."""
+    data = proto_span_data(resource_data(resource), span)
+    return validate_event(data) if isinstance(data, dict) else data
+
+
+def _span_label(index: int, name: str) -> str:
+    name = name if len(name) <= 40 else name[:39] + "…"
     return f"span {index} ({name!r})"
 
 
@@ -374,6 +433,163 @@ def _parse_error(exc: Exception) -> str:
     return text if len(text) <= 100 else text[:99] + "…"
 
 
+# ---- OTLP JSON, the common shape -----------------------------------------------------------------
+#
+# json_format.ParseDict costs ~100 µs a span. Spans as the Collector writes them use few forms, so
+# those are read straight from the parsed JSON; any other form (snake_case names, enum names, base64
+# bytes, nulls, links, out-of-range numbers, unknown keys) raises _Uncommon and that span goes through
+# ParseDict as before, which also words the reason when it is bad. The walker accepts a span only if
+# ParseDict would, and reads the same values from it; tests/unit/decode/test_fast_path.py compares
+# the two on generated and mutated spans.
+
+
+class _Uncommon(Exception):
+    """Not the common shape: let json_format decide."""
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+_SPAN_KEYS = frozenset({"traceId", "spanId", "traceState", "parentSpanId", "flags", "name", "kind",
+                        "startTimeUnixNano", "endTimeUnixNano", "attributes", "droppedAttributesCount",
+                        "events", "droppedEventsCount", "links", "droppedLinksCount", "status"})
+_EVENT_KEYS = frozenset({"timeUnixNano", "name", "attributes", "droppedAttributesCount"})
+_STATUS_KEYS = frozenset({"code", "message"})
+_RESOURCE_KEYS = frozenset({"attributes", "droppedAttributesCount"})
+_KV_KEYS = frozenset({"key", "value"})
+_VALUES_KEYS = frozenset({"values"})
+
+
+def _is_decimal_text(text: str) -> bool:
+    """ASCII digits only: what both int() and ParseDict read the same way."""
+    return text.isascii() and text.isdigit()
+
+
+def _j_str(value: Any) -> str:
+    if type(value) is not str:
+        raise _Uncommon
+    return value
+
+
+def _j_uint(value: Any, bits: int) -> int:
+    """An unsigned protobuf integer: a JSON number, or (64-bit ones) decimal text."""
+    if type(value) is int:
+        number = value
+    elif type(value) is str and _is_decimal_text(value):
+        number = int(value)
+    else:
+        raise _Uncommon
+    if number >> bits:
+        raise _Uncommon
+    return number
+
+
+def _j_enum(value: Any, top: int) -> int:
+    if type(value) is not int or not 0 <= value <= top:
+        raise _Uncommon
+    return value
+
+
+def _j_id(value: Any) -> bytes:
+    if type(value) is not str or len(value) % 2 or not _HEX_DIGITS.issuperset(value):
+        raise _Uncommon
+    return bytes.fromhex(value)
+
+
+def _j_list(value: Any) -> list[Any]:
+    if type(value) is not list:
+        raise _Uncommon
+    return value
+
+
+def _j_any(value: Any) -> Any:
+    """An OTLP/JSON ``AnyValue`` as :func:`any_value` gives it (bytes values are not common)."""
+    if type(value) is not dict or len(value) > 1:
+        raise _Uncommon
+    if not value:
+        return None
+    ((kind, inner),) = value.items()
+    if kind == "stringValue":
+        return _j_str(inner)
+    if kind == "intValue":
+        if type(inner) is int:
+            number = inner
+        elif type(inner) is str and _is_decimal_text(inner[1:] if inner[:1] == "-" else inner):
+            number = int(inner)
+        else:
+            raise _Uncommon
+        if not _INT64[0] <= number <= _INT64[1]:
+            raise _Uncommon
+        return number
+    if kind == "doubleValue":
+        if type(inner) is int or (type(inner) is float and math.isfinite(inner)):
+            return float(inner)  # (orjson gives no NaN or infinity; ParseDict rejects them)
+        raise _Uncommon
+    if kind == "boolValue":
+        if type(inner) is bool:
+            return inner
+        raise _Uncommon
+    if kind == "arrayValue" or kind == "kvlistValue":
+        if type(inner) is not dict or not inner.keys() <= _VALUES_KEYS:
+            raise _Uncommon
+        values = _j_list(inner.get("values", []))
+        if kind == "arrayValue":
+            return [_j_any(v) for v in values]
+        return _j_attributes(values)
+    raise _Uncommon
+
+
+def _j_attributes(kvs: Any) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    for kv in _j_list(kvs):
+        if type(kv) is not dict or kv.keys() != _KV_KEYS:
+            raise _Uncommon
+        attrs[_j_str(kv["key"])] = _j_any(kv["value"])
+    return attrs
+
+
+def _j_resource(resource: dict[str, Any]) -> dict[str, Any]:
+    if not resource.keys() <= _RESOURCE_KEYS:
+        raise _Uncommon
+    if "droppedAttributesCount" in resource:
+        _j_uint(resource["droppedAttributesCount"], 32)
+    return _j_attributes(resource.get("attributes", []))
+
+
+def _j_span_data(resource: dict[str, Any], span: Any) -> dict[str, Any] | str | None:
+    """:func:`span_data` for an OTLP/JSON span in the common shape; raises _Uncommon otherwise."""
+    if type(span) is not dict or not span.keys() <= _SPAN_KEYS:
+        raise _Uncommon
+    get = span.get
+    for key in ("droppedAttributesCount", "droppedEventsCount", "droppedLinksCount", "flags"):
+        if key in span:
+            _j_uint(span[key], 32)
+    if "traceState" in span:
+        _j_str(span["traceState"])
+    if "kind" in span:
+        _j_enum(span["kind"], 5)
+    if _j_list(get("links", [])):
+        raise _Uncommon
+    events = []
+    for event in _j_list(get("events", [])):
+        if type(event) is not dict or not event.keys() <= _EVENT_KEYS:
+            raise _Uncommon
+        if "timeUnixNano" in event:
+            _j_uint(event["timeUnixNano"], 64)
+        if "droppedAttributesCount" in event:
+            _j_uint(event["droppedAttributesCount"], 32)
+        event_attrs = _j_attributes(event.get("attributes", []))  # checked even when not mapped
+        events.append((_j_str(event.get("name", "")), event_attrs))
+    status = get("status", {})
+    if type(status) is not dict or not status.keys() <= _STATUS_KEYS:
+        raise _Uncommon
+    return span_data(
+        resource, _j_attributes(get("attributes", [])), events,
+        _j_id(get("traceId", "")), _j_id(get("spanId", "")), _j_id(get("parentSpanId", "")),
+        _j_str(get("name", "")),
+        _j_uint(get("startTimeUnixNano", 0), 64), _j_uint(get("endTimeUnixNano", 0), 64),
+        _j_enum(status.get("code", 0), 2), _j_str(status.get("message", "")),
+    )
+
+
 # ---- decoding ---------------------------------------------------------------------------------------
 
 
@@ -388,21 +604,6 @@ def _decode_proto(raw: bytes) -> ExportTraceServiceRequest:
         ) from None
 
 
-def _collect(resource: dict[str, Any], spans: Iterable[tuple[Span | ItemError, int]], out: Decoded):
-    for span, index in spans:
-        if isinstance(span, ItemError):
-            out.errors.append(span)
-            continue
-        result = span_to_event(resource, span)
-        if result is None:
-            out.skipped += 1
-        elif isinstance(result, str):
-            raw = _dump(span_to_otlp_json(span))
-            out.errors.append(ItemError(index, f"{_span_label(index, span)}: {result}", raw))
-        else:
-            out.events.append(result)
-
-
 def _dump(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
@@ -410,21 +611,59 @@ def _dump(value: Any) -> bytes:
         return b""
 
 
+#: One span on its way out: its index, what it mapped to (event data, a reason, None for "not a
+#: model call", or an ItemError already) and where it came from (a Span, or its OTLP/JSON dict).
+_Mapped = tuple[int, "dict[str, Any] | str | ItemError | None", "Span | dict[str, Any] | None"]
+
+
+def _span_error(index: int, reason: str, source: Span | dict[str, Any] | None) -> ItemError:
+    """The ItemError for a span that mapped to a reason; ``raw`` is the span as OTLP/JSON."""
+    if isinstance(source, dict):  # read by the walker: parse it for the raw form, as before
+        source = _parse_span(source, index)
+        if isinstance(source, ItemError):  # cannot happen: the walker only takes what parses
+            return ItemError(index, f"span {index}: {reason}", source.raw)
+    assert isinstance(source, Span)
+    return ItemError(index, f"{_span_label(index, source.name)}: {reason}",
+                     _dump(span_to_otlp_json(source)))
+
+
+def _finish(mapped: list[_Mapped]) -> Decoded:
+    """Validate every span's event data (all at once when all are well) and collect the results."""
+    datas = [result for _, result, _ in mapped if isinstance(result, dict)]
+    events = validate_common_many(datas) if datas else []
+    if events is None:  # some span's data is not in the common shape: one by one
+        events = [validate_event(data) for data in datas]
+    out = Decoded()
+    next_event = iter(events).__next__
+    for index, result, source in mapped:
+        if result is None:
+            out.skipped += 1
+        elif isinstance(result, ItemError):
+            out.errors.append(result)
+        elif isinstance(result, str):
+            out.errors.append(_span_error(index, result, source))
+        else:
+            event = next_event()
+            if isinstance(event, str):
+                out.errors.append(_span_error(index, event, source))
+            else:
+                out.events.append(event)
+    return out
+
+
 def _from_proto(raw: bytes) -> Decoded:
     request = _decode_proto(raw)
-    out = Decoded()
+    mapped: list[_Mapped] = []
     index = 0
     for rs in request.resource_spans:
-        resource = attributes(rs.resource.attributes)
-        pairs = []
+        resource = resource_data(attributes(rs.resource.attributes))
         for ss in rs.scope_spans:
             for span in ss.spans:
-                pairs.append((span, index))
+                mapped.append((index, proto_span_data(resource, span), span))
                 index += 1
-        _collect(resource, pairs, out)
     if index == 0:
         raise DecodeError("the OTLP request contains no spans")
-    return out
+    return _finish(mapped)
 
 
 def _list_at(container: dict[str, Any], where: str, *keys: str) -> list[Any]:
@@ -440,6 +679,23 @@ def _list_at(container: dict[str, Any], where: str, *keys: str) -> list[Any]:
     return []
 
 
+def _json_resource(resource_json: Any, where: str) -> dict[str, Any]:
+    if isinstance(resource_json, dict):
+        try:
+            return _j_resource(resource_json)
+        except _Uncommon:
+            pass
+    resource_msg = Resource()
+    try:
+        if not isinstance(resource_json, dict):
+            raise json_format.ParseError(f"expected an object, got {json_kind(resource_json)}")
+        json_format.ParseDict(resource_json, resource_msg, ignore_unknown_fields=True)
+    except (json_format.ParseError, ProtobufError, ValueError, TypeError, RecursionError) as exc:
+        raise DecodeError(f"{where}.resource is not a valid OTLP resource: {_parse_error(exc)}") \
+            from None
+    return attributes(resource_msg.attributes)
+
+
 def _from_json(raw: bytes) -> Decoded:
     document = load_json(raw)
     if not isinstance(document, dict):
@@ -448,33 +704,33 @@ def _from_json(raw: bytes) -> Decoded:
     if "resourceSpans" not in document:
         raise DecodeError("no 'resourceSpans': not an OTLP trace export (is this a metrics or logs "
                           "topic, or tracewatch's own JSON format?)")
-    out = Decoded()
+    mapped: list[_Mapped] = []
     index = 0
     for r, rs in enumerate(_list_at(document, "", "resourceSpans")):
         where = f"resourceSpans[{r}]"
         if not isinstance(rs, dict):
             raise DecodeError(f"{where} is a JSON {json_kind(rs)}; expected an object")
-        resource_json = rs.get("resource") or {}
-        resource_msg = Resource()
-        try:
-            if not isinstance(resource_json, dict):
-                raise json_format.ParseError(f"expected an object, got {json_kind(resource_json)}")
-            json_format.ParseDict(resource_json, resource_msg, ignore_unknown_fields=True)
-        except (json_format.ParseError, ProtobufError, ValueError, TypeError, RecursionError) as exc:
-            raise DecodeError(f"{where}.resource is not a valid OTLP resource: {_parse_error(exc)}") \
-                from None
-        resource = attributes(resource_msg.attributes)
-        pairs: list[tuple[Span | ItemError, int]] = []
+        resource = resource_data(_json_resource(rs.get("resource") or {}, where))
         for s, ss in enumerate(_list_at(rs, where, "scopeSpans", "instrumentationLibrarySpans")):
             if not isinstance(ss, dict):
                 raise DecodeError(f"{where}.scopeSpans[{s}] is a JSON {json_kind(ss)}; expected an object")
             for span_json in _list_at(ss, f"{where}.scopeSpans[{s}]", "spans"):
-                pairs.append((_parse_span(span_json, index), index))
+                mapped.append(_json_span(resource, span_json, index))
                 index += 1
-        _collect(resource, pairs, out)
     if index == 0:
         raise DecodeError("the OTLP request contains no spans")
-    return out
+    return _finish(mapped)
+
+
+def _json_span(resource: dict[str, Any], span_json: Any, index: int) -> _Mapped:
+    try:
+        return index, _j_span_data(resource, span_json), span_json
+    except _Uncommon:
+        pass
+    span = _parse_span(span_json, index)
+    if isinstance(span, ItemError):
+        return index, span, None
+    return index, proto_span_data(resource, span), span
 
 
 def _parse_span(span_json: Any, index: int) -> Span | ItemError:
