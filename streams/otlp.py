@@ -542,7 +542,12 @@ def _j_attributes(kvs: Any) -> dict[str, Any]:
     for kv in _j_list(kvs):
         if type(kv) is not dict or kv.keys() != _KV_KEYS:
             raise _Uncommon
-        attrs[_j_str(kv["key"])] = _j_any(kv["value"])
+        key, value = _j_str(kv["key"]), kv["value"]
+        # The most common form, {"stringValue": "..."}, inline; _j_any reads it the same way.
+        if type(value) is dict and len(value) == 1 and type(text := value.get("stringValue")) is str:
+            attrs[key] = text
+        else:
+            attrs[key] = _j_any(value)
     return attrs
 
 
