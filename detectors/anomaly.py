@@ -63,21 +63,24 @@ def getter(field: str) -> Callable[[Any], float | None]:
 
 
 class FieldAnomaly(Detector):
+    __slots__ = ("_mean", "_var", "_streak")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "z": 4.0, "consecutive": 1, "half_life_s": 3600.0,
               "min_rel_change": 0.01}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
-    derived = ("_spec", "_get")
 
-    def reset(self) -> None:
-        super().reset()
+    def configure(self, **config: Any) -> None:
+        super().configure(**config)
         problem = field_problem(self.field)
         if problem:
             raise ValueError(problem)
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {self.direction!r}")
-        self._get = getter(self.field)
+        super().configure(_get=staticmethod(getter(self.field)))  # a function, not a method
+
+    def reset(self) -> None:
+        super().reset()
         self._mean = 0.0
         self._var = 0.0
         self._streak = 0

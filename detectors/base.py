@@ -7,15 +7,17 @@ Events are pre-aggregated per series and short event-time bucket into a ``Bucket
 - ``learn_one(window)`` — update the learned baseline with a closed window;
 - ``update(window, partial=...)`` — judge and learn; returns a ``Finding`` or ``None``.
 
-Constructor arguments are stored under their own names and learned state carries a ``_`` prefix, so
-``state()`` / ``load_state()`` (the snapshot) need no per-detector code: learned state is kept to plain
-numbers, lists and dicts. ``BucketSummary`` lives in ``detectors.summary``.
+Constructor arguments are stored under their own names (configuration shared by a detector and its
+clones, see ``Detector``) and learned state in ``_``-prefixed ``__slots__``, so ``state()`` /
+``load_state()`` (the snapshot) need little per-detector code: learned state is kept to plain numbers,
+lists and dicts. ``BucketSummary`` lives in ``detectors.summary``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from operator import attrgetter
+from typing import Any, Callable, ClassVar
 
 from detectors.finding import Evidence, Finding, Target
 from detectors.summary import EMPTY, MAX_EXAMPLES, NO_EXAMPLES, BucketSummary  # noqa: F401 - re-exported
@@ -71,31 +73,57 @@ class SeriesSpec:
         """The series of ``event`` (``None``: the event lacks a required field)."""
         return self._key(event)
 
-    def _compile(self) -> Any:
-        parts = self.parts
-        if len(parts) == 1 and not parts[0][1].startswith("metadata.") and not parts[0][2]:
-            field, prefix = parts[0][1], parts[0][1] + "="
+    def _compile(self) -> Callable[[Any], str | None]:
+        """A key function for this spec's shape: all parsing is done here, none per call."""
+        parts = [(sep if sep == "@" else f"{sep}{field}=", _getter(field), optional)
+                 for sep, field, optional in self.parts]
+        if len(parts) == 1:
+            (label, get, optional), = parts
+            if not optional:
+                def single(event: Any) -> str | None:
+                    value = get(event)
+                    return None if value is None else f"{label}{value}"
+                return single
+        if len(parts) == 2:  # "app?/feature", "model/provider?", "prompt_id@prompt_version"
+            (label_a, get_a, optional_a), (label_b, get_b, optional_b) = parts
 
-            def single(event: Any) -> str | None:
-                value = getattr(event, field)
-                return None if value is None else prefix + value
-            return single
-        return self._general
+            def pair(event: Any) -> str | None:
+                a = get_a(event)
+                if a is None:
+                    if not optional_a:
+                        return None
+                    a = "-"
+                b = get_b(event)
+                if b is None:
+                    if not optional_b:
+                        return None
+                    b = "-"
+                return f"{label_a}{a}{label_b}{b}"
+            return pair
 
-    def _general(self, event: Any) -> str | None:
-        out = []
-        for sep, field, optional in self.parts:
-            if field.startswith("metadata."):
-                value = event.metadata.get(field[9:])
-                value = None if value is None else str(value)
-            else:
-                value = getattr(event, field)
-            if value is None:
-                if not optional:
-                    return None
-                value = "-"
-            out.append(f"{sep}{value}" if sep == "@" else f"{sep}{field}={value}")
-        return "".join(out)
+        def general(event: Any) -> str | None:
+            out = []
+            for label, get, optional in parts:
+                value = get(event)
+                if value is None:
+                    if not optional:
+                        return None
+                    value = "-"
+                out.append(f"{label}{value}")
+            return "".join(out)
+        return general
+
+
+def _getter(field: str) -> Callable[[Any], Any]:
+    """``event -> value`` for a series field (metadata values as text, ``None`` when absent)."""
+    if not field.startswith("metadata."):
+        return attrgetter(field)
+    name = field[9:]
+
+    def from_metadata(event: Any) -> str | None:
+        value = event.metadata.get(name)
+        return None if value is None else str(value)
+    return from_metadata
 
 
 def ew_alpha(window_s: float, half_life_s: float) -> float:
@@ -115,7 +143,24 @@ COMMON_DEFAULTS: dict[str, Any] = {"window_s": 60.0, "warmup": 10, "min_volume":
 
 
 class Detector:
-    """Base protocol: one configured detector; each series gets its own ``clone()``."""
+    """Base protocol: one configured detector; each series gets its own ``clone()``.
+
+    Constructing a detector makes a subclass of its kind for that configuration alone (same name):
+    the configuration lives there, as class attributes shared by the detector and all its clones,
+    and an instance holds only learned state, in ``__slots__``. A process tracks ~10^5 series, each
+    with a clone, so this keeps a series at a few hundred bytes. Subclasses list their learned
+    attributes in ``__slots__`` and set them in ``reset``; derived configuration is set in ``configure``.
+
+    >>> from detectors.runaway import Runaway
+    >>> d = Runaway("runaway", "session_id")
+    >>> c = d.clone()
+    >>> isinstance(c, Runaway) and c._spec is d._spec and c.state() == d.state()
+    True
+    >>> c == d, type(c).__name__
+    (True, 'Runaway')
+    """
+
+    __slots__ = ("_windows", "_last_fire")
 
     kind: ClassVar[str] = ""
     #: kind-specific parameters and their defaults (the config lint accepts exactly these)
@@ -124,29 +169,53 @@ class Detector:
     defaults: ClassVar[dict[str, Any]] = {}
     #: event fields copied into the target besides the series fields
     target_fields: ClassVar[tuple[str, ...]] = ()
-    #: ``_`` attributes derived from the configuration, not learned (left out of ``state()``)
-    derived: ClassVar[tuple[str, ...]] = ("_spec",)
     #: whether ``SeriesState.add`` asks for an early decision on a partial window
     early: ClassVar[bool] = False
+    #: the detector class of this kind (set for every subclass; a configured class points to its kind's)
+    _kind_class: ClassVar[type["Detector"]]
+    #: learned attributes: the ``_`` slots of the class and its bases (what ``state()`` holds)
+    _learned: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_configured" in cls.__dict__:
+            return
+        if "__slots__" not in cls.__dict__:  # learned state outside the slots would miss the snapshot
+            raise TypeError(f"{cls.__name__} must declare __slots__ (its learned attributes, or ())")
+        cls._kind_class = cls
+        cls._learned = tuple(name for klass in reversed(cls.__mro__)
+                             for name in klass.__dict__.get("__slots__", ()) if name.startswith("_"))
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Detector":
+        kind_class = cls._kind_class if "_configured" in cls.__dict__ else cls
+        configured = type(kind_class.__name__, (kind_class,), {
+            "__slots__": (), "_configured": True, "__module__": kind_class.__module__,
+            "__qualname__": kind_class.__qualname__, "__doc__": kind_class.__doc__})
+        return object.__new__(configured)
 
     def __init__(self, name: str, series: str = "model", *, window_s: float | None = None,
                  warmup: int | None = None, min_volume: int | None = None, cooldown_s: float | None = None,
                  severity: dict[str, float] | None = None, **params: Any) -> None:
         d = {**COMMON_DEFAULTS, **self.defaults}
-        self.name = name
-        self.series = series
-        self.window_s = float(d["window_s"] if window_s is None else window_s)
-        self.warmup = int(d["warmup"] if warmup is None else warmup)
-        self.min_volume = int(d["min_volume"] if min_volume is None else min_volume)
-        self.cooldown_s = float(d["cooldown_s"] if cooldown_s is None else cooldown_s)
-        self.severity = dict(d["severity"] if severity is None else severity)
         unknown = set(params) - set(self.params)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unknown parameters {sorted(unknown)}")
-        for key, default in self.params.items():
-            setattr(self, key, params.get(key, default))
-        self._spec = SeriesSpec(series)
+        self.configure(
+            name=name, series=series,
+            window_s=float(d["window_s"] if window_s is None else window_s),
+            warmup=int(d["warmup"] if warmup is None else warmup),
+            min_volume=int(d["min_volume"] if min_volume is None else min_volume),
+            cooldown_s=float(d["cooldown_s"] if cooldown_s is None else cooldown_s),
+            severity=dict(d["severity"] if severity is None else severity),
+            _spec=SeriesSpec(series),
+            **{key: params.get(key, default) for key, default in self.params.items()})
         self.reset()
+
+    def configure(self, **config: Any) -> None:
+        """Set configuration (shared with every clone). Subclasses extend it to validate and derive."""
+        cls = type(self)
+        for key, value in config.items():
+            setattr(cls, key, value)
 
     # ---- learned state ---------------------------------------------------------------------------
 
@@ -155,8 +224,10 @@ class Detector:
         self._last_fire = NEVER  # event time of the last finding
 
     def clone(self) -> "Detector":
-        """A fresh detector with the same configuration (river's ``clone``)."""
-        return type(self)(**self.config())
+        """A fresh detector with the same (shared) configuration (river's ``clone``)."""
+        c = object.__new__(type(self))
+        c.reset()
+        return c
 
     def config(self) -> dict[str, Any]:
         base = {"name": self.name, "series": self.series, "window_s": self.window_s,
@@ -166,23 +237,21 @@ class Detector:
         return base
 
     def state(self) -> dict[str, Any]:
-        """Learned state: every ``_``-prefixed attribute (plain numbers, lists, dicts)."""
-        return {k: v for k, v in vars(self).items() if k.startswith("_") and k not in self.derived}
+        """Learned state: every ``_``-prefixed slot (plain numbers, lists, dicts)."""
+        return {k: getattr(self, k) for k in self._learned}
 
     def load_state(self, state: dict[str, Any]) -> None:
+        learned = self._learned
         for k, v in state.items():
-            if k.startswith("_") and k not in self.derived:
+            if k in learned:
                 setattr(self, k, v)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.config() == self.config() and other.state() == self.state()
+        return (isinstance(other, Detector) and other._kind_class is self._kind_class
+                and other.config() == self.config() and other.state() == self.state())
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"config": self.config(), "state": self.state()}
-
-    def __setstate__(self, d: dict[str, Any]) -> None:
-        self.__init__(**d["config"])
-        self.load_state(d["state"])
+    def __reduce__(self) -> tuple:  # pickle and deepcopy: the kind's class, configuration and state
+        return (_restore, (self._kind_class, self.config(), self.state()))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
@@ -242,3 +311,9 @@ class Detector:
 
 def _r(x: float | None) -> float | None:
     return None if x is None else round(float(x), 6)
+
+
+def _restore(kind_class: type[Detector], config: dict[str, Any], state: dict[str, Any]) -> Detector:
+    d = kind_class(**config)
+    d.load_state(state)
+    return d

@@ -20,10 +20,11 @@ True
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
 from detectors.base import BucketSummary, Detector
-from detectors.cost import measure_of
+from detectors.cost import fold_measure
 from detectors.finding import SEVERITY_RANK, Finding
 
 PERIODS = {"hour": 3600.0, "day": 86400.0}
@@ -31,6 +32,7 @@ ADJ = {"hour": "hourly", "day": "daily"}
 
 
 class Budget(Detector):
+    __slots__ = ("_period", "_fired")
     kind = "budget"
     early = True
     params = {"limit": 100.0, "period": "day", "measure": "cost_usd"}
@@ -42,20 +44,19 @@ class Budget(Detector):
 
     def __init__(self, name: str, series: str = "user_id", **kwargs: Any) -> None:
         super().__init__(name, series, **kwargs)
+
+    def configure(self, **config: Any) -> None:
+        super().configure(**config)
         if self.period not in PERIODS:
             raise ValueError(f"period must be one of {sorted(PERIODS)}, not {self.period!r}")
-        self.window_s = PERIODS[self.period]
+        super().configure(window_s=PERIODS[self.period], _measure_of=attrgetter(self.measure))
 
     def reset(self) -> None:
         super().reset()
         self._period = -1.0  # start of the period the fired level belongs to
         self._fired = -1  # rank of the highest severity already reported in that period
 
-    def fold(self, s: BucketSummary, event: Any, t: float) -> None:
-        v = (event.total_tokens if self.measure == "total_tokens" else getattr(event, self.measure)) or 0.0
-        s.n += 1
-        s.total += v
-        s.see(t, event.trace_id, v)
+    fold = fold_measure
 
     def score_one(self, window: BucketSummary) -> float:
         return window.total / self.limit if self.limit > 0 else float("inf")

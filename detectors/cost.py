@@ -26,6 +26,8 @@ Examples
 from __future__ import annotations
 
 import math
+from array import array
+from operator import attrgetter
 from typing import Any
 
 from detectors.base import BucketSummary, Detector, ew_alpha, ew_update
@@ -34,13 +36,20 @@ from detectors.finding import Finding
 MEASURES = ("cost_usd", "total_tokens", "input_tokens", "output_tokens")
 
 
-def measure_of(event: Any, measure: str) -> float:
-    if measure == "total_tokens":
-        return event.total_tokens or 0
-    return getattr(event, measure) or 0.0
+def fold_measure(self: Detector, s: BucketSummary, event: Any, t: float) -> None:
+    """``fold`` of the spend detectors (cost, budget): count and sum ``measure``, rank examples by it."""
+    v = self._measure_of(event) or 0.0
+    s.n += 1
+    s.total += v
+    s.see(t, event.trace_id, v)
+
+
+#: ``_season`` before the first learned window: no seasonal baseline yet
+NO_SEASON: Any = ()
 
 
 class CostSpike(Detector):
+    __slots__ = ("_mean", "_var", "_last_start", "_season")
     kind = "cost"
     early = True
     params = {"measure": "cost_usd", "z": 6.0, "ratio": 3.0, "half_life_s": 1800.0, "seasonal": True,
@@ -53,13 +62,27 @@ class CostSpike(Detector):
         self._mean = 0.0
         self._var = 0.0
         self._last_start: float | None = None
-        self._season: list[list[float]] = [[0.0, 0] for _ in range(24)] if self.seasonal else []
+        # mean and count per hour of the day, flat (mean of hour h at 2h, its count at 2h + 1); allocated
+        # by the first learned window, so a series that never learns costs nothing here
+        self._season: array | tuple = NO_SEASON
 
-    def fold(self, s: BucketSummary, event: Any, t: float) -> None:
-        v = (event.total_tokens if self.measure == "total_tokens" else getattr(event, self.measure)) or 0.0
-        s.n += 1
-        s.total += v
-        s.see(t, event.trace_id, v)
+    def configure(self, **config: Any) -> None:
+        super().configure(**config)
+        super().configure(_measure_of=attrgetter(self.measure))
+
+    fold = fold_measure
+
+    def state(self) -> dict[str, Any]:
+        state = super().state()
+        season = self._season  # snapshotted as 24 [mean, count] pairs, as before the flat array
+        state["_season"] = [[season[i], _number(season[i + 1])] for i in range(0, len(season), 2)]
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        if "_season" in state:
+            pairs = state["_season"]
+            self._season = array("d", [x for pair in pairs for x in pair]) if pairs else NO_SEASON
 
     # ---- judgement (pure) ------------------------------------------------------------------------
 
@@ -73,8 +96,10 @@ class CostSpike(Detector):
         z = (w.total - expected) / (std * math.sqrt(f))
         ratio = w.total / max(expected, 1e-12)
         out = {"span": span, "expected": expected, "z": z, "ratio": ratio, "seasonal": -1.0}
-        if self._season:
-            mean, count = self._season[self._hour(w.bucket_start)]
+        season = self._season
+        if season:
+            i = 2 * self._hour(w.bucket_start)
+            mean, count = season[i], season[i + 1]
             if count >= 0.5 * 3600 / self.window_s:  # seen at least half an hour of this hour before
                 out["seasonal"] = mean * f
                 out["ratio"] = min(ratio, w.total / max(mean * f, 1e-12))
@@ -102,12 +127,15 @@ class CostSpike(Detector):
             self._mean, self._var = x, 0.0
         else:
             self._mean, self._var = ew_update(self._mean, self._var, x, alpha)
-        if self._season:
-            slot = self._season[self._hour(window.bucket_start)]
+        season = self._season
+        if not season and self.seasonal:
+            season = self._season = array("d", [0.0]) * 48
+        if season:
+            i = 2 * self._hour(window.bucket_start)
             per_day = 3600 / self.window_s
-            a = max(1.0 / (slot[1] + 1), 1.0 - 0.5 ** (1.0 / (self.season_days * per_day)))
-            slot[0] += a * (x - slot[0])
-            slot[1] = min(slot[1] + 1, 10 * per_day)
+            a = max(1.0 / (season[i + 1] + 1), 1.0 - 0.5 ** (1.0 / (self.season_days * per_day)))
+            season[i] += a * (x - season[i])
+            season[i + 1] = min(season[i + 1] + 1, 10 * per_day)
         self._windows += 1
         self._last_start = window.bucket_start
 
@@ -132,3 +160,8 @@ class CostSpike(Detector):
         if not partial:
             self.learn_one(window)
         return found
+
+
+def _number(x: float) -> float:
+    """A count as it was snapshotted before the flat array: whole counts as ints (shorter JSON)."""
+    return int(x) if x.is_integer() else x

@@ -33,6 +33,7 @@ MAX_REASONS = 8
 
 
 class ErrorSurge(Detector):
+    __slots__ = ("_calls", "_failed")
     kind = "errors"
     early = True
     params = {"z": 4.0, "ratio": 3.0, "min_rate": 0.01, "min_increase": 0.05, "min_failed": 5,

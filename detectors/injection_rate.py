@@ -27,6 +27,7 @@ from detectors.runaway import SlidingCount
 
 
 class InjectionRate(SlidingCount):
+    __slots__ = ()
     kind = "injection"
     early = True
     params = {"min_hits": 3}

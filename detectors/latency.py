@@ -24,12 +24,14 @@ True
 from __future__ import annotations
 
 import math
+from operator import attrgetter
 from typing import Any
 
 from detectors.base import EMPTY, BucketSummary, Detector, ew_alpha, ew_update
 from detectors.finding import Finding
 
 _K = 1.0 / math.log(1.15)
+_log1p = math.log1p
 MAX_CARRY = 5
 
 
@@ -51,6 +53,7 @@ def quantile(hist: dict[int, int], q: float) -> float:
 
 
 class LatencyRegression(Detector):
+    __slots__ = ("_base", "_streak", "_streak_start", "_carry")
     kind = "latency"
     params = {"field": "latency_ms", "ratio": 1.5, "z": 3.0, "consecutive": 3, "half_life_s": 3600.0}
     defaults = {"window_s": 60.0, "warmup": 30, "min_volume": 20, "cooldown_s": 1800.0,
@@ -64,11 +67,15 @@ class LatencyRegression(Detector):
         self._streak_start = 0.0
         self._carry: list = []  # [start, n, hist] of recent windows too small to judge on their own
 
+    def configure(self, **config: Any) -> None:
+        super().configure(**config)
+        super().configure(_value_of=attrgetter(self.field))
+
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
-        v = getattr(event, self.field)
+        v = self._value_of(event)
         if v is None:
             return
-        b = int(math.log1p(v) * _K)
+        b = int(_log1p(v) * _K)
         h = s.hist if s.hist is not EMPTY else s.writable("hist")
         h[b] = h.get(b, 0) + 1
         s.n += 1

@@ -42,33 +42,40 @@ DDM_FEED_MAX = 400  # calls fed to the drift detector per window (counts are sca
 
 
 class QualityRegression(Detector):
+    __slots__ = ("_versions", "_ddm")
     kind = "quality"
     params = {"flags": ["hallucination", "negative_feedback"], "low_scores": {}, "z": 3.0, "ratio": 1.5,
               "min_increase": 0.02, "prior_rate": 0.01, "drift": True, "max_versions": 4}
     defaults = {"window_s": 300.0, "warmup": 0, "min_volume": 200, "cooldown_s": 3600.0,
                 "severity": {"warning": 1.5, "critical": 3.0}}
     target_fields = ("app",)
-    derived = ("_spec", "_flagset")
+
+    def configure(self, **config: Any) -> None:
+        super().configure(**config)
+        super().configure(_flagset=frozenset(self.flags), _low_scores=tuple(self.low_scores.items()))
 
     def reset(self) -> None:
         super().reset()
-        self._flagset = frozenset(self.flags)
         # [version, calls, bad, first seen, reported, predecessor, last seen]
         self._versions: list[list] = []
         self._ddm: list = []  # [version, n, mean, p_min, s_min, ps_min] of the newest version
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
-        c = s.counts if s.counts is not EMPTY else s.writable("counts")
         bad = 0
-        for flag in event.flags:
-            if flag in self._flagset:
-                c[flag] = c.get(flag, 0) + 1
-                bad = 1
-        if self.low_scores:
+        flags = event.flags
+        if flags:
+            flagset = self._flagset
+            for flag in flags:
+                if flag in flagset:
+                    c = s.counts if s.counts is not EMPTY else s.writable("counts")
+                    c[flag] = c.get(flag, 0) + 1
+                    bad = 1
+        if self._low_scores:
             scores = event.scores
-            for name, below in self.low_scores.items():
+            for name, below in self._low_scores:
                 v = scores.get(name)
                 if v is not None and v < below:
+                    c = s.counts if s.counts is not EMPTY else s.writable("counts")
                     c["low:" + name] = c.get("low:" + name, 0) + 1
                     bad = 1
         version = event.prompt_version or "-"

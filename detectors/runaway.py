@@ -27,24 +27,39 @@ from detectors.finding import Finding
 class SlidingCount(Detector):
     """Shared by the rate-limit detectors: a sliding-window count over two tumbling windows."""
 
+    # start, count and total of the last closed window (one per session: slots, not a list); the
+    # snapshot keeps them as "_prev": [start, count, total]
+    __slots__ = ("_prev_start", "_prev_n", "_prev_total")
+
     def reset(self) -> None:
         super().reset()
-        self._prev = [-1.0, 0, 0.0]  # start, count, total of the last closed window
+        self._prev_start, self._prev_n, self._prev_total = -1.0, 0, 0.0
+
+    def state(self) -> dict[str, Any]:
+        state = super().state()
+        del state["_prev_start"], state["_prev_n"], state["_prev_total"]
+        state["_prev"] = [self._prev_start, self._prev_n, self._prev_total]
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        if "_prev" in state:
+            self._prev_start, self._prev_n, self._prev_total = state["_prev"]
 
     def _sliding(self, w: BucketSummary) -> tuple[float, float]:
-        start, n, total = self._prev
-        if start != w.bucket_start - self.window_s:
+        if self._prev_start != w.bucket_start - self.window_s:
             return float(w.n), w.total
         elapsed = min(max(w.t_last - w.bucket_start, 0.0), self.window_s)
         keep = 1.0 - elapsed / self.window_s
-        return w.n + keep * n, w.total + keep * total
+        return w.n + keep * self._prev_n, w.total + keep * self._prev_total
 
     def learn_one(self, window: BucketSummary) -> None:
-        self._prev = [window.bucket_start, window.n, window.total]
+        self._prev_start, self._prev_n, self._prev_total = window.bucket_start, window.n, window.total
         self._windows += 1
 
 
 class Runaway(SlidingCount):
+    __slots__ = ()
     kind = "runaway"
     early = True
     params = {"max_requests_per_min": 60.0, "max_tokens_per_min": 200_000.0}
@@ -53,7 +68,8 @@ class Runaway(SlidingCount):
     target_fields = ("user_id", "session_id", "app", "feature")
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
-        tokens = event.total_tokens or 0
+        # event.total_tokens, inlined (hot path): 0 when neither count is known
+        tokens = (event.input_tokens or 0) + (event.output_tokens or 0)
         s.n += 1
         s.total += tokens
         s.see(t, event.trace_id, tokens)

@@ -66,3 +66,27 @@ def test_series_state_snapshot_round_trip(kind):
     assert len(state.snapshot()) <= 2048
     tail = [(a.copy(), a.copy()) for a in stream[50:]]
     assert [f for a, _ in tail for f in state.add(a)] == [f for _, b in tail for f in restored.add(b)]
+
+
+def test_clones_share_the_configuration(kind):
+    """A series holds only learned state (issue 6: bytes per tracked series)."""
+    d = make_detector(kind)
+    c = d.clone()
+    assert not hasattr(c, "__dict__") and c._spec is d._spec and c.severity is d.severity
+    assert c == d and isinstance(c, type(d)._kind_class)
+    for w in window_stream(kind, seed=8)[:20]:
+        c.update(w)
+    assert d.state() == make_detector(kind).state()  # learning in a clone leaves the prototype alone
+
+
+def test_cost_snapshot_written_before_the_flat_season_loads():
+    old = {"_windows": 40, "_last_fire": -1e18, "_mean": 2.0, "_var": 0.5, "_last_start": 1200.0,
+           "_season": [[0.0, 0]] * 23 + [[1.5, 600.0]]}  # 24 [mean, count] pairs, the count saturated
+    d = make_detector("cost")
+    d.load_state(orjson.loads(orjson.dumps(old)))
+    assert orjson.loads(orjson.dumps(d.state())) == old
+    assert len(orjson.dumps(d.state())) <= len(orjson.dumps(old))
+    fresh = make_detector("cost")
+    assert fresh.state()["_season"] == []  # allocated by the first learned window
+    fresh.update(window_stream("cost", seed=9)[0])
+    assert len(fresh.state()["_season"]) == 24
