@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from streams.settings import Settings
 from streams.topics import ensure_topics
 
 log = logging.getLogger(__name__)
+GC_GEN0_THRESHOLD = 100_000  # net allocations between two young-generation collections (CPython: 700)
 
 
 @contextmanager
@@ -32,6 +34,19 @@ def broker_for(settings: Settings, *, announce: bool = True) -> Iterator[str]:
         broker.stop()
 
 
+def tune_gc() -> None:
+    """Fewer, cheaper garbage collections for a process that allocates a few objects per event.
+
+    With CPython's default (a collection every 700 net allocations) a worker spends more time in the
+    collector than decoding: each event allocates a handful of containers, and the long-lived series
+    states and views make every older-generation pass expensive. Objects alive after start-up (modules,
+    the app, compiled rules) are frozen out of collection altogether.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, 50, 100)
+
+
 def run_worker(settings: Settings, broker_url: str, *, loglevel: str = "warning") -> None:
     """Create the topics, then run one worker until SIGINT/SIGTERM. Blocks."""
     from streams.app import Tracewatch
@@ -40,6 +55,7 @@ def run_worker(settings: Settings, broker_url: str, *, loglevel: str = "warning"
     # Faust's worker wants a current event loop in the main thread (asyncio.run closed the last one).
     asyncio.set_event_loop(asyncio.new_event_loop())
     tw = Tracewatch(settings, broker_url)
+    tune_gc()
     worker = faust.Worker(tw.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     try:
         worker.execute_from_commandline()
