@@ -37,13 +37,11 @@ REPLAY_FLUSH_EVERY = 256
 
 
 class SeriesState:
-    """All stateful judgement of one series key: the open windows and the detector's learned state.
+    """All stateful judgement of one series key: the open window and the detector's learned state.
 
-    ``add`` takes ownership of the summary and merges it into its window, which may fire early on a
-    partial window that is already decisive. A window stays open until a summary more than one window
-    later arrives (``advance``: until the watermark passes its end), so summaries that arrive out of
-    order — from other ingest partitions or workers, or while a worker catches up — still count.
-    Summaries for windows already closed are counted in ``late`` and dropped.
+    ``add`` takes ownership of the summary and merges it into the open window (closing older windows first) and may fire early on a
+    partial window that is already decisive; ``advance`` closes the window once the watermark passes
+    its end. Summaries for windows already closed are counted in ``late`` and dropped.
     ``quiet_for(t, seconds)`` tells, once, that a series which fired has been quiet for that long.
     """
 
@@ -52,7 +50,7 @@ class SeriesState:
     def __init__(self, series_key: str, detector: Detector) -> None:
         self.series_key = series_key
         self.detector = detector
-        self._open: list[BucketSummary] = []  # by window start; at most two
+        self._open: BucketSummary | None = None
         self._closed_until = -math.inf
         self.late = 0
         self.fired_at: float | None = None  # event time of the latest finding
@@ -60,43 +58,38 @@ class SeriesState:
 
     @property
     def deadline(self) -> float | None:
-        """Event time at which the oldest open window closes (``None``: no open window)."""
-        return self._open[0].bucket_start + self.detector.window_s if self._open else None
+        """Event time at which the open window closes (``None``: no open window)."""
+        return None if self._open is None else self._open.bucket_start + self.detector.window_s
 
     def add(self, summary: BucketSummary) -> list[Finding]:
         d = self.detector
         start = d.window_start(summary.bucket_start)
         found: list[Finding] = []
-        while self._open and (self._open[0].bucket_start + 2 * d.window_s <= start or len(self._open) > 2):
+        if self._open is not None and start > self._open.bucket_start:
             found += self._close()
-        if start < self._closed_until:
+        if start < self._closed_until or (self._open is not None and start < self._open.bucket_start):
             self.late += 1
             return found
-        window = next((w for w in self._open if w.bucket_start == start), None)
-        if window is None:  # the state takes the summary over (it was built or decoded for it)
+        if self._open is None:  # the state takes the summary over (it was built or decoded for it)
             summary.bucket_start = start
             summary.series_key = self.series_key
-            window = summary
-            self._open.append(window)
-            self._open.sort(key=lambda w: w.bucket_start)
-            if len(self._open) > 2:
-                found += self._close()
+            self._open = summary
         else:
-            window.merge(summary)
-        if d.early and window in self._open:
-            f = d.update(window, partial=True)
+            self._open.merge(summary)
+        if d.early:
+            f = d.update(self._open, partial=True)
             if f is not None:
                 found.append(f)
         return found
 
     def advance(self, watermark: float) -> list[Finding]:
-        found: list[Finding] = []
-        while self._open and self._open[0].bucket_start + self.detector.window_s <= watermark:
-            found += self._close()
-        return found
+        if self._open is not None and self._open.bucket_start + self.detector.window_s <= watermark:
+            return self._close()
+        return []
 
     def _close(self) -> list[Finding]:
-        window = self._open.pop(0)
+        window, self._open = self._open, None
+        assert window is not None
         self._closed_until = window.bucket_start + self.detector.window_s
         f = self.detector.update(window, partial=False)
         return [] if f is None else [f]
@@ -116,7 +109,7 @@ class SeriesState:
 
     def to_dict(self) -> dict[str, Any]:
         return {"k": self.series_key, "kind": self.detector.kind,
-                "o": [w.to_dict() for w in self._open] or None,
+                "o": None if self._open is None else self._open.to_dict(),
                 "c": self._closed_until if math.isfinite(self._closed_until) else None,
                 "late": self.late, "s": self.detector.state(), "f": self.fired_at, "q": self.cleared}
 
@@ -126,9 +119,7 @@ class SeriesState:
     def load(self, d: dict[str, Any]) -> "SeriesState":
         if d.get("kind") == self.detector.kind:  # a detector whose kind changed starts afresh
             self.detector.load_state(d["s"])
-            windows = d["o"] or []  # one window (a dict) in snapshots of earlier versions
-            self._open = [BucketSummary.from_dict(w, owned=True)
-                          for w in ([windows] if isinstance(windows, dict) else windows)]
+            self._open = None if d["o"] is None else BucketSummary.from_dict(d["o"], owned=True)
             self._closed_until = -math.inf if d["c"] is None else d["c"]
             self.late = d.get("late", 0)
             self.fired_at, self.cleared = d.get("f"), d.get("q", False)

@@ -59,9 +59,6 @@ class Tracewatch:
             broker_commit_every=1000,
             broker_commit_interval=0.5,
             stream_buffer_maxsize=8192,
-            # Small fetches per partition: while a worker catches up, partitions are read in turn in
-            # small steps, so their event times stay close and few summaries arrive after their window.
-            consumer_max_fetch_size=64 * 1024,
             producer_linger_ms=5,
             table_standby_replicas=0,
             logging_config=None,

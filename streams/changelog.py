@@ -15,20 +15,17 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
-from streams.topics import bootstrap_of
+from streams.topics import KeyPartitioner, bootstrap_of
 
 
 
 class ChangelogWriter:
-    """Writes ``(key, value, partition)`` into a raw-bytes Faust table and its changelog topic.
+    """Writes ``(key, value)`` pairs into a raw-bytes Faust table and its changelog topic."""
 
-    The partition must be the one Faust would use: that of the source topic partition the key's
-    updates come from (which is the key's Kafka default partition when the source is keyed alike).
-    """
-
-    def __init__(self, broker_url: str, table: Any) -> None:
+    def __init__(self, broker_url: str, table: Any, partitions: int) -> None:
         self.broker_url = broker_url
         self.table = table
+        self.partition_of = KeyPartitioner(partitions)
         self._producer: AIOKafkaProducer | None = None
         self._ready = asyncio.Event()
 
@@ -46,7 +43,7 @@ class ChangelogWriter:
             self._producer = None
             await producer.stop()
 
-    async def write(self, items: list[tuple[bytes, bytes, int]]) -> None:
+    async def write(self, items: list[tuple[bytes, bytes]]) -> None:
         """Set each key in the table and wait until the broker holds all the changelog records."""
         if not items:
             return
@@ -57,8 +54,9 @@ class ChangelogWriter:
         store = self.table.data  # the table's store: setting it here sends no changelog record of its own
         batches: dict[int, Any] = {}
         deliveries = []
-        for key, value, partition in items:
+        for key, value in items:
             store[key] = value
+            partition = self.partition_of(key)
             batch = batches.get(partition)
             if batch is None:
                 batch = batches[partition] = producer.create_batch()

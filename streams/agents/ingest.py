@@ -103,6 +103,7 @@ def register(tw: "Tracewatch") -> None:
 
     partition_of = KeyPartitioner(tw.settings.partitions)
 
+    @tw.app.timer(tw.settings.flush_interval_s)
     async def flush_series() -> None:
         # One message per partition per flush, not one per summary: the series a partition holds are
         # those its keys hash to, exactly as if each summary were sent keyed by its series.
@@ -112,11 +113,6 @@ def register(tw: "Tracewatch") -> None:
             by_partition.setdefault(partition, []).append(summary.to_dict())
         for partition, items in by_partition.items():
             await send_summaries(partition, items)
-
-    # Every flush interval, and before each offset commit: the events whose offsets are committed are
-    # then in summaries on their way to the series agent, so a crash loses none of them.
-    tw.app.timer(tw.settings.flush_interval_s)(flush_series)
-    tw.app.before_commit.append(flush_series)
 
     async def send_summaries(partition: int, items: list[dict]) -> None:
         blob = orjson.dumps(items)

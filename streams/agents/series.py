@@ -30,9 +30,9 @@ MAX_LIVE_SERIES = 200_000  # series states kept decoded in memory; the rest are 
 def register(tw: "Tracewatch") -> None:
     app = tw.app
     states: dict[str, SeriesState] = {}  # live states for the partitions this worker owns
-    changed: dict[str, int] = {}  # series key → its partition, for keys whose snapshot is older than their state
+    changed: set[str] = set()  # series keys whose snapshot is older than their state
     resolve_after = tw.incident_policy.resolve_after_s
-    writer = ChangelogWriter(tw.broker_url, tw.series_state)
+    writer = ChangelogWriter(tw.broker_url, tw.series_state, tw.settings.partitions)
 
     @app.task
     async def _changelog_producer() -> None:
@@ -43,13 +43,12 @@ def register(tw: "Tracewatch") -> None:
         # reflect every summary up to the offsets about to be committed.
         if not changed:
             return
-        saving = dict(changed)
+        keys = list(changed)
         changed.clear()
         try:
-            await writer.write([(key.encode(), states[key].snapshot(), partition)
-                                for key, partition in saving.items() if key in states])
+            await writer.write([(key.encode(), states[key].snapshot()) for key in keys if key in states])
         except BaseException:
-            changed.update(saving)
+            changed.update(keys)
             raise
         # Bound memory: forget the oldest live states (their snapshots are in the table) beyond the cap.
         for key in list(itertools.islice(states, max(0, len(states) - MAX_LIVE_SERIES))):
@@ -65,12 +64,11 @@ def register(tw: "Tracewatch") -> None:
 
     @app.agent(tw.series, name="tracewatch.series")
     async def series_agent(stream):  # noqa: ANN001 - Faust stream
-        async for event in stream.events():
-            partition = event.message.partition  # the changelog partition of these series' state too
-            for item in orjson.loads(event.value):  # the summaries of this partition from one flush
-                await judge(BucketSummary.from_dict(item, owned=True), partition)
+        async for raw in stream:
+            for item in orjson.loads(raw):  # the summaries of this partition from one flush
+                await judge(BucketSummary.from_dict(item, owned=True))
 
-    async def judge(summary: BucketSummary, partition: int) -> None:
+    async def judge(summary: BucketSummary) -> None:
         key = summary.series_key
         state = states.get(key)
         if state is None:
@@ -78,7 +76,7 @@ def register(tw: "Tracewatch") -> None:
             state = tw.suite.restore_series(blob) if blob else tw.suite.series_state(key)
             states[key] = state
         findings = state.add(summary)
-        changed[key] = partition
+        changed.add(key)
         for finding in findings:
             await tw.send_finding(finding)
         if state.quiet_for(summary.bucket_start, resolve_after, findings):
