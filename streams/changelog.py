@@ -18,7 +18,6 @@ from aiokafka import AIOKafkaProducer
 from streams.topics import KeyPartitioner, bootstrap_of
 
 
-
 class ChangelogWriter:
     """Writes ``(key, value)`` pairs into a raw-bytes Faust table and its changelog topic."""
 

@@ -7,8 +7,8 @@ with the number of series, not of events. Each series' state (learned baseline, 
 last fired) is kept as a snapshot in a table whose changelog lets another worker take the partition over
 with the learned baselines. Snapshots are written right before each offset commit, once per series that
 changed since the last one, in a few record batches (``streams.changelog``), not on every summary.
-When a series that produced findings has been quiet
-for the incident policy's resolve time (in event time), a ``clear`` goes to the incident agent.
+When a series that produced findings has been quiet for the incident policy's resolve time (in event
+time), a ``clear`` goes to the incident agent.
 """
 
 from __future__ import annotations
