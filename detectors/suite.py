@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from operator import attrgetter
 from typing import Any, Iterable, Iterator
 
 import orjson
@@ -34,65 +35,96 @@ from detectors.finding import Finding, Target
 
 #: how many events ``replay`` observes at most between two flushes
 REPLAY_FLUSH_EVERY = 256
+_bucket_start = attrgetter("bucket_start")
 
 
 class SeriesState:
-    """All stateful judgement of one series key: the open window and the detector's learned state.
+    """All stateful judgement of one series key: the open windows and the detector's learned state.
 
-    ``add`` takes ownership of the summary and merges it into the open window (closing older windows first) and may fire early on a
-    partial window that is already decisive; ``advance`` closes the window once the watermark passes
-    its end. Summaries for windows already closed are counted in ``late`` and dropped.
-    ``quiet_for(t, seconds)`` tells, once, that a series which fired has been quiet for that long.
+    ``add`` takes ownership of the summary and merges it into its window; the newest open window may
+    fire early on a partial window that is already decisive. Like ``replay``'s watermark, a window
+    closes once the series has seen an event ``lateness_s`` past its end (``advance``: once a given
+    watermark passes its end), so summaries that arrive a little out of order — from another ingest
+    worker, or across a flush — still count. Summaries for windows already closed are counted in
+    ``late`` and dropped. ``quiet_for(t, seconds)`` tells, once, that a series which fired has been
+    quiet for that long.
+
+    >>> from detectors.cost import CostSpike
+    >>> st = SeriesState("c|model=m", CostSpike("c", "model", window_s=60), lateness_s=5)
+    >>> _ = st.add(BucketSummary.make("c|model=m", 60.0, n=1, total=1.0, t_last=61.0))
+    >>> _ = st.add(BucketSummary.make("c|model=m", 120.0, n=1, total=1.0, t_last=121.0))
+    >>> _ = st.add(BucketSummary.make("c|model=m", 65.0, n=2, total=2.0, t_last=66.0))  # out of order
+    >>> st.open_windows, st.late
+    ([(60.0, 3), (120.0, 1)], 0)
+    >>> _ = st.add(BucketSummary.make("c|model=m", 125.0, n=1, total=1.0, t_last=126.0))
+    >>> st.open_windows
+    [(120.0, 2)]
     """
 
-    __slots__ = ("series_key", "detector", "_open", "_closed_until", "late", "fired_at", "cleared")
+    __slots__ = ("series_key", "detector", "lateness_s", "_open", "_closed_until", "_newest", "late",
+                 "fired_at", "cleared")
 
-    def __init__(self, series_key: str, detector: Detector) -> None:
+    def __init__(self, series_key: str, detector: Detector, lateness_s: float = 0.0) -> None:
         self.series_key = series_key
         self.detector = detector
-        self._open: BucketSummary | None = None
+        self.lateness_s = lateness_s
+        self._open: list[BucketSummary] = []  # open windows, oldest first
         self._closed_until = -math.inf
+        self._newest = -math.inf  # latest event time seen in this series
         self.late = 0
         self.fired_at: float | None = None  # event time of the latest finding
         self.cleared = False  # quiet_for already answered True since that finding
 
     @property
     def deadline(self) -> float | None:
-        """Event time at which the open window closes (``None``: no open window)."""
-        return None if self._open is None else self._open.bucket_start + self.detector.window_s
+        """Event time at which the oldest open window closes (``None``: no open window)."""
+        return self._open[0].bucket_start + self.detector.window_s if self._open else None
+
+    @property
+    def open_windows(self) -> list[tuple[float, int]]:
+        """``(window start, events)`` of each open window, oldest first."""
+        return [(w.bucket_start, w.n) for w in self._open]
 
     def add(self, summary: BucketSummary) -> list[Finding]:
         d = self.detector
         start = d.window_start(summary.bucket_start)
-        found: list[Finding] = []
-        if self._open is not None and start > self._open.bucket_start:
-            found += self._close()
-        if start < self._closed_until or (self._open is not None and start < self._open.bucket_start):
+        newest = summary.t_last if summary.t_last > summary.bucket_start else summary.bucket_start
+        if newest > self._newest:
+            self._newest = newest
+        found = self.advance(self._newest - self.lateness_s)
+        if start < self._closed_until:
             self.late += 1
             return found
-        if self._open is None:  # the state takes the summary over (it was built or decoded for it)
+        windows = self._open
+        i = len(windows)
+        while i and windows[i - 1].bucket_start > start:
+            i -= 1
+        if i and windows[i - 1].bucket_start == start:
+            window = windows[i - 1]
+            window.merge(summary)
+        else:  # the state takes the summary over (it was built or decoded for it)
             summary.bucket_start = start
             summary.series_key = self.series_key
-            self._open = summary
-        else:
-            self._open.merge(summary)
-        if d.early:
-            f = d.update(self._open, partial=True)
+            window = summary
+            windows.insert(i, window)
+        # Only the newest window is judged early: an older one is complete but for stragglers.
+        if d.early and window is windows[-1]:
+            f = d.update(window, partial=True)
             if f is not None:
                 found.append(f)
         return found
 
     def advance(self, watermark: float) -> list[Finding]:
-        if self._open is not None and self._open.bucket_start + self.detector.window_s <= watermark:
-            return self._close()
-        return []
-
-    def _close(self) -> list[Finding]:
-        window, self._open = self._open, None
-        assert window is not None
-        self._closed_until = window.bucket_start + self.detector.window_s
-        f = self.detector.update(window, partial=False)
-        return [] if f is None else [f]
+        """Close the windows that end at or before ``watermark``, oldest first."""
+        found: list[Finding] = []
+        window_s = self.detector.window_s
+        while self._open and self._open[0].bucket_start + window_s <= watermark:
+            window = self._open.pop(0)
+            self._closed_until = window.bucket_start + window_s
+            f = self.detector.update(window, partial=False)
+            if f is not None:
+                found.append(f)
+        return found
 
     def quiet_for(self, t: float, seconds: float, findings: list[Finding]) -> bool:
         """Note this update's ``findings``; ``True`` the first time the series, having fired, has been
@@ -109,8 +141,9 @@ class SeriesState:
 
     def to_dict(self) -> dict[str, Any]:
         return {"k": self.series_key, "kind": self.detector.kind,
-                "o": None if self._open is None else self._open.to_dict(),
+                "o": [w.to_dict() for w in self._open] or None,
                 "c": self._closed_until if math.isfinite(self._closed_until) else None,
+                "t": self._newest if math.isfinite(self._newest) else None,
                 "late": self.late, "s": self.detector.state(), "f": self.fired_at, "q": self.cleared}
 
     def snapshot(self) -> bytes:
@@ -119,8 +152,12 @@ class SeriesState:
     def load(self, d: dict[str, Any]) -> "SeriesState":
         if d.get("kind") == self.detector.kind:  # a detector whose kind changed starts afresh
             self.detector.load_state(d["s"])
-            self._open = None if d["o"] is None else BucketSummary.from_dict(d["o"], owned=True)
+            windows = d["o"] or []  # one window (a dict) in snapshots of earlier versions
+            self._open = [BucketSummary.from_dict(w, owned=True)
+                          for w in ([windows] if isinstance(windows, dict) else windows)]
             self._closed_until = -math.inf if d["c"] is None else d["c"]
+            newest = d.get("t")
+            self._newest = -math.inf if newest is None else newest
             self.late = d.get("late", 0)
             self.fired_at, self.cleared = d.get("f"), d.get("q", False)
         return self
@@ -129,7 +166,7 @@ class SeriesState:
         return isinstance(other, SeriesState) and other.to_dict() == self.to_dict()
 
     def __repr__(self) -> str:
-        return f"SeriesState({self.series_key!r}, open={self._open!r})"
+        return f"SeriesState({self.series_key!r}, open={self.open_windows!r})"
 
 
 class DetectorSuite:
@@ -207,11 +244,33 @@ class DetectorSuite:
             s.target = target
         return s
 
-    def flush(self) -> list[BucketSummary]:
-        """The summaries folded since the last flush, one per (series key, bucket)."""
-        out = [s for summaries in self._pending.values() for s in summaries if s.n]
-        self._pending = {}
+    def flush(self, until: float = math.inf) -> list[BucketSummary]:
+        """The summaries folded since the last flush, one per (series key, bucket), oldest bucket first.
+
+        Only buckets starting at or before ``until`` go out; later ones stay pending (and keep folding)
+        until a flush lets them go. The service holds back buckets its slowest source partition has not
+        reached yet, so that a series receives its summaries in event-time order while catching up.
+        """
+        pending = self._pending
+        if until == math.inf:
+            out = [s for summaries in pending.values() for s in summaries if s.n]
+            self._pending = {}
+        else:
+            out = []
+            held: dict[tuple[Any, str, float], list[BucketSummary]] = {}
+            for k, summaries in pending.items():
+                if k[2] <= until:
+                    out += [s for s in summaries if s.n]
+                else:
+                    held[k] = summaries
+            self._pending = held
+        out.sort(key=_bucket_start)
         return out
+
+    @property
+    def pending(self) -> int:
+        """How many (series, bucket) pre-aggregates are waiting for the next flush."""
+        return len(self._pending)
 
     # ---- per series --------------------------------------------------------------------------------
 
@@ -223,7 +282,7 @@ class DetectorSuite:
             raise KeyError(f"no detector named {name!r} in this suite (series key {series_key!r})") from None
 
     def series_state(self, series_key: str) -> SeriesState:
-        return SeriesState(series_key, self.detector_for(series_key).clone())
+        return SeriesState(series_key, self.detector_for(series_key).clone(), self.lateness_s)
 
     def restore_series(self, blob: bytes) -> SeriesState:
         d = orjson.loads(blob)

@@ -9,8 +9,9 @@ bad item of a batch, ``tracewatch.index``.
 from __future__ import annotations
 
 import logging
+import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SERIES_MESSAGE_BYTES = 256 * 1024  # well below the usual 1 MB broker limit
+MAX_HELD_SUMMARIES = 200_000  # pre-aggregates held back for a slow partition at most (memory bound)
 
 
 def message_format(topic: str, raw: bytes, tw: "Tracewatch") -> str:
@@ -43,14 +45,44 @@ def decode_message(tw: "Tracewatch", topic: str, raw: bytes | None) -> Decoded:
 
 
 class Ingest:
-    """The per-message step, separated from Faust so that benchmarks and tests can call it directly."""
+    """The per-message step, separated from Faust so that benchmarks and tests can call it directly.
+
+    It also keeps, per source partition, the last offset handled and the latest event time seen, from
+    which ``watermark`` tells how far in event time every partition that is still behind has come.
+    """
 
     def __init__(self, tw: "Tracewatch") -> None:
         self.tw = tw
+        self.seen: dict[tuple[str, int], list] = {}  # (topic, partition) -> [offset, latest event time]
+
+    def watermark(self, consumer: Any) -> float:
+        """The event time that every source partition this worker still has records to read in has
+        reached; ``inf`` when none is behind. A partition that is behind but not read from yet holds
+        the watermark at ``-inf``."""
+        mark = math.inf
+        names = (self.tw.traces.get_topic_name(), self.tw.otlp.get_topic_name())
+        for tp in consumer.assignment():
+            if tp.topic not in names:
+                continue
+            end = consumer.highwater(tp)  # the next offset to be written; None before the first fetch
+            if not end:
+                continue
+            seen = self.seen.get((tp.topic, tp.partition))
+            if seen is None:
+                position = consumer._read_offset.get(tp)  # where Faust sought to (the committed offset)
+                if position is None or position < end:
+                    return -math.inf
+            elif seen[0] + 1 < end and seen[1] < mark:
+                mark = seen[1]
+        return mark
 
     async def handle(self, topic: str, partition: int, offset: int, raw: bytes | None) -> list[TraceEvent]:
         tw = self.tw
         started = time.perf_counter()
+        seen = self.seen.get((topic, partition))
+        if seen is None:
+            seen = self.seen[(topic, partition)] = [offset, -math.inf]
+        seen[0] = offset
         try:
             decoded = decode_message(tw, topic, raw)
         except DecodeError as exc:
@@ -62,6 +94,10 @@ class Ingest:
             return []
         for item in decoded.errors:
             await self.deadletter(topic, partition, offset, item.raw, item.reason, item.index)
+        if decoded.events:
+            latest = max(e.timestamp for e in decoded.events).timestamp()
+            if latest > seen[1]:
+                seen[1] = latest
         for event in decoded.events:
             if event.cost_usd is None and not tw.prices.apply(event):
                 tw.metrics.cost_unknown.inc()
@@ -101,14 +137,24 @@ def register(tw: "Tracewatch") -> None:
             msg = event.message
             await ingest.handle(msg.topic, msg.partition, msg.offset, event.value)
 
+    @tw.app.on_partitions_revoked.connect
+    async def _forget_sources(sender: object, revoked: object, **kwargs: object) -> None:
+        ingest.seen.clear()  # a partition assigned again may have been read on by another worker
+
     partition_of = KeyPartitioner(tw.settings.partitions)
 
     @tw.app.timer(tw.settings.flush_interval_s)
     async def flush_series() -> None:
         # One message per partition per flush, not one per summary: the series a partition holds are
         # those its keys hash to, exactly as if each summary were sent keyed by its series.
+        # While catching up, buckets later than the slowest source partition has reached wait (up to a
+        # bound), so that each series receives its summaries in event-time order.
+        consumer = tw.app.consumer
+        until = math.inf
+        if consumer is not None and tw.suite.pending <= MAX_HELD_SUMMARIES:
+            until = ingest.watermark(consumer)
         by_partition: dict[int, list[dict]] = {}
-        for summary in tw.suite.flush():
+        for summary in tw.suite.flush(until):
             partition = partition_of(summary.series_key.encode())
             by_partition.setdefault(partition, []).append(summary.to_dict())
         for partition, items in by_partition.items():
