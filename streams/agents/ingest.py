@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SERIES_MESSAGE_BYTES = 256 * 1024  # well below the usual 1 MB broker limit
 MAX_HELD_SUMMARIES = 200_000  # pre-aggregates held back for a slow partition at most (memory bound)
+BEHIND_UNKNOWN = -1e18  # the watermark of a partition that is behind but not read from yet
+PROGRESS_HEADER = "tracewatch.behind"
 
 
 def message_format(topic: str, raw: bytes, tw: "Tracewatch") -> str:
@@ -48,22 +50,26 @@ class Ingest:
     """The per-message step, separated from Faust so that benchmarks and tests can call it directly.
 
     It also keeps, per source partition, the last offset handled and the latest event time seen, from
-    which ``watermark`` tells how far in event time every partition that is still behind has come.
+    which ``progress`` tells how far in event time every partition that is still behind has come.
     """
 
     def __init__(self, tw: "Tracewatch") -> None:
         self.tw = tw
         self.seen: dict[tuple[str, int], list] = {}  # (topic, partition) -> [offset, latest event time]
 
-    def watermark(self, consumer: Any) -> float:
-        """The event time that every source partition this worker still has records to read in has
-        reached; ``inf`` when none is behind. A partition that is behind but not read from yet holds
-        the watermark at ``-inf``."""
-        mark = math.inf
+    def progress(self, consumer: Any) -> dict[str, float | None]:
+        """Per source partition this worker owns, ``None`` if it has nothing left to read, else the
+        watermark: the event time every partition still behind has reached (``BEHIND_UNKNOWN`` if one
+        has not been read from yet). Summaries for buckets after the watermark are still to come."""
         names = (self.tw.traces.get_topic_name(), self.tw.otlp.get_topic_name())
+        behind: list[str] = []
+        report: dict[str, float | None] = {}
+        mark = math.inf
         for tp in consumer.assignment():
             if tp.topic not in names:
                 continue
+            name = f"{tp.topic}/{tp.partition}"
+            report[name] = None
             end = consumer.highwater(tp)  # the next offset to be written; None before the first fetch
             if not end:
                 continue
@@ -71,10 +77,14 @@ class Ingest:
             if seen is None:
                 position = consumer._read_offset.get(tp)  # where Faust sought to (the committed offset)
                 if position is None or position < end:
-                    return -math.inf
-            elif seen[0] + 1 < end and seen[1] < mark:
-                mark = seen[1]
-        return mark
+                    behind.append(name)
+                    mark = BEHIND_UNKNOWN
+            elif seen[0] + 1 < end:
+                behind.append(name)
+                mark = min(mark, max(seen[1], BEHIND_UNKNOWN))
+        for name in behind:
+            report[name] = mark
+        return report
 
     async def handle(self, topic: str, partition: int, offset: int, raw: bytes | None) -> list[TraceEvent]:
         tw = self.tw
@@ -142,6 +152,7 @@ def register(tw: "Tracewatch") -> None:
         ingest.seen.clear()  # a partition assigned again may have been read on by another worker
 
     partition_of = KeyPartitioner(tw.settings.partitions)
+    last_report: dict[int, dict] = {}  # the progress last sent to each series partition
 
     @tw.app.timer(tw.settings.flush_interval_s)
     async def flush_series() -> None:
@@ -150,25 +161,30 @@ def register(tw: "Tracewatch") -> None:
         # While catching up, buckets later than the slowest source partition has reached wait (up to a
         # bound), so that each series receives its summaries in event-time order.
         consumer = tw.app.consumer
-        until = math.inf
-        if consumer is not None and tw.suite.pending <= MAX_HELD_SUMMARIES:
-            until = ingest.watermark(consumer)
-        by_partition: dict[int, list[dict]] = {}
+        report = ingest.progress(consumer) if consumer is not None else {}
+        until = min((mark for mark in report.values() if mark is not None), default=math.inf)
+        if tw.suite.pending > MAX_HELD_SUMMARIES:
+            until = math.inf
+        by_partition: dict[int, list[dict]] = {p: [] for p in range(tw.settings.partitions)}
         for summary in tw.suite.flush(until):
-            partition = partition_of(summary.series_key.encode())
-            by_partition.setdefault(partition, []).append(summary.to_dict())
+            by_partition[partition_of(summary.series_key.encode())].append(summary.to_dict())
+        # Every message carries this worker's progress, so that the series agent keeps windows open
+        # for buckets that another partition, maybe read by another worker, has not reached yet.
+        headers = [(PROGRESS_HEADER, orjson.dumps(report))]
         for partition, items in by_partition.items():
-            await send_summaries(partition, items)
+            if items or report != last_report.get(partition):
+                last_report[partition] = report
+                await send_summaries(partition, items, headers)
 
-    async def send_summaries(partition: int, items: list[dict]) -> None:
+    async def send_summaries(partition: int, items: list[dict], headers: list) -> None:
         blob = orjson.dumps(items)
         if len(blob) > SERIES_MESSAGE_BYTES and len(items) > 1:  # stay far below the broker's limit
             half = len(items) // 2
-            await send_summaries(partition, items[:half])
-            await send_summaries(partition, items[half:])
+            await send_summaries(partition, items[:half], [])  # the progress holds once all are sent
+            await send_summaries(partition, items[half:], headers)
             return
         try:
-            await tw.series.send(key=b"series", value=blob, partition=partition)
+            await tw.series.send(key=b"series", value=blob, partition=partition, headers=headers)
         except Exception:  # noqa: BLE001 - an exception in a Faust timer would stop the whole worker
             log.exception("could not send %d series summaries to partition %d", len(items), partition)
             tw.metrics.series_dropped.inc(len(items))

@@ -9,16 +9,23 @@ with the learned baselines. Snapshots are written right before each offset commi
 changed since the last one, in a few record batches (``streams.changelog``), not on every summary.
 When a series that produced findings has been quiet for the incident policy's resolve time (in event
 time), a ``clear`` goes to the incident agent.
+
+Windows close in event time (``SeriesState``). While workers catch up, one may be minutes of event time
+ahead of another; each flush message therefore carries its sender's progress per source partition
+(header ``tracewatch.behind``), and a window stays open until every source partition that is behind has
+sent its summaries for it — the watermark is the minimum over the inputs, as in Flink.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from typing import TYPE_CHECKING
 
 import orjson
 
 from detectors.suite import BucketSummary, SeriesState
+from streams.agents.ingest import PROGRESS_HEADER
 from streams.changelog import ChangelogWriter
 
 if TYPE_CHECKING:
@@ -31,6 +38,11 @@ def register(tw: "Tracewatch") -> None:
     app = tw.app
     states: dict[str, SeriesState] = {}  # live states for the partitions this worker owns
     changed: set[str] = set()  # series keys whose snapshot is older than their state
+    # Per series partition, what each source partition's reader last reported: None when it has nothing
+    # left to read, else the event time up to which it has sent every summary (streams.agents.ingest).
+    progress: dict[int, dict[str, float | None]] = {}
+    waiting: dict[int, set[str]] = {}  # per series partition, series with a window open only for them
+    released: dict[int, float] = {}  # per series partition, the watermark they were last released up to
     resolve_after = tw.incident_policy.resolve_after_s
     writer = ChangelogWriter(tw.broker_url, tw.series_state, tw.settings.partitions)
 
@@ -61,23 +73,56 @@ def register(tw: "Tracewatch") -> None:
     async def _forget(sender: object, revoked: object, **kwargs: object) -> None:
         await save_changed()
         states.clear()  # whoever owns a partition next restores from the table, so must we
+        progress.clear()
+        waiting.clear()
+        released.clear()
 
     @app.agent(tw.series, name="tracewatch.series")
     async def series_agent(stream):  # noqa: ANN001 - Faust stream
-        async for raw in stream:
-            for item in orjson.loads(raw):  # the summaries of this partition from one flush
-                await judge(BucketSummary.from_dict(item, owned=True))
+        async for event in stream.events():
+            partition = event.message.partition
+            behind = progress.setdefault(partition, {})
+            until = watermark(behind)
+            for item in orjson.loads(event.value):  # the summaries of this partition from one flush
+                state = await judge(BucketSummary.from_dict(item, owned=True), until)
+                if state.waiting:
+                    waiting.setdefault(partition, set()).add(state.series_key)
+            report = event.headers.get(PROGRESS_HEADER)
+            if report:  # it covers the summaries sent with it, so it applies after them
+                behind.update(orjson.loads(report))
+                await release(partition, behind)
 
-    async def judge(summary: BucketSummary) -> None:
+    async def judge(summary: BucketSummary, until: float) -> SeriesState:
         key = summary.series_key
         state = states.get(key)
         if state is None:
             blob = tw.series_state.get(key.encode())
             state = tw.suite.restore_series(blob) if blob else tw.suite.series_state(key)
             states[key] = state
-        findings = state.add(summary)
+        await publish(state, state.add(summary, until), summary.bucket_start)
+        return state
+
+    async def release(partition: int, behind: dict[str, float | None]) -> None:
+        # The sources may have moved on: close the windows that were only waiting for them.
+        keys = waiting.get(partition)
+        until = watermark(behind)
+        if not keys or until <= released.get(partition, -math.inf):
+            return
+        released[partition] = until
+        for key in list(keys):
+            state = states.get(key)
+            if state is not None:
+                await publish(state, state.release(until), state.newest)
+            if state is None or not state.waiting:
+                keys.discard(key)
+
+    def watermark(behind: dict[str, float | None]) -> float:
+        return min((mark for mark in behind.values() if mark is not None), default=math.inf)
+
+    async def publish(state: SeriesState, findings: list, now: float) -> None:
+        key = state.series_key
         changed.add(key)
         for finding in findings:
             await tw.send_finding(finding)
-        if state.quiet_for(summary.bucket_start, resolve_after, findings):
-            await tw.send_command("clear", key, time=summary.bucket_start)
+        if state.quiet_for(now, resolve_after, findings):
+            await tw.send_command("clear", key, time=now)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import orjson
+
 from detectors import BucketSummary, DetectorSuite, Finding, replay
 from streams.events import TraceEvent
 
@@ -78,3 +80,68 @@ def test_replay_is_the_same_code_path_and_deterministic():
     a = [f.model_dump_json() for f in replay(events(), DetectorSuite.from_config())]
     b = [f.model_dump_json() for f in replay(events(), DetectorSuite.from_config())]
     assert a == b and any('"detector":"cost_spike_model"' in f for f in a)
+
+
+def latency_summary(start, n=30, ms=300.0, key="latency_model|model=m/provider=-"):
+    s = BucketSummary(key, start)
+    for i in range(n):
+        s.n += 1
+        s.see(start + i % 5, f"t{start}-{i}", 0.0)
+    s.total, s.t_last = ms * n, start + 4.9
+    return s
+
+
+def test_summaries_out_of_order_within_the_lateness_still_count():
+    suite = DetectorSuite.from_config()
+    st = suite.series_state("latency_model|model=m/provider=-")
+    st.add(latency_summary(T0))
+    st.add(latency_summary(T0 + 60))  # the next window opens; the first stays open for stragglers
+    st.add(latency_summary(T0 + 30))
+    assert st.late == 0 and st.open_windows == [(T0, 60), (T0 + 60, 30)]
+    st.add(latency_summary(T0 + 65))  # the series is now past the first window's end + lateness_s
+    assert st.open_windows == [(T0 + 60, 60)]
+    st.add(latency_summary(T0 + 55))
+    assert st.late == 1
+
+
+def test_a_window_waits_for_sources_that_are_behind_and_memory_stays_bounded():
+    from detectors.suite import MAX_OPEN_WINDOWS
+
+    suite = DetectorSuite.from_config()
+    st = suite.series_state("latency_model|model=m/provider=-")
+    for w in range(10):  # a fast worker is ten minutes ahead; another partition is still at T0
+        st.add(latency_summary(T0 + 60 * w), until=T0)
+    assert len(st.open_windows) == 10 and st.waiting
+    st.add(latency_summary(T0 + 5), until=T0)  # the slow partition's summary still counts
+    assert st.late == 0 and st.open_windows[0] == (T0, 60)
+    st.release(until=T0 + 300)  # the slow partition has caught up to minute five
+    assert st.open_windows[0][0] == T0 + 300 and st.waiting
+    st.release()  # nothing is behind: only the series' own lateness keeps the last window open
+    assert st.open_windows == [(T0 + 480, 30), (T0 + 540, 30)] and not st.waiting
+    for w in range(10, 10 + 2 * MAX_OPEN_WINDOWS):
+        st.add(latency_summary(T0 + 60 * w), until=T0)
+    assert len(st.open_windows) == MAX_OPEN_WINDOWS
+
+
+def test_open_windows_survive_a_snapshot_and_old_snapshots_load():
+    suite = DetectorSuite.from_config()
+    st = suite.series_state("latency_model|model=m/provider=-")
+    for start in (T0, T0 + 60):
+        st.add(latency_summary(start))
+    restored = suite.restore_series(st.snapshot())
+    assert restored == st and restored.open_windows == st.open_windows
+    old = orjson.loads(st.snapshot())
+    old["o"], old.pop("t")  # one open window as a dict, no newest time: the format before 2026-11
+    old["o"] = old["o"][0]
+    assert suite.restore_series(orjson.dumps(old)).open_windows == [(T0, 30)]
+
+
+def test_flush_until_holds_later_buckets_back_and_gives_the_rest_in_bucket_order():
+    suite = DetectorSuite.from_config()
+    for e in events(30):
+        suite.observe(e)
+    first = suite.flush(until=T0 + 10)
+    assert first and max(s.bucket_start for s in first) == T0 + 10
+    assert [s.bucket_start for s in first] == sorted(s.bucket_start for s in first)
+    assert suite.pending and min(s.bucket_start for s in suite.flush()) == T0 + 15
+    assert suite.pending == 0
