@@ -8,6 +8,7 @@ bad item of a batch, ``tracewatch.index``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 import time
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 SERIES_MESSAGE_BYTES = 256 * 1024  # well below the usual 1 MB broker limit
 MAX_HELD_SUMMARIES = 200_000  # pre-aggregates held back for a slow partition at most (memory bound)
+DELIVERY_TIMEOUT_S = 15.0  # how long an offset commit waits for the series summaries to be delivered
 BEHIND_UNKNOWN = -1e18  # the watermark of a partition that is behind but not read from yet
 PROGRESS_HEADER = "tracewatch.behind"
 
@@ -154,37 +156,55 @@ def register(tw: "Tracewatch") -> None:
     partition_of = KeyPartitioner(tw.settings.partitions)
     last_report: dict[int, dict] = {}  # the progress last sent to each series partition
 
+    flushing = asyncio.Lock()  # one flush at a time: each series partition gets its messages in order
+
     @tw.app.timer(tw.settings.flush_interval_s)
     async def flush_series() -> None:
-        # One message per partition per flush, not one per summary: the series a partition holds are
-        # those its keys hash to, exactly as if each summary were sent keyed by its series.
-        # While catching up, buckets later than the slowest source partition has reached wait (up to a
-        # bound), so that each series receives its summaries in event-time order.
-        consumer = tw.app.consumer
-        report = ingest.progress(consumer) if consumer is not None else {}
-        until = min((mark for mark in report.values() if mark is not None), default=math.inf)
-        if tw.suite.pending > MAX_HELD_SUMMARIES:
-            until = math.inf
-        by_partition: dict[int, list[dict]] = {p: [] for p in range(tw.settings.partitions)}
-        for summary in tw.suite.flush(until):
-            by_partition[partition_of(summary.series_key.encode())].append(summary.to_dict())
-        # Every message carries this worker's progress, so that the series agent keeps windows open
-        # for buckets that another partition, maybe read by another worker, has not reached yet.
-        headers = [(PROGRESS_HEADER, orjson.dumps(report))]
-        for partition, items in by_partition.items():
-            if items or report != last_report.get(partition):
-                last_report[partition] = report
-                await send_summaries(partition, items, headers)
+        await flush()
 
-    async def send_summaries(partition: int, items: list[dict], headers: list) -> None:
+    async def flush_before_commit() -> None:
+        # The offsets about to be committed cover events whose summaries may still be pending here; a
+        # worker killed right after the commit must not lose them. (Summaries held back while catching
+        # up are the exception: they go out once the slowest partition has reached their bucket.)
+        # A delivery that does not come in time fails the hook: the offsets are then not committed.
+        await asyncio.wait_for(asyncio.gather(*await flush()), timeout=DELIVERY_TIMEOUT_S)
+
+    tw.app.before_commit.append(flush_before_commit)
+
+    async def flush() -> list[Any]:
+        """Send what is ready; the delivery futures of the messages sent."""
+        async with flushing:
+            # One message per partition per flush, not one per summary: the series a partition holds
+            # are those its keys hash to, exactly as if each summary were sent keyed by its series.
+            # While catching up, buckets later than the slowest source partition has reached wait (up
+            # to a bound), so that each series receives its summaries in event-time order.
+            consumer = tw.app.consumer
+            report = ingest.progress(consumer) if consumer is not None else {}
+            until = min((mark for mark in report.values() if mark is not None), default=math.inf)
+            if tw.suite.pending > MAX_HELD_SUMMARIES:
+                until = math.inf
+            by_partition: dict[int, list[dict]] = {p: [] for p in range(tw.settings.partitions)}
+            for summary in tw.suite.flush(until):
+                by_partition[partition_of(summary.series_key.encode())].append(summary.to_dict())
+            # Every message carries this worker's progress, so that the series agent keeps windows
+            # open for buckets that another partition, maybe read by another worker, has not reached.
+            headers = [(PROGRESS_HEADER, orjson.dumps(report))]
+            sent: list[Any] = []
+            for partition, items in by_partition.items():
+                if items or report != last_report.get(partition):
+                    last_report[partition] = report
+                    await send_summaries(partition, items, headers, sent)
+            return sent
+
+    async def send_summaries(partition: int, items: list[dict], headers: list, sent: list) -> None:
         blob = orjson.dumps(items)
         if len(blob) > SERIES_MESSAGE_BYTES and len(items) > 1:  # stay far below the broker's limit
             half = len(items) // 2
-            await send_summaries(partition, items[:half], [])  # the progress holds once all are sent
-            await send_summaries(partition, items[half:], headers)
+            await send_summaries(partition, items[:half], [], sent)  # the progress holds once all are sent
+            await send_summaries(partition, items[half:], headers, sent)
             return
         try:
-            await tw.series.send(key=b"series", value=blob, partition=partition, headers=headers)
+            sent.append(await tw.series.send(key=b"series", value=blob, partition=partition, headers=headers))
         except Exception:  # noqa: BLE001 - an exception in a Faust timer would stop the whole worker
             log.exception("could not send %d series summaries to partition %d", len(items), partition)
             tw.metrics.series_dropped.inc(len(items))
