@@ -38,11 +38,22 @@ class LogEnds:
         self.bootstrap = bootstrap
         self._consumer: AIOKafkaConsumer | None = None
         self._lock = asyncio.Lock()
+        # reported end -> true end, per partition: a batch never changes once written, so the answer
+        # holds until the broker reports another end (a metrics scrape of an idle topic reads nothing)
+        self._known: dict[TopicPartition, tuple[int, int]] = {}
 
     async def correct(self, reported: Mapping[Any, int]) -> dict[Any, int]:
         """``reported`` ends, each raised to one past the last record found from ``end - 1`` on."""
         ends = dict(reported)
-        check = {TopicPartition(tp.topic, tp.partition): tp for tp, end in ends.items() if end}
+        check = {}
+        for tp, end in ends.items():
+            if end:
+                key = TopicPartition(tp.topic, tp.partition)
+                known = self._known.get(key)
+                if known is not None and known[0] == end:
+                    ends[tp] = known[1]
+                else:
+                    check[key] = tp
         if not check:
             return ends
         async with self._lock:
@@ -57,7 +68,9 @@ class LogEnds:
                     for tp, records in batches.items():
                         if records:
                             original = check[tp]
-                            ends[original] = max(ends[original], records[-1].offset + 1)
+                            true_end = max(reported[original], records[-1].offset + 1)
+                            ends[original] = true_end
+                            self._known[tp] = (reported[original], true_end)
                             waiting.discard(tp)
                     if not waiting:
                         break
