@@ -134,7 +134,8 @@ class SeriesState:
     @property
     def waiting(self) -> bool:
         """Whether a window the series' own watermark has passed is kept open for a source behind."""
-        return bool(self._open) and self._open[0].bucket_start + self.detector.window_s <= self._newest - self.lateness_s
+        deadline = self.deadline
+        return deadline is not None and deadline <= self._newest - self.lateness_s
 
     def advance(self, watermark: float) -> list[Finding]:
         """Close the windows that end at or before ``watermark``, oldest first."""
