@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     otlp_encoding: Literal["auto", "otlp_proto", "otlp_json"] = "auto"
     session_timeout_s: float = 6.0  # how long a dead worker holds its partitions
     rebalance_timeout_s: float = 4.0
+    stop_timeout_s: float = Field(30.0, gt=0)  # a stopping worker (SIGTERM/SIGINT) exits with status 1 after this long
     resolve_after_s: float = 300.0  # an incident resolves after this long without findings (event time)
     reopen_within_s: float = 900.0  # a finding this soon after an auto-resolve reopens the incident
     flush_interval_s: float = 0.2  # how often pre-aggregated series summaries are sent on

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -47,6 +49,34 @@ def tune_gc() -> None:
     gc.set_threshold(GC_GEN0_THRESHOLD, 50, 100)
 
 
+class Worker(faust.Worker):
+    """Faust's worker with a deadline on stopping.
+
+    With the broker gone, Faust's graceful stop waits on commits and producer flushes for a minute or
+    more; a supervisor (systemd, Kubernetes) would kill it anyway, later. After ``stop_timeout_s`` the
+    process exits with status 1 instead: nothing is lost that a kill -9 would not lose — offsets not
+    committed are read again by the next owner of the partitions.
+    """
+
+    def __init__(self, *args: object, stop_timeout_s: float, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.stop_timeout_s = stop_timeout_s
+        self._deadline: threading.Timer | None = None
+
+    def _schedule_shutdown(self, signal: object) -> None:
+        super()._schedule_shutdown(signal)
+        if self._deadline is None:
+            self._deadline = threading.Timer(self.stop_timeout_s, self._stop_now)
+            self._deadline.daemon = True
+            self._deadline.start()
+
+    def _stop_now(self) -> None:
+        log.error("the worker did not stop within %.0f s (TRACEWATCH_STOP_TIMEOUT_S); exiting now",
+                  self.stop_timeout_s)
+        logging.shutdown()
+        os._exit(1)
+
+
 def run_worker(settings: Settings, broker_url: str, *, loglevel: str = "warning") -> None:
     """Create the topics, then run one worker until SIGINT/SIGTERM. Blocks."""
     from streams.app import Tracewatch
@@ -56,7 +86,8 @@ def run_worker(settings: Settings, broker_url: str, *, loglevel: str = "warning"
     asyncio.set_event_loop(asyncio.new_event_loop())
     tw = Tracewatch(settings, broker_url)
     tune_gc()
-    worker = faust.Worker(tw.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker = Worker(tw.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
+                    stop_timeout_s=settings.stop_timeout_s)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
