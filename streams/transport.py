@@ -27,6 +27,8 @@ import faust
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from streams.topics import bootstrap_of
+
 FETCH_MAX_WAIT_MS = 50
 log = logging.getLogger(__name__)
 
@@ -108,8 +110,7 @@ class _Consumer(faust_aiokafka.Consumer):
     async def highwaters(self, *partitions: Any) -> Mapping[Any, int]:
         reported = await super().highwaters(*partitions)
         if self._log_ends is None:
-            bootstrap = ",".join(f"{url.host}:{url.port or 9092}" for url in self.app.conf.broker)
-            self._log_ends = LogEnds(bootstrap)
+            self._log_ends = LogEnds(bootstrap_of(",".join(str(url) for url in self.app.conf.broker)))
         return await self._log_ends.correct(reported)
 
     async def on_stop(self) -> None:

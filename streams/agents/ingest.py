@@ -31,6 +31,12 @@ BEHIND_UNKNOWN = -1e18  # the watermark of a partition that is behind but not re
 PROGRESS_HEADER = "tracewatch.behind"
 
 
+def watermark_of(report: dict[str, float | None]) -> float:
+    """The event time up to which every source partition in a progress report (``Ingest.progress``)
+    has sent its summaries; ``inf`` when none is behind."""
+    return min((mark for mark in report.values() if mark is not None), default=math.inf)
+
+
 def message_format(topic: str, raw: bytes, tw: "Tracewatch") -> str:
     if topic != tw.otlp.get_topic_name():
         return "json"
@@ -180,7 +186,7 @@ def register(tw: "Tracewatch") -> None:
             # to a bound), so that each series receives its summaries in event-time order.
             consumer = tw.app.consumer
             report = ingest.progress(consumer) if consumer is not None else {}
-            until = min((mark for mark in report.values() if mark is not None), default=math.inf)
+            until = watermark_of(report)
             if tw.suite.pending > MAX_HELD_SUMMARIES:
                 until = math.inf
             by_partition: dict[int, list[dict]] = {p: [] for p in range(tw.settings.partitions)}

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from detectors.suite import BucketSummary, SeriesState
-from streams.agents.ingest import PROGRESS_HEADER
+from streams.agents.ingest import PROGRESS_HEADER, watermark_of
 from streams.changelog import ChangelogWriter
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def register(tw: "Tracewatch") -> None:
         async for event in stream.events():
             partition = event.message.partition
             behind = progress.setdefault(partition, {})
-            until = watermark(behind)
+            until = watermark_of(behind)
             for item in orjson.loads(event.value):  # the summaries of this partition from one flush
                 state = await judge(BucketSummary.from_dict(item, owned=True), until)
                 if state.waiting:
@@ -105,7 +105,7 @@ def register(tw: "Tracewatch") -> None:
     async def release(partition: int, behind: dict[str, float | None]) -> None:
         # The sources may have moved on: close the windows that were only waiting for them.
         keys = waiting.get(partition)
-        until = watermark(behind)
+        until = watermark_of(behind)
         if not keys or until <= released.get(partition, -math.inf):
             return
         released[partition] = until
@@ -115,9 +115,6 @@ def register(tw: "Tracewatch") -> None:
                 await publish(state, state.release(until), state.newest)
             if state is None or not state.waiting:
                 keys.discard(key)
-
-    def watermark(behind: dict[str, float | None]) -> float:
-        return min((mark for mark in behind.values() if mark is not None), default=math.inf)
 
     async def publish(state: SeriesState, findings: list, now: float) -> None:
         key = state.series_key
