@@ -230,7 +230,7 @@ def normalise(raw: float, null: float, perfect: float) -> float:
     """NAB's normalised score: 0 for the null detector, 100 for the perfect one.
 
     >>> normalise(-24.0131054891, -116.0, 116.0)
-    39.64952349612069
+    39.649523496077585
     """
     return 100.0 * (raw - null) / (perfect - null)
 
