@@ -3,7 +3,8 @@
 The OpenTelemetry Collector's Kafka exporter writes one whole ``ExportTraceServiceRequest`` per
 record, as protobuf (``otlp_proto``, the default) or as OTLP/JSON (``otlp_json``: the protobuf JSON
 mapping with lowerCamelCase names, trace and span ids in hex rather than base64, 64-bit integers as
-strings, enums as integers). This module splits such a request into spans and maps each *model call*
+strings, enums as integers). Ids in base64, as protobuf's own JSON mapping writes bytes and some tools
+send them, are read too (:func:`otlp_id`). This module splits such a request into spans and maps each *model call*
 span to one event.
 
 Mapping (first attribute present wins; see ``docs/decoders.md`` for the full table):
@@ -28,6 +29,8 @@ environment            resource ``deployment.environment.name``, ``deployment.en
 =====================  ========================================================================
 
 ``timestamp`` is the span start, ``latency_ms`` is end minus start, ``trace_id``/``span_id`` are hex.
+Ids and versions given as numbers (``intValue`` 4, ``doubleValue`` 4.0) become text ("4") in
+:class:`TraceEvent`, as in tracewatch's own JSON.
 ``status`` is ``error`` when the span status code is ERROR or ``error.type`` is set, and ``timeout``
 when that error type names a timeout. ``gen_ai.evaluation.result`` span events become
 ``scores[name] = score.value`` and, by the label, flags (see :func:`evaluation_flag`).
@@ -69,8 +72,10 @@ from streams.events import MAX_TEXT_CHARS, validate_common_many
 EVALUATION_EVENT = "gen_ai.evaluation.result"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MAX_EPOCH_S = 32503680000  # year 3000, the same bound as TraceEvent
-_ID_FIELDS = ("traceId", "spanId", "parentSpanId")
+#: The id fields of an OTLP/JSON span (and of its links) and their size in bytes.
+_ID_BYTES = {"traceId": 16, "spanId": 8, "parentSpanId": 8}
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
 
 # (event field, attribute names in order of preference)
 _SPAN_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -89,8 +94,9 @@ _RESOURCE_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("app", ("service.name",)),
     ("environment", ("deployment.environment.name", "deployment.environment")),
 )
-_STRING_FIELDS = {"model", "provider", "prompt_id", "prompt_version", "session_id", "user_id",
-                  "error_type", "app", "environment"}
+#: Fields whose numeric or boolean attribute values become text here. (Ids and versions are left to
+#: TraceEvent, which reads numbers as text the same way for every format and refuses booleans.)
+_TEXT_FIELDS = {"error_type"}
 _CONSUMED = {name for _, names in _SPAN_FIELDS for name in names} | {
     "gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions"}
 _MAX_METADATA_ATTRS = 32
@@ -247,7 +253,7 @@ def _first_present(attrs: dict[str, Any], fields: tuple[tuple[str, tuple[str, ..
         for key in names:  # the first one present wins
             value = get(key)
             if value is not None and value != "":
-                if field in _STRING_FIELDS and isinstance(value, (int, float, bool)):
+                if field in _TEXT_FIELDS and isinstance(value, (int, float, bool)):
                     value = str(value)
                 data[field] = value
                 break
@@ -413,19 +419,50 @@ def request_to_otlp_json(request: ExportTraceServiceRequest) -> bytes:
     return orjson.dumps(data)
 
 
-def _hex_to_base64(span: dict[str, Any]) -> None:
-    """OTLP/JSON ids are hex; protobuf's JSON mapping expects base64. Convert in place."""
+def otlp_id(text: str, size: int) -> bytes | None:
+    """The bytes of an OTLP/JSON trace (``size`` 16) or span (8) id, or None when it is not one.
+
+    ``2 * size`` hex digits are hex, as OTLP/JSON writes ids. Otherwise base64 of exactly ``size``
+    bytes, as protobuf's canonical JSON mapping writes them (standard or URL-safe alphabet, padded or
+    not). Otherwise hex of another length, which was always taken (so are such ids in protobuf).
+
+    >>> otlp_id("5B8EFFF798038103D269B633813FC60C", 16).hex(), otlp_id("W47/95gDgQPSabYzgT/GDA==", 16).hex()
+    ('5b8efff798038103d269b633813fc60c', '5b8efff798038103d269b633813fc60c')
+    >>> otlp_id("7uGbfsPBsXQ", 8).hex(), otlp_id("not-an-id!", 8)
+    ('eee19b7ec3c1b174', None)
+    """
+    n = len(text)
+    if n == 2 * size and _HEX_DIGITS.issuperset(text):
+        return bytes.fromhex(text)
+    # Base64 of `size` bytes is 4 * ceil(size / 3) characters padded, (4 * size + 2) // 3 without.
+    if (4 * size + 2) // 3 <= n <= 4 * ((size + 2) // 3):
+        try:
+            raw = base64.b64decode((text + "=" * (-n % 4)).translate(_URLSAFE_TO_STANDARD), validate=True)
+        except ValueError:  # (binascii.Error is one; so is non-ASCII text)
+            raw = b""
+        if len(raw) == size:
+            return raw
+    if n % 2 == 0 and _HEX_DIGITS.issuperset(text):
+        return bytes.fromhex(text)
+    return None
+
+
+def _ids_to_base64(span: dict[str, Any]) -> None:
+    """OTLP/JSON ids may be hex or base64; protobuf's JSON mapping expects base64. Convert in place."""
     targets = [span] + [link for link in span.get("links") or () if isinstance(link, dict)]
     for target in targets:
-        for key in _ID_FIELDS:
+        for key, size in _ID_BYTES.items():
             value = target.get(key)
             if value is None or value == "":
                 continue
             if not isinstance(value, str):
-                raise ValueError(f"'{key}' must be hex text, got {json_kind(value)}")
-            if len(value) % 2 or not set(value) <= _HEX_DIGITS:
-                raise ValueError(f"'{key}' must be hex text (e.g. 5b8efff798038103d269b633813fc60c)")
-            target[key] = base64.b64encode(bytes.fromhex(value)).decode()
+                raise ValueError(f"'{key}' must be hex or base64 text, got {json_kind(value)}")
+            raw = otlp_id(value, size)
+            if raw is None:
+                example = "5b8efff798038103d269b633813fc60c"[: 2 * size]
+                raise ValueError(f"'{key}' must be {2 * size} hex digits or the base64 of {size} bytes "
+                                 f"(e.g. {example})")
+            target[key] = base64.b64encode(raw).decode()
 
 
 def _parse_error(exc: Exception) -> str:
@@ -436,8 +473,8 @@ def _parse_error(exc: Exception) -> str:
 # ---- OTLP JSON, the common shape -----------------------------------------------------------------
 #
 # json_format.ParseDict costs ~100 µs a span. Spans as the Collector writes them use few forms, so
-# those are read straight from the parsed JSON; any other form (snake_case names, enum names, base64
-# bytes, nulls, links, out-of-range numbers, unknown keys) raises _Uncommon and that span goes through
+# those are read straight from the parsed JSON; any other form (snake_case names, enum names, bytes
+# values, nulls, links, out-of-range numbers, unknown keys) raises _Uncommon and that span goes through
 # ParseDict as before, which also words the reason when it is bad. The walker accepts a span only if
 # ParseDict would, and reads the same values from it; tests/unit/decode/test_fast_path.py compares
 # the two on generated and mutated spans.
@@ -488,10 +525,15 @@ def _j_enum(value: Any, top: int) -> int:
     return value
 
 
-def _j_id(value: Any) -> bytes:
-    if type(value) is not str or len(value) % 2 or not _HEX_DIGITS.issuperset(value):
+def _j_id(value: Any, size: int) -> bytes:
+    if type(value) is not str:
         raise _Uncommon
-    return bytes.fromhex(value)
+    if len(value) == 2 * size and _HEX_DIGITS.issuperset(value):  # the Collector's form, inline
+        return bytes.fromhex(value)
+    raw = otlp_id(value, size)
+    if raw is None:
+        raise _Uncommon
+    return raw
 
 
 def _j_list(value: Any) -> list[Any]:
@@ -588,7 +630,7 @@ def _j_span_data(resource: dict[str, Any], span: Any) -> dict[str, Any] | str | 
         raise _Uncommon
     return span_data(
         resource, _j_attributes(get("attributes", [])), events,
-        _j_id(get("traceId", "")), _j_id(get("spanId", "")), _j_id(get("parentSpanId", "")),
+        _j_id(get("traceId", ""), 16), _j_id(get("spanId", ""), 8), _j_id(get("parentSpanId", ""), 8),
         _j_str(get("name", "")),
         _j_uint(get("startTimeUnixNano", 0), 64), _j_uint(get("endTimeUnixNano", 0), 64),
         _j_enum(status.get("code", 0), 2), _j_str(status.get("message", "")),
@@ -745,7 +787,7 @@ def _parse_span(span_json: Any, index: int) -> Span | ItemError:
                          original)
     span = Span()
     try:
-        _hex_to_base64(span_json)
+        _ids_to_base64(span_json)
         json_format.ParseDict(span_json, span, ignore_unknown_fields=True)
     except (json_format.ParseError, ProtobufError, ValueError, TypeError, RecursionError) as exc:
         return ItemError(index, f"span {index} is not a valid OTLP span: {_parse_error(exc)}", original)

@@ -40,7 +40,9 @@ def test_single_bad_object_is_an_item_error_without_index():
     [
         ({"model": None}, "'model': must be a string, got null"),
         ({"model": ""}, "'model': must not be empty"),
-        ({"model": 7}, "'model': must be a string, got number 7"),
+        ({"model": True}, "'model': must be text or a number, not a boolean"),
+        ({"user_id": {"id": 1}}, "'user_id': must be text or a number, got an object"),
+        ({"input_tokens": True}, "'input_tokens': must be a number, not a boolean"),
         ({"input_tokens": -3}, "'input_tokens': must be ≥ 0, got number -3"),
         ({"input_tokens": 1.5}, "'input_tokens': must be a whole number, got number 1.5"),
         ({"input_tokens": "many"}, "'input_tokens': must be an integer, got string 'many'"),

@@ -161,7 +161,8 @@ def test_bad_hex_id_in_json_is_an_item_error():
     assert len(decoded.events) == 1
     (error,) = decoded.errors
     assert error.index == 0
-    assert error.reason.startswith("span 0 is not a valid OTLP span: 'traceId' must be hex text")
+    assert error.reason == ("span 0 is not a valid OTLP span: 'traceId' must be 32 hex digits or the base64 "
+                            "of 16 bytes (e.g. 5b8efff798038103d269b633813fc60c)")
     assert orjson.loads(error.raw)["traceId"] == "not-hex!"
 
 
