@@ -6,10 +6,19 @@ calls per ``prompt_version`` — a call is bad when it carries one of ``flags`` 
 
 A new version's predecessor is the version that was serving most recently when it appeared (after a
 rollback, the restored one). When a version has ``min_volume`` calls, its bad rate is compared with its
-predecessor's by a two-proportion z-test; a regression (``z``, ``ratio`` and
-``min_increase`` all met) names that version in ``target.prompt_version`` and the previous one in the
-evidence, which is what a rollback acts on. Inside the newest version, river's ``DDM`` drift detector
-watches the bad rate for a later degradation (``cause: drift``).
+predecessor's; a regression (significant at ``z``, and ``ratio`` and ``min_increase`` met) names that
+version in ``target.prompt_version`` and the previous one in the evidence, which is what a rollback acts
+on. Within the newest version, each closed window with at least ``min_window_calls`` calls of it is
+compared with the rest of that version, for a later degradation (``cause: drift``).
+
+Significance is a one-sided exact test (Fisher's, ``fisher_greater``): the p-value must be at most
+that of ``z`` standard deviations (``z: 3`` → 0.00135). Bad calls are rare (1-2 %), so a window of a few
+hundred calls expects a handful of them; the normal approximation (a z-score) is far too eager there —
+7 bad of 229 calls against a 1 % rate is "z = 3.1" but happens by chance in about one window of 110.
+The drift test runs on every window, ``86400 / window_s`` times a day per prompt, so its level is that
+of ``z`` divided by the windows in a day (Bonferroni): at most about one false drift per prompt in
+1 / 0.00135 ≈ 740 days at ``z: 3``. (Until issue 10, river's ``DDM`` picked the windows to test; at bad
+rates of a few percent it flagged nearly every window, and after its reset never a real drift.)
 
 Examples
 --------
@@ -26,39 +35,72 @@ True
 >>> f = d.update(window(7, "4", 60, 8))
 >>> f.target.prompt_id, f.target.prompt_version, f.evidence.details["previous_version"]
 ('support', '4', '3')
+
+The exact test on small counts (7 bad of 229 against 600 of 60,000, i.e. 1 %):
+
+>>> round(fisher_greater(7, 229, 600, 60_000), 4), round(fisher_greater(12, 229, 600, 60_000), 7)
+(0.009, 4.8e-06)
 """
 
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any
-
-from river.drift.binary import DDM
 
 from detectors.base import EMPTY, BucketSummary, Detector
 from detectors.finding import Finding
 
-DDM_FEED_MAX = 400  # calls fed to the drift detector per window (counts are scaled down beyond)
+_NORMAL = NormalDist()
+
+
+def fisher_greater(bad: int, calls: int, ref_bad: int, ref_calls: int) -> float:
+    """One-sided p-value that ``bad`` of ``calls`` is a higher rate than ``ref_bad`` of ``ref_calls``:
+    Fisher's exact test, P(X >= bad) for X hypergeometric (all bad calls spread over both groups at
+    random). ``1.0`` when the rate is not above the pooled one (the test is one-sided)."""
+    total, k_all = calls + ref_calls, bad + ref_bad
+    if calls <= 0 or bad <= 0 or bad * total <= calls * k_all:
+        return 1.0
+    top = min(k_all, calls)
+    lg = math.lgamma
+    log_p = (lg(k_all + 1) - lg(bad + 1) - lg(k_all - bad + 1)
+             + lg(total - k_all + 1) - lg(calls - bad + 1) - lg(total - k_all - calls + bad + 1)
+             - lg(total + 1) + lg(calls + 1) + lg(total - calls + 1))
+    term = math.exp(log_p)
+    p, k = term, bad
+    # above the mean the terms only fall: add them until they no longer matter
+    while k < top and term > 1e-17 * p:
+        term *= (k_all - k) * (calls - k) / ((k + 1) * (total - k_all - calls + k + 1))
+        p += term
+        k += 1
+    return min(p, 1.0)
+
+
+def z_of(p_value: float) -> float:
+    """The one-sided p-value as standard deviations (what ``z`` is compared with in the evidence)."""
+    return -_NORMAL.inv_cdf(min(max(p_value, 1e-300), 0.5))
 
 
 class QualityRegression(Detector):
-    __slots__ = ("_versions", "_ddm")
+    __slots__ = ("_versions",)
     kind = "quality"
     params = {"flags": ["hallucination", "negative_feedback"], "low_scores": {}, "z": 3.0, "ratio": 1.5,
-              "min_increase": 0.02, "prior_rate": 0.01, "drift": True, "max_versions": 4}
+              "min_increase": 0.02, "prior_rate": 0.01, "drift": True, "max_versions": 4,
+              "min_window_calls": 100}
     defaults = {"window_s": 300.0, "warmup": 0, "min_volume": 200, "cooldown_s": 3600.0,
                 "severity": {"warning": 1.5, "critical": 3.0}}
     target_fields = ("app",)
 
     def configure(self, **config: Any) -> None:
         super().configure(**config)
-        super().configure(_flagset=frozenset(self.flags), _low_scores=tuple(self.low_scores.items()))
+        super().configure(_flagset=frozenset(self.flags), _low_scores=tuple(self.low_scores.items()),
+                          _alpha=_NORMAL.cdf(-self.z),
+                          _drift_alpha=_NORMAL.cdf(-self.z) / max(86400.0 / self.window_s, 1.0))
 
     def reset(self) -> None:
         super().reset()
         # [version, calls, bad, first seen, reported, predecessor, last seen]
         self._versions: list[list] = []
-        self._ddm: list = []  # [version, n, mean, p_min, s_min, ps_min] of the newest version
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
         bad = 0
@@ -92,12 +134,13 @@ class QualityRegression(Detector):
     # ---- judgement ---------------------------------------------------------------------------------
 
     def _test(self, cur: list, prev: list) -> tuple[float, float, float, float]:
-        """(ratio, z, p_new, p_old) for version record ``cur`` against ``prev``."""
+        """(ratio, p_new, p_old, p-value) for version record ``cur`` against ``prev``."""
         n1, b1, n0, b0 = cur[1], cur[2], prev[1], prev[2]
         p1, p0 = b1 / n1, b0 / n0
-        pooled = (b0 + b1) / (n0 + n1)
-        se = math.sqrt(max(pooled * (1 - pooled), 1e-12) * (1 / n0 + 1 / n1))
-        return p1 / max(p0, self.prior_rate), (p1 - p0) / se, p1, p0
+        ratio = p1 / max(p0, self.prior_rate)
+        if ratio < self.ratio or p1 - p0 < self.min_increase:  # not a regression: skip the exact test
+            return ratio, p1, p0, 1.0
+        return ratio, p1, p0, fisher_greater(b1, n1, b0, n0)
 
     def _merged(self, window: BucketSummary) -> list[list]:
         """Version records with this window added; a new version's predecessor is the version that was
@@ -136,28 +179,6 @@ class QualityRegression(Detector):
         self._versions = self._merged(window)
         self._windows += 1
 
-    def _feed_ddm(self, window: BucketSummary) -> bool:
-        """Feed the newest version's calls of this window to DDM; True when it detects drift."""
-        newest = self._versions[-1][0]
-        if newest not in window.versions:
-            return False
-        if not self._ddm or self._ddm[0] != newest:
-            self._ddm = [newest, 0.0, 0.0, None, None, 1e18]
-        ddm = DDM()
-        _, ddm._p.n, ddm._p._mean, ddm._p_min, ddm._s_min, ddm._ps_min = self._ddm
-        n, bad, _ = window.versions[newest]
-        if n > DDM_FEED_MAX:
-            n, bad = DDM_FEED_MAX, round(bad * DDM_FEED_MAX / n)
-        drift = False
-        for i in range(n):  # spread the bad calls evenly through the window
-            ddm.update(int((i + 1) * bad // n > i * bad // n))
-            drift = drift or ddm.drift_detected
-        if drift:
-            self._ddm = [newest, 0.0, 0.0, None, None, 1e18]
-        else:
-            self._ddm = [newest, ddm._p.n, ddm._p.get(), ddm._p_min, ddm._s_min, ddm._ps_min]
-        return drift
-
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
         if partial:
             return None
@@ -166,8 +187,8 @@ class QualityRegression(Detector):
         for prev, cur in self._pairs(self._versions):
             if cur[4] or cur[1] < self.min_volume or prev[1] < self.min_volume:
                 continue
-            ratio, z, p1, p0 = self._test(cur, prev)
-            if z >= self.z and ratio >= self.ratio and p1 - p0 >= self.min_increase:
+            ratio, p1, p0, p_value = self._test(cur, prev)
+            if p_value <= self._alpha and ratio >= self.ratio and p1 - p0 >= self.min_increase:
                 cur[4] = 1
                 if not self.cooling(window.t_last):
                     found = self.finding(
@@ -176,24 +197,35 @@ class QualityRegression(Detector):
                         target={"prompt_version": cur[0]},
                         details={"cause": "version", "version": cur[0], "previous_version": prev[0],
                                  "calls": cur[1], "bad": cur[2], "previous_calls": prev[1],
-                                 "previous_bad": prev[2], "z": round(z, 2),
+                                 "previous_bad": prev[2], "z": round(z_of(p_value), 2),
+                                 "p_value": float(f"{p_value:.3g}"),
                                  "reasons": dict(sorted(window.counts.items()))},
                         labels={"prompt_version": cur[0], "previous_version": prev[0]})
-        if self.drift and self._versions and self._feed_ddm(window) and found is None:
-            # DDM flags candidates; a binomial test against the version's own rate confirms them
-            newest = self._versions[-1]
-            rate = max(newest[2] / max(newest[1], 1), self.prior_rate)
-            window_rate = window.versions.get(newest[0], [0, 0])[1] / max(window.versions.get(newest[0], [1])[0], 1)
-            n = window.versions.get(newest[0], [0])[0]
-            z = (window_rate - rate) / math.sqrt(rate * (1 - rate) / max(n, 1))
-            if (newest[1] >= self.min_volume and z >= self.z and window_rate >= self.ratio * rate
-                    and window_rate - rate >= self.min_increase and not self.cooling(window.t_last)):
-                found = self.finding(
-                    window, score=window_rate / max(rate, self.prior_rate), observed=window_rate, baseline=rate,
-                    summary=f"prompt version {newest[0]}: bad-call rate drifted up to {window_rate:.1%} "
-                            f"(version average {rate:.1%})",
-                    target={"prompt_version": newest[0]},
-                    details={"cause": "drift", "version": newest[0], "calls": n, "z": round(z, 2),
-                             "reasons": dict(sorted(window.counts.items()))},
-                    labels={"prompt_version": newest[0]})
+        if self.drift and found is None and self._versions and self._versions[-1][0] in window.versions:
+            found = self._drift(window)
         return found
+
+    def _drift(self, window: BucketSummary) -> Finding | None:
+        """The window's bad count of the newest version against the rest of that version (exact,
+        one-sided, at the per-window level). A small window — the last, partial one of a replay, a quiet
+        hour — needs ``min_window_calls`` calls, and then a handful of bad calls is not significant."""
+        newest = self._versions[-1]
+        n, bad, _ = window.versions[newest[0]]
+        ref_n, ref_bad = newest[1] - n, newest[2] - bad  # the version before this window
+        if n < max(self.min_window_calls, 1) or ref_n < self.min_volume or self.cooling(window.t_last):
+            return None
+        window_rate, rate = bad / n, ref_bad / ref_n
+        floor = max(rate, self.prior_rate)
+        if window_rate < self.ratio * floor or window_rate - rate < self.min_increase:
+            return None
+        p_value = fisher_greater(bad, n, ref_bad, ref_n)
+        if p_value > self._drift_alpha:
+            return None
+        return self.finding(
+            window, score=window_rate / floor, observed=window_rate, baseline=rate,
+            summary=f"prompt version {newest[0]}: bad-call rate drifted up to {window_rate:.1%} "
+                    f"(version average {rate:.1%})",
+            target={"prompt_version": newest[0]},
+            details={"cause": "drift", "version": newest[0], "calls": n, "bad": bad, "z": round(z_of(p_value), 2),
+                     "p_value": float(f"{p_value:.3g}"), "reasons": dict(sorted(window.counts.items()))},
+            labels={"prompt_version": newest[0]})
