@@ -58,13 +58,17 @@ COUNT_FIELDS = ("input_tokens", "output_tokens")
 MEASURE_FIELDS = ("cost_usd", "latency_ms", "ttft_ms")
 #: An int of more bits than this has more than MAX_ID_CHARS digits (and str() of it is slow).
 _MAX_ID_BITS = math.ceil(MAX_ID_CHARS * math.log2(10))
+#: From here on a float need not be the number that was written: JSON integers beyond 64 bits reach
+#: us as floats, 123456789012345678901234 as 1.2345678901234568e+23, and an id must keep its digits.
+_EXACT_FLOAT = 2.0**53
 
 
 def id_text(value: Any) -> Any:
     """A number sent for an id or a version as the text the app meant; text as it is.
 
-    Whole numbers lose no ".0" (a version 4 is "4" whichever way the JSON wrote it). Values that are
-    neither text nor a number are left for the str schema to reject, except those named here.
+    Whole numbers get no ".0" (a version 4 is "4" whichever way the JSON wrote it). A float too big
+    to be exact is refused rather than guessed at. Other values are left for the str schema (``None``
+    for an optional field, bytes from Python callers) or refused here with a reason.
 
     >>> id_text(4), id_text(4.0), id_text(-0.0), id_text(1.5), id_text("v4")
     ('4', '4', '0', '1.5', 'v4')
@@ -84,6 +88,8 @@ def id_text(value: Any) -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):  # (JSON has no NaN or infinity; Python callers do)
             raise ValueError("must be a finite number")
+        if not -_EXACT_FLOAT < value < _EXACT_FLOAT:
+            raise ValueError("is a number too large to keep all its digits; send it as text")
         return str(int(value)) if value.is_integer() else repr(float(value))
     if isinstance(value, dict):
         raise ValueError("must be text or a number, got an object")

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from streams.decode import decode_otlp
-from streams.topics import DEADLETTER, OTLP
+from streams.topics import DEADLETTER, OTLP, SERIES, TRACES
 from tests.helpers.otlp_samples import otlp_json_bytes, otlp_proto_bytes
 from tests.helpers.service import TRACEWATCH, metric_value, read_topic, wait_for
 
@@ -80,6 +80,60 @@ def test_publish_counts_ok_and_deadletters_each_bad_line_with_a_reason(broker, s
         assert reason.strip()
         reasons.add(reason.split(":")[0])
     assert len(reasons) >= 8, reasons
+
+
+# Series by the ids, so that what ingest sends on shows how it read them (the shipped config may change).
+NUMERIC_IDS_DETECTORS = """
+bucket_s: 5
+injection: {enabled: false}
+detectors:
+  - {name: spend_user, kind: budget, series: user_id, period: day, limit: 1000.0}
+  - {name: cost_version, kind: cost, series: prompt_id@prompt_version, window_s: 60}
+"""
+
+
+def produce(broker, topic: str, *values: bytes) -> None:
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, max_request_size=8 << 20)
+        await producer.start()
+        try:
+            for value in values:
+                await producer.send_and_wait(topic, value)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def test_numeric_ids_are_read_as_text_not_dead_lettered(broker, start_worker, tmp_path):
+    # Langfuse prompt versions are integers and database user ids numbers: apps send them as such.
+    detectors = tmp_path / "detectors.yaml"
+    detectors.write_text(NUMERIC_IDS_DETECTORS)
+    worker = start_worker(TRACEWATCH_DETECTORS=str(detectors))
+    numeric = {**GOOD, "prompt_id": "answer", "prompt_version": 4, "user_id": 12345, "cost_usd": 0.5}
+    produce(broker, TRACES, orjson.dumps(numeric), orjson.dumps([{**numeric, "trace_id": "t2"}, GOOD]))
+
+    wait_for(lambda: metric_value(worker.metrics(), "tracewatch_events_total", 'outcome="ok"')
+             + metric_value(worker.metrics(), "tracewatch_events_total", 'outcome="deadletter"') >= 3,
+             timeout=60, message="3 events to be counted")
+    metrics = worker.metrics()
+    assert metric_value(metrics, "tracewatch_events_total", 'outcome="ok"') == 3
+    assert metric_value(metrics, "tracewatch_events_total", 'outcome="deadletter"') == 0
+    assert read_topic(broker.url, DEADLETTER, timeout=5) == []
+
+    def series_keys() -> set[str]:
+        return {summary["k"] for record in read_topic(broker.url, SERIES, timeout=5)
+                for summary in orjson.loads(record.value)}
+
+    keys = wait_for(lambda: (k := series_keys()) >= {"spend_user|user_id=12345",
+                                                     "cost_version|prompt_id=answer@4"} and k,
+                    timeout=30, message="the series of the numeric ids to be sent on")
+    assert "spend_user|user_id=u1" in keys  # (the all-text event beside them, as before)
+    assert not any("4.0" in key or "12345.0" in key for key in keys)
 
 
 def test_otlp_proto_and_json_batches_are_split_and_mapped(broker, start_worker):

@@ -8,16 +8,18 @@ A fast path may decline any input (then the full path runs); when it accepts one
 be the same, value for value and type for type.
 """
 
+import base64
 import copy
 from datetime import datetime, timedelta, timezone
 
 import orjson
 import pytest
+from pydantic import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.decode import ItemError, decode_json
-from streams.events import TraceEvent, validate_common, validate_common_many
+from streams.events import COUNT_FIELDS, ID_FIELDS, TraceEvent, validate_common, validate_common_many
 from streams.otlp import _j_resource, _j_span_data, _parse_span, _Uncommon, proto_span_data, resource_data
 from tests.helpers.otlp_samples import otlp_json_bytes
 
@@ -75,8 +77,16 @@ well_typed = {
     "input": text, "output": text, "scores": st.dictionaries(text, st.floats(0, 1) | st.integers(), max_size=2),
     "flags": st.lists(text, max_size=2), "metadata": st.dictionaries(text, json_values, max_size=2),
 }
+# Ids and versions as apps send them: text, or numbers (which both paths store as text), or not.
+for name in ID_FIELDS:
+    well_typed[name] = (st.text(max_size=6) | st.none() | st.integers(-(2**70), 2**70) | st.floats()
+                        | st.booleans() | st.sampled_from([4, 4.0, 1.5, -0.0, 12345, 2.0**53, 1e300]))
+for name in COUNT_FIELDS:
+    well_typed[name] = (st.integers(-1, 2**64) | st.floats(-1, 1e20) | st.booleans()
+                        | st.sampled_from(["12", "12.0", " 12 ", "12.5", "-3", "1e3", "1_000", "+7", "٣"]))
 common_like = st.fixed_dictionaries(
-    {"trace_id": st.text(min_size=1, max_size=6), "timestamp": well_typed["timestamp"], "model": st.just("m")},
+    {"trace_id": st.text(min_size=1, max_size=6) | st.integers(0, 10**6), "timestamp": well_typed["timestamp"],
+     "model": st.just("m")},
     optional={name: well_typed.get(name, st.text(max_size=6) | st.none()) for name in FIELDS
               if name not in ("trace_id", "timestamp", "model")} | {"team": json_values},
 ).flatmap(lambda d: st.sampled_from([None, *d]).flatmap(
@@ -135,6 +145,28 @@ def test_the_common_shape_takes_the_fast_path():
                   datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=7)):
         assert validate_common({**common, "timestamp": stamp}) is not None
     assert validate_common_many([common, common]) is not None
+    # Apps that send numeric ids or whole-float counts do so in every event: those stay on it too.
+    numeric = {**common, "user_id": 12345, "prompt_version": 4, "session_id": 7.0, "input_tokens": 12.0}
+    assert validate_common_many([numeric, common]) is not None
+
+
+@pytest.mark.parametrize("value, text", [(4, "4"), (4.0, "4"), (-0.0, "0"), (1.5, "1.5"), (0.1, "0.1"),
+                                         (12345678901234567890, "12345678901234567890"), (2.0**53 - 1, "9007199254740991")])
+def test_numeric_ids_are_the_same_text_on_both_paths(value, text):
+    for name in ID_FIELDS:
+        data = {"trace_id": "t", "timestamp": 0, "model": "m", name: value}
+        fast, reference = validate_common(dict(data)), TraceEvent.model_validate(dict(data))
+        assert getattr(reference, name) == text
+        assert fast is not None and state(fast) == state(reference)
+
+
+@pytest.mark.parametrize("value", [True, False, 2.0**53, -1e300, float("nan"), float("inf"), 10**600, {}, [1]])
+def test_what_is_no_id_is_left_to_the_model_which_refuses_it(value):
+    for name in ID_FIELDS:
+        data = {"trace_id": "t", "timestamp": 0, "model": "m", name: value}
+        assert validate_common(dict(data)) is None
+        with pytest.raises(ValidationError):
+            TraceEvent.model_validate(data)
 
 
 # ---- the OTLP/JSON walker -------------------------------------------------------------------------
@@ -161,13 +193,17 @@ any_values = st.recursive(
 )
 GENAI_KEYS = ["gen_ai.request.model", "gen_ai.response.model", "gen_ai.usage.input_tokens", "gen_ai.usage.cost",
               "gen_ai.input.messages", "gen_ai.prompt.0.content", "gen_ai.prompt.1.content",
-              "gen_ai.completion.0.content", "error.type", "gen_ai.system", "gen_ai.operation.name", "service.name"]
+              "gen_ai.completion.0.content", "error.type", "gen_ai.system", "gen_ai.operation.name", "service.name",
+              "enduser.id", "traceloop.prompt.version", "session.id"]
 key_values = st.builds(lambda k, v: {"key": k, "value": v}, st.sampled_from(GENAI_KEYS), any_values) | st.sampled_from(
     [{"key": "k"}, {"value": {"stringValue": "v"}}, {"key": 1, "value": {}}, {"key": "k", "value": {}, "x": 1}, None])
 u64s = (st.integers(-2, 2**64 + 1) | st.integers(0, 2**64 + 1).map(str) | int_texts | st.none() | st.floats(0, 2e19)
         | st.just(True))
-ids = st.sampled_from(["", "0102", "ABcd", "abc", "zz", "0x12", "ab cd", None, 5, "AAE="]) | st.binary(max_size=16).map(
-    bytes.hex)
+ids = st.sampled_from(["", "0102", "ABcd", "abc", "zz", "0x12", "ab cd", None, 5, "AAE=", "W47/95gDgQPSabYzgT/GDA==",
+                       "7uGbfsPBsXQ", "7uGbfsPBsXQ==", "7uGb fsPBsXQ", "7uGbfsPBsXé", "W47_95gDgQPSabYzgT/GDA"]) \
+    | st.binary(max_size=17).map(bytes.hex) \
+    | st.binary(min_size=7, max_size=17).flatmap(lambda b: st.sampled_from([
+        base64.b64encode(b).decode(), base64.urlsafe_b64encode(b).decode().rstrip("="), base64.b64encode(b).decode()[:-1]]))
 events = st.fixed_dictionaries({}, optional={
     "name": st.sampled_from(["gen_ai.evaluation.result", "exception", "other"]) | st.none() | st.just(3),
     "timeUnixNano": u64s, "droppedAttributesCount": u64s,
