@@ -3,9 +3,9 @@
 The OpenTelemetry Collector's Kafka exporter writes one whole ``ExportTraceServiceRequest`` per
 record, as protobuf (``otlp_proto``, the default) or as OTLP/JSON (``otlp_json``: the protobuf JSON
 mapping with lowerCamelCase names, trace and span ids in hex rather than base64, 64-bit integers as
-strings, enums as integers). Ids in base64, as protobuf's own JSON mapping writes bytes and some tools
-send them, are read too (:func:`otlp_id`). This module splits such a request into spans and maps each *model call*
-span to one event.
+strings, enums as integers; ids in base64, as protobuf's own JSON mapping writes bytes and some tools
+send them, are read too: :func:`otlp_id`). This module splits such a request into spans and maps each
+*model call* span to one event.
 
 Mapping (first attribute present wins; see ``docs/decoders.md`` for the full table):
 

@@ -151,7 +151,8 @@ def test_the_common_shape_takes_the_fast_path():
 
 
 @pytest.mark.parametrize("value, text", [(4, "4"), (4.0, "4"), (-0.0, "0"), (1.5, "1.5"), (0.1, "0.1"),
-                                         (12345678901234567890, "12345678901234567890"), (2.0**53 - 1, "9007199254740991")])
+                                         (12345678901234567890, "12345678901234567890"),
+                                         (2.0**53 - 1, "9007199254740991")])
 def test_numeric_ids_are_the_same_text_on_both_paths(value, text):
     for name in ID_FIELDS:
         data = {"trace_id": "t", "timestamp": 0, "model": "m", name: value}
@@ -202,8 +203,9 @@ u64s = (st.integers(-2, 2**64 + 1) | st.integers(0, 2**64 + 1).map(str) | int_te
 ids = st.sampled_from(["", "0102", "ABcd", "abc", "zz", "0x12", "ab cd", None, 5, "AAE=", "W47/95gDgQPSabYzgT/GDA==",
                        "7uGbfsPBsXQ", "7uGbfsPBsXQ==", "7uGb fsPBsXQ", "7uGbfsPBsXé", "W47_95gDgQPSabYzgT/GDA"]) \
     | st.binary(max_size=17).map(bytes.hex) \
-    | st.binary(min_size=7, max_size=17).flatmap(lambda b: st.sampled_from([
-        base64.b64encode(b).decode(), base64.urlsafe_b64encode(b).decode().rstrip("="), base64.b64encode(b).decode()[:-1]]))
+    | st.binary(min_size=7, max_size=17).flatmap(lambda b: st.sampled_from([  # padded, URL-safe unpadded, cut
+        base64.b64encode(b).decode(), base64.urlsafe_b64encode(b).decode().rstrip("="),
+        base64.b64encode(b).decode()[:-1]]))
 events = st.fixed_dictionaries({}, optional={
     "name": st.sampled_from(["gen_ai.evaluation.result", "exception", "other"]) | st.none() | st.just(3),
     "timeUnixNano": u64s, "droppedAttributesCount": u64s,
