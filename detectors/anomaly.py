@@ -27,7 +27,8 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-from detectors.base import BucketSummary, Detector, ew_alpha, ew_update
+from detectors.base import BucketSummary, ew_alpha
+from detectors.calibration import Calibrated
 from detectors.finding import Finding
 
 TOP_LEVEL = ("latency_ms", "ttft_ms", "cost_usd", "input_tokens", "output_tokens", "total_tokens")
@@ -62,11 +63,11 @@ def getter(field: str) -> Callable[[Any], float | None]:
     return from_metadata
 
 
-class FieldAnomaly(Detector):
-    __slots__ = ("_mean", "_var", "_streak")
+class FieldAnomaly(Calibrated):
+    __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean")
     kind = "anomaly"
-    params = {"field": "latency_ms", "direction": "up", "z": 4.0, "consecutive": 1, "half_life_s": 3600.0,
-              "min_rel_change": 0.01}
+    params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
+              "consecutive": 1, "half_life_s": 3600.0, "min_rel_change": 0.01, "shift_windows": 6}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
 
@@ -77,13 +78,21 @@ class FieldAnomaly(Detector):
             raise ValueError(problem)
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {self.direction!r}")
-        super().configure(_get=staticmethod(getter(self.field)))  # a function, not a method
+        super().configure(_get=staticmethod(getter(self.field)),  # a function, not a method
+                          _alpha=ew_alpha(self.window_s, self.half_life_s))
 
     def reset(self) -> None:
         super().reset()
         self._mean = 0.0
-        self._var = 0.0
+        self._dev = 0.0  # exponentially weighted mean absolute deviation (robust to outliers)
         self._streak = 0
+        self._shift = 0  # alarming windows in a row on the same side (a level shift when it lasts)
+        self._shift_mean = 0.0  # their mean: the new normal, once it has lasted
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        if "_var" in state and "_dev" not in state:  # a snapshot before calibration: deviation from variance
+            state = {**state, "_dev": math.sqrt(max(state["_var"], 0.0)) * 0.8}
+        super().load_state(state)
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
         v = self._get(event)
@@ -93,25 +102,30 @@ class FieldAnomaly(Detector):
         s.total += v
         s.see(t, event.trace_id, -v if self.direction == "down" else v)
 
+    def _scale(self) -> float:
+        return max(1.25 * self._dev, self.min_rel_change * abs(self._mean), 1e-12)
+
     def _z(self, x: float) -> float:
-        std = max(math.sqrt(max(self._var, 0.0)), self.min_rel_change * abs(self._mean), 1e-12)
-        return (x - self._mean) / std
+        return (x - self._mean) / self._scale()
 
     def score_one(self, window: BucketSummary) -> float:
+        """Deviations from the learned level, on the watched side (0 below it)."""
         if not window.n:
             return 0.0
         z = self._z(window.total / window.n)
-        return {"up": z, "down": -z, "both": abs(z)}[self.direction]
+        return max({"up": z, "down": -z, "both": abs(z)}[self.direction], 0.0)
 
     def learn_one(self, window: BucketSummary) -> None:
         x = window.total / window.n
         if self._windows == 0:
-            self._mean, self._var = x, 0.0
+            self._mean, self._dev = x, 0.0
         else:
-            if self._windows >= self.warmup:
-                std = max(math.sqrt(max(self._var, 0.0)), self.min_rel_change * abs(self._mean), 1e-12)
-                x = min(max(x, self._mean - self.z * std), self._mean + self.z * std)
-            self._mean, self._var = ew_update(self._mean, self._var, x, ew_alpha(self.window_s, self.half_life_s))
+            if self._windows >= self.warmup:  # an outlier teaches the level at most `z` deviations
+                scale = self._scale()
+                x = min(max(x, self._mean - self.z * scale), self._mean + self.z * scale)
+            a = self._alpha
+            self._dev += a * (abs(x - self._mean) - self._dev)
+            self._mean += a * (x - self._mean)
         self._windows += 1
 
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
@@ -119,16 +133,40 @@ class FieldAnomaly(Detector):
             return None
         found = None
         if self._windows >= self.warmup:
-            score = self.score_one(window)
-            self._streak = self._streak + 1 if score >= self.z else 0
-            if self._streak >= self.consecutive and not self.cooling(window.t_last):
-                mean = window.total / window.n
-                side = "above" if mean >= self._mean else "below"
-                found = self.finding(
-                    window, score=score, observed=mean, baseline=self._mean,
-                    summary=f"{self.field} mean {mean:.4g} is {score:.1f} deviations {side} the usual "
-                            f"{self._mean:.4g}",
-                    details={"field": self.field, "direction": self.direction, "z": round(score, 2),
-                             "values": window.n, "windows": self._streak})
+            score, limit = self.score_one(window), self.alarm_at()
+            mean = window.total / window.n
+            if score >= limit and abs(mean - self._mean) >= self.min_rel_change * abs(self._mean):
+                self._streak += 1
+                if self._streak >= self.consecutive and not self.cooling(window.t_last):
+                    found = self._finding(window, score, limit, mean)
+            else:
+                self._streak = 0
+            self.learn_score(score, limit)
+            self._level_shift(score >= limit, mean)
         self.learn_one(window)
         return found
+
+    def _level_shift(self, alarming: bool, mean: float) -> None:
+        """Alarms on one side for ``shift_windows`` in a row are a new normal: their mean becomes the
+        level (the first alarm reported it; the series is not paged again for the same change)."""
+        if not alarming:
+            self._shift = 0
+            return
+        if self._shift and (mean >= self._mean) != (self._shift_mean >= self._mean):
+            self._shift = 0
+        self._shift += 1
+        self._shift_mean = mean if self._shift == 1 else self._shift_mean + (mean - self._shift_mean) / self._shift
+        if self._shift >= self.shift_windows:
+            self._dev = max(self._dev, abs(self._shift_mean - self._mean) / 4)
+            self._mean, self._shift = self._shift_mean, 0
+
+    def _finding(self, window: BucketSummary, score: float, limit: float, mean: float) -> Finding:
+        side = "above" if mean >= self._mean else "below"
+        p = self.tail_probability(score)
+        return self.finding(
+            window, score=score, observed=mean, baseline=self._mean,
+            summary=f"{self.field} mean {mean:.4g} is {score:.1f} deviations {side} the usual "
+                    f"{self._mean:.4g}",
+            details={"field": self.field, "direction": self.direction, "z": round(score, 2),
+                     "alarm_at": round(limit, 2), "tail_probability": float(f"{p:.3g}"),
+                     "values": window.n, "windows": self._streak})

@@ -31,6 +31,7 @@ from operator import attrgetter
 from typing import Any
 
 from detectors.base import BucketSummary, Detector, ew_alpha, ew_update
+from detectors.calibration import Calibrated
 from detectors.finding import Finding
 
 MEASURES = ("cost_usd", "total_tokens", "input_tokens", "output_tokens")
@@ -48,11 +49,11 @@ def fold_measure(self: Detector, s: BucketSummary, event: Any, t: float) -> None
 NO_SEASON: Any = ()
 
 
-class CostSpike(Detector):
+class CostSpike(Calibrated):
     __slots__ = ("_mean", "_var", "_last_start", "_season")
     kind = "cost"
     early = True
-    params = {"measure": "cost_usd", "z": 6.0, "ratio": 3.0, "half_life_s": 1800.0, "seasonal": True,
+    params = {"measure": "cost_usd", "false_alarms_per_week": 1.0, "z": 4.0, "ratio": 3.0, "half_life_s": 1800.0, "seasonal": True,
               "season_days": 3.0, "early_factor": 1.5, "min_excess": 0.0}
     defaults = {"window_s": 60.0, "warmup": 30, "min_volume": 5, "cooldown_s": 900.0,
                 "severity": {"warning": 3.0, "critical": 10.0}}
@@ -141,10 +142,14 @@ class CostSpike(Detector):
 
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
         found = None
-        if (self._windows >= self.warmup and window.n >= self.min_volume
-                and not self.cooling(window.t_last)):
+        judged = self._windows >= self.warmup and window.n >= self.min_volume
+        if judged:
             j = self._judge(window, partial)
-            z_needed = self.z * (self.early_factor if partial else 1.0)
+            limit = self.alarm_at()
+            if not partial:
+                self.learn_score(j["z"], limit)
+        if judged and not self.cooling(window.t_last):
+            z_needed = limit * (self.early_factor if partial else 1.0)
             if (j["z"] >= z_needed and j["ratio"] >= self.ratio
                     and window.total - max(j["expected"], j["seasonal"]) >= self.min_excess):
                 per_s = window.total / j["span"]
@@ -155,7 +160,9 @@ class CostSpike(Detector):
                             f"{j['ratio']:.1f}x the usual {max(j['expected'], 0):.4g}",
                     details={"measure": self.measure, "rate_per_s": round(per_s, 6),
                              "baseline_rate_per_s": round(self._mean / self.window_s, 6),
-                             "z": round(j["z"], 2), "partial": partial,
+                             "z": round(j["z"], 2), "alarm_at": round(z_needed, 2),
+                             "tail_probability": float(f"{self.tail_probability(j['z']):.3g}"),
+                             "partial": partial,
                              "seasonal_baseline": None if j["seasonal"] < 0 else round(j["seasonal"], 6)})
         if not partial:
             self.learn_one(window)

@@ -26,17 +26,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from detectors.base import BucketSummary, Detector, ew_alpha
+from detectors.base import BucketSummary, ew_alpha
+from detectors.calibration import Calibrated
 from detectors.finding import Finding
 
 MAX_REASONS = 8
 
 
-class ErrorSurge(Detector):
+class ErrorSurge(Calibrated):
     __slots__ = ("_calls", "_failed")
     kind = "errors"
     early = True
-    params = {"z": 4.0, "ratio": 3.0, "min_rate": 0.01, "min_increase": 0.05, "min_failed": 5,
+    params = {"false_alarms_per_week": 1.0, "z": 4.0, "ratio": 3.0, "min_rate": 0.01, "min_increase": 0.05, "min_failed": 5,
               "half_life_s": 3600.0}
     defaults = {"window_s": 60.0, "warmup": 15, "min_volume": 20, "cooldown_s": 900.0,
                 "severity": {"warning": 3.0, "critical": 10.0}}
@@ -79,17 +80,22 @@ class ErrorSurge(Detector):
 
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
         found = None
-        if (self._windows >= self.warmup and window.n >= self.min_volume
-                and not self.cooling(window.t_last)):
+        judged = self._windows >= self.warmup and window.n >= self.min_volume
+        if judged:
             p0, p = self.baseline(), window.bad / window.n
             z = (p - p0) / math.sqrt(p0 * (1 - p0) / window.n)
-            if (p >= self.ratio * p0 and p - p0 >= self.min_increase and z >= self.z
+            limit = self.alarm_at()
+            if not partial:
+                self.learn_score(z, limit)
+        if judged and not self.cooling(window.t_last):
+            if (p >= self.ratio * p0 and p - p0 >= self.min_increase and z >= limit
                     and window.bad >= self.min_failed):
                 found = self.finding(
                     window, score=p / p0, observed=p, baseline=p0,
                     window_s=max(window.t_last - window.bucket_start, 0.0) if partial else None,
                     summary=f"{p:.0%} of {window.n} calls failed (baseline {p0:.1%})",
                     details={"calls": window.n, "failed": window.bad, "z": round(z, 2),
+                             "alarm_at": round(limit, 2),
                              "by_reason": dict(sorted(window.counts.items())), "partial": partial})
         if not partial:
             self.learn_one(window)

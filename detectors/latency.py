@@ -27,12 +27,15 @@ import math
 from operator import attrgetter
 from typing import Any
 
-from detectors.base import EMPTY, BucketSummary, Detector, ew_alpha, ew_update
+from detectors.base import EMPTY, BucketSummary, ew_alpha, ew_update
+from detectors.calibration import Calibrated, new_tail
 from detectors.finding import Finding
 
 _K = 1.0 / math.log(1.15)
 _log1p = math.log1p
 MAX_CARRY = 5
+#: a quantile moves by whole bins (15 % wide): a deviation smaller than one bin is no evidence
+BIN_WIDTH = math.log(1.15)
 
 
 def bin_of(ms: float) -> int:
@@ -52,10 +55,10 @@ def quantile(hist: dict[int, int], q: float) -> float:
     return math.expm1((max(hist) + 0.5) / _K)
 
 
-class LatencyRegression(Detector):
-    __slots__ = ("_base", "_streak", "_streak_start", "_carry")
+class LatencyRegression(Calibrated):
+    __slots__ = ("_base", "_streak", "_streak_start", "_carry", "_tail50")
     kind = "latency"
-    params = {"field": "latency_ms", "ratio": 1.5, "z": 3.0, "consecutive": 3, "half_life_s": 3600.0}
+    params = {"field": "latency_ms", "ratio": 1.5, "false_alarms_per_week": 1.0, "z": 3.0, "consecutive": 3, "half_life_s": 3600.0}
     defaults = {"window_s": 60.0, "warmup": 30, "min_volume": 20, "cooldown_s": 1800.0,
                 "severity": {"warning": 1.5, "critical": 3.0}}
     target_fields = ("model", "provider")
@@ -66,6 +69,7 @@ class LatencyRegression(Detector):
         self._streak = 0
         self._streak_start = 0.0
         self._carry: list = []  # [start, n, hist] of recent windows too small to judge on their own
+        self._tail50 = new_tail()  # the p50's score history (``_tail``: the p95's)
 
     def configure(self, **config: Any) -> None:
         super().configure(**config)
@@ -81,20 +85,20 @@ class LatencyRegression(Detector):
         s.n += 1
         s.see(t, event.trace_id, v)
 
-    def _excess(self, window: BucketSummary) -> tuple[float, float, float, float]:
-        """(score, z, p50, p95): score is the larger of the p50 / p95 ratios to baseline."""
+    def _excess(self, window: BucketSummary) -> tuple[float, float, float, float, float, float]:
+        """(p50, its ratio to baseline, its z; p95, ratio, z) on the log scale."""
         p50, p95 = quantile(window.hist, 0.5), quantile(window.hist, 0.95)
         m50, v50, m95, v95 = self._base
-        l50, l95 = math.log1p(p50), math.log1p(p95)
-        z50 = (l50 - m50) / max(math.sqrt(max(v50, 0.0)), 0.05)
-        z95 = (l95 - m95) / max(math.sqrt(max(v95, 0.0)), 0.05)
-        r50, r95 = p50 / max(math.expm1(m50), 1e-9), p95 / max(math.expm1(m95), 1e-9)
-        if r95 >= r50:
-            return r95, z95, p50, p95
-        return r50, z50, p50, p95
+        z50 = (math.log1p(p50) - m50) / max(math.sqrt(max(v50, 0.0)), BIN_WIDTH)
+        z95 = (math.log1p(p95) - m95) / max(math.sqrt(max(v95, 0.0)), BIN_WIDTH)
+        return (p50, p50 / max(math.expm1(m50), 1e-9), z50, p95, p95 / max(math.expm1(m95), 1e-9), z95)
 
     def score_one(self, window: BucketSummary) -> float:
-        return self._excess(window)[0] if window.n else 0.0
+        """The larger of the p50 / p95 ratios to their baselines."""
+        if not window.n:
+            return 0.0
+        _, r50, _, _, r95, _ = self._excess(window)
+        return max(r50, r95)
 
     def learn_one(self, window: BucketSummary) -> None:
         l50 = math.log1p(quantile(window.hist, 0.5))
@@ -104,8 +108,8 @@ class LatencyRegression(Detector):
         else:
             m50, v50, m95, v95 = self._base
             if self._windows >= self.warmup:  # clip what a regression teaches the baseline
-                l50 = min(l50, m50 + self.z * max(math.sqrt(v50), 0.05))
-                l95 = min(l95, m95 + self.z * max(math.sqrt(v95), 0.05))
+                l50 = min(l50, m50 + self.z * max(math.sqrt(v50), BIN_WIDTH))
+                l95 = min(l95, m95 + self.z * max(math.sqrt(v95), BIN_WIDTH))
             a = ew_alpha(self.window_s, self.half_life_s)
             m50, v50 = ew_update(m50, v50, l50, a)
             m95, v95 = ew_update(m95, v95, l95, a)
@@ -135,8 +139,16 @@ class LatencyRegression(Detector):
         self._carry = []
         found = None
         if self._windows >= self.warmup:
-            score, z, p50, p95 = self._excess(window)
-            if score >= self.ratio and z >= self.z:
+            # p50 and p95 each against their own calibrated threshold: with few calls per window
+            # the p95 jumps between bins, which must not blunt the p50
+            p50, r50, z50, p95, r95, z95 = self._excess(window)
+            limit50, limit = self.alarm_at(self._tail50), self.alarm_at()
+            self.learn_score(z50, limit50, self._tail50)
+            self.learn_score(z95, limit)
+            slow50 = r50 >= self.ratio and z50 >= limit50
+            slow95 = r95 >= self.ratio and z95 >= limit
+            score, z = (r95, z95) if slow95 and (r95 >= r50 or not slow50) else (r50, z50)
+            if slow50 or slow95:
                 if self._streak == 0:
                     self._streak_start = window.bucket_start
                 self._streak += 1
@@ -151,6 +163,7 @@ class LatencyRegression(Detector):
                     details={"p50_ms": round(p50, 1), "p95_ms": round(p95, 1),
                              "baseline_p50_ms": round(math.expm1(self._base[0]), 1),
                              "baseline_p95_ms": round(math.expm1(self._base[2]), 1),
-                             "z": round(z, 2), "windows": self._streak, "calls": window.n})
+                             "z": round(z, 2), "alarm_at": round(limit if z == z95 else limit50, 2),
+                             "windows": self._streak, "calls": window.n})
         self.learn_one(window)
         return found

@@ -1,0 +1,150 @@
+"""Alarm thresholds calibrated on each series' own score history.
+
+A baseline detector scores a closed window by how far it lies from the series' learned normal, in the
+series' own deviations (a robust z). Whether a score of 5 is rare depends on the series: a steady one
+almost never reaches it, a bursty or heavy-tailed one does so daily. So the alarm threshold is not a
+fixed z but the score this series exceeds with probability ``q`` per window, estimated from its own
+scores by peaks over threshold (Siffer et al., "Anomaly Detection in Streams with Extreme Value
+Theory", KDD 2017): excesses of the score over ``U`` follow a generalized Pareto distribution
+(Pickands–Balkema–de Haan), fitted by the method of moments on exponentially decayed sums. The state is
+four numbers, ``[windows, excesses, sum of excesses, sum of squared excesses]``.
+
+``q`` comes from one setting with a plain meaning, ``false_alarms_per_week`` for the whole detector,
+spread over a week's windows and over the series the detector watches (Bonferroni), so the promise holds
+with 10 series or with 100,000: ``q = false_alarms_per_week * window_s / (604800 * series)``.
+
+Until a series has a history, a prior worth ``PRIOR_WINDOWS`` windows stands in: 5 % of scores above
+``U = 2``, exponential excesses of mean 0.5 (a little heavier than Gaussian noise, whose excesses over 2
+average 0.37). A new series is thus judged conservatively; its own scores take over as they come.
+
+Examples
+--------
+>>> import random
+>>> rng = random.Random(1)
+>>> gauss, heavy = new_tail(), new_tail()
+>>> for _ in range(20_000):
+...     learn(gauss, abs(rng.gauss(0, 1)), 0.9999)
+...     learn(heavy, abs(rng.gauss(0, 1)) / max(rng.random(), 1e-9) ** 0.3, 0.9999)
+>>> q = 1e-4                                  # one window in 10,000
+>>> round(threshold(gauss, q), 1), round(threshold(heavy, q), 1)   # exact: 3.9 and 19.5
+(3.9, 20.5)
+>>> round(tail_probability(gauss, 3.9), 5)
+0.0001
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from detectors.base import Detector
+
+WEEK_S = 604_800.0
+#: scores above U are excesses (robust-z units)
+U = 2.0
+PRIOR_WINDOWS = 60.0
+PRIOR_RATE = 0.05
+PRIOR_MEAN_EXCESS = 0.5
+#: the fitted shape is kept in this range: a short history must not promise a bounded tail (too low a
+#: threshold) nor an absurdly heavy one
+SHAPE_MIN, SHAPE_MAX = -0.25, 0.5
+#: how long a score keeps half its weight in the fit
+HALF_LIFE_S = 7 * 86_400.0
+
+
+def new_tail() -> list[float]:
+    """The prior: ``[windows, excesses, sum of excesses, sum of squared excesses]``."""
+    k = PRIOR_WINDOWS * PRIOR_RATE
+    m = PRIOR_MEAN_EXCESS
+    return [PRIOR_WINDOWS, k, k * m, k * 2 * m * m]  # exponential excesses: E[e^2] = 2 m^2
+
+
+def decay_per_window(window_s: float) -> float:
+    return 0.5 ** (window_s / HALF_LIFE_S)
+
+
+def learn(tail: list[float], score: float, decay: float) -> None:
+    """Add one window's score (callers cap what an incident may teach)."""
+    if not math.isfinite(score):
+        return
+    tail[0] = tail[0] * decay + 1.0
+    tail[1] *= decay
+    tail[2] *= decay
+    tail[3] *= decay
+    if score > U:
+        e = score - U
+        tail[1] += 1.0
+        tail[2] += e
+        tail[3] += e * e
+
+
+def _fit(tail: list[float]) -> tuple[float, float, float]:
+    """(exceedance rate, GPD scale, GPD shape) by the method of moments."""
+    n, k, s1, s2 = tail
+    m = s1 / k
+    v = max(s2 / k - m * m, 1e-12)
+    shape = min(max(0.5 * (1.0 - m * m / v), SHAPE_MIN), SHAPE_MAX)
+    scale = max(m * (1.0 - shape), 1e-9)  # the GPD's mean excess is scale / (1 - shape)
+    return k / n, scale, shape
+
+
+def threshold(tail: list[float], q: float) -> float:
+    """The score this series exceeds with probability ``q`` per window."""
+    rate, scale, shape = _fit(tail)
+    if q >= rate:
+        return U
+    r = q / rate
+    if abs(shape) < 1e-6:
+        return U - scale * math.log(r)
+    return U + scale / shape * (r ** -shape - 1.0)
+
+
+def tail_probability(tail: list[float], score: float) -> float:
+    """How often this series scores ``score`` or more (per window); 1.0 at or below ``U``."""
+    rate, scale, shape = _fit(tail)
+    if score <= U:
+        return 1.0
+    e = score - U
+    if abs(shape) < 1e-6:
+        return rate * math.exp(-e / scale)
+    base = 1.0 + shape * e / scale
+    return 0.0 if base <= 0 else rate * base ** (-1.0 / shape)
+
+
+def per_window_q(false_alarms_per_week: float, window_s: float, series: int) -> float:
+    """The false-alarm probability one series may spend per window."""
+    return false_alarms_per_week * window_s / (WEEK_S * max(series, 1))
+
+
+class Calibrated(Detector):
+    """A baseline detector whose alarm threshold is calibrated on its series' score history.
+
+    Subclasses score windows in deviations (``score_one``), list ``false_alarms_per_week`` and ``z``
+    (a floor: the least score that may alarm) in their ``params``, alarm when a score reaches
+    ``alarm_at()`` and feed every judged closed window's score to ``learn_score``.
+    """
+
+    __slots__ = ("_tail",)
+
+    def configure(self, **config: Any) -> None:
+        super().configure(**config)
+        if "window_s" in config:
+            super().configure(_decay=decay_per_window(self.window_s))
+
+    def reset(self) -> None:
+        super().reset()
+        self._tail = new_tail()
+
+    def alarm_at(self, tail: list[float] | None = None) -> float:
+        """The score this series reaches by chance at most at the configured false-alarm rate."""
+        q = per_window_q(self.false_alarms_per_week, self.window_s, self.watched)
+        return max(threshold(self._tail if tail is None else tail, q), self.z)
+
+    def learn_score(self, score: float, limit: float, tail: list[float] | None = None) -> None:
+        """Learn a closed window's score unless it alarms: as in SPOT, an anomaly does not teach the
+        model of normal scores (or one incident would blunt the detector for weeks)."""
+        if score < limit:
+            learn(self._tail if tail is None else tail, score, self._decay)
+
+    def tail_probability(self, score: float) -> float:
+        return tail_probability(self._tail, score)
