@@ -6,8 +6,9 @@ the last few days. A window is a spike when it is at least ``ratio`` times both 
 standard deviations above the moving one, so an ordinary morning ramp that happened yesterday too does
 not page. Learning clips outliers, so a spike does not become the new normal at once.
 
-A partial window is judged too (``early``): the spend so far is compared with the baseline scaled to the
-elapsed time, with a stricter ``z`` (``early_factor``), so that a large spike fires within one bucket.
+A partial window is judged too (``early``): as soon as the spend so far passes the whole window's test
+(optionally ``early_factor`` times stricter), the finding goes out — a 10x spike within a few seconds.
+The ``z`` a window must reach is calibrated on the series' own history (``detectors.calibration``).
 
 Examples
 --------
@@ -54,7 +55,7 @@ class CostSpike(Calibrated):
     kind = "cost"
     early = True
     params = {"measure": "cost_usd", "false_alarms_per_week": 1.0, "z": 4.0, "ratio": 3.0, "half_life_s": 1800.0, "seasonal": True,
-              "season_days": 3.0, "early_factor": 1.5, "min_excess": 0.0}
+              "season_days": 3.0, "early_factor": 1.0, "min_excess": 0.0}
     defaults = {"window_s": 60.0, "warmup": 30, "min_volume": 5, "cooldown_s": 900.0,
                 "severity": {"warning": 3.0, "critical": 10.0}}
 
@@ -88,13 +89,15 @@ class CostSpike(Calibrated):
     # ---- judgement (pure) ------------------------------------------------------------------------
 
     def _judge(self, w: BucketSummary, partial: bool) -> dict[str, float]:
+        # A partial window is held to the whole window's baseline: its spend so far only grows, so an
+        # early finding is one the closed window would make too (a scaled-down baseline paged on one
+        # expensive call in a quiet night's first seconds).
         span = self.window_s
         if partial:
             span = min(self.window_s, max(w.t_last - w.bucket_start, self.window_s / 6))
-        f = span / self.window_s
         std = max(math.sqrt(max(self._var, 0.0)), 0.1 * self._mean, 1e-9)
-        expected = self._mean * f
-        z = (w.total - expected) / (std * math.sqrt(f))
+        expected = self._mean
+        z = (w.total - expected) / std
         ratio = w.total / max(expected, 1e-12)
         out = {"span": span, "expected": expected, "z": z, "ratio": ratio, "seasonal": -1.0}
         season = self._season
@@ -102,8 +105,8 @@ class CostSpike(Calibrated):
             i = 2 * self._hour(w.bucket_start)
             mean, count = season[i], season[i + 1]
             if count >= 0.5 * 3600 / self.window_s:  # seen at least half an hour of this hour before
-                out["seasonal"] = mean * f
-                out["ratio"] = min(ratio, w.total / max(mean * f, 1e-12))
+                out["seasonal"] = mean
+                out["ratio"] = min(ratio, w.total / max(mean, 1e-12))
         return out
 
     def score_one(self, window: BucketSummary) -> float:
