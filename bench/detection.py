@@ -23,14 +23,16 @@ from typing import Any
 
 from bench.scenarios import START, Scenario, generate
 from detectors import DetectorSuite, FieldAnomaly, replay
-from detectors.config import build_detectors, load_config
+from detectors.config import build_detectors, enable, load_config, opt_in
 
 GRACE_S = 900.0
 
 
 def bench_suite(*, injection: bool = False) -> DetectorSuite:
-    """The shipped configuration plus an anomaly detector on the ``groundedness`` score."""
+    """The shipped configuration with its opt-in absolute limits switched on (the scenario set has
+    runaway and budget incidents), plus an anomaly detector on the ``groundedness`` score."""
     cfg = load_config()
+    cfg = enable(cfg, *opt_in(cfg))
     detectors = build_detectors(cfg) + [
         FieldAnomaly("groundedness_drop", "app?/feature", field="scores.groundedness", direction="down",
                      window_s=60, warmup=30, min_volume=10, z=5.0, consecutive=2)]

@@ -1,7 +1,8 @@
 """Detection latency: wall-clock time from a spike's first event being published to the incident opening
 and to the page arriving at the PagerDuty stand-in.
 
-A ``tracewatch worker`` subprocess runs with every detector and the shipped runbooks; its PagerDuty is a
+A ``tracewatch worker`` subprocess runs with every detector (the shipped config with its opt-in limits
+switched on) and the shipped runbooks; its PagerDuty is a
 loopback HTTPS stand-in (trustme CA) that stamps each accepted event with its arrival time. A producer
 in this process publishes background traffic at a fixed rate with current wall-clock timestamps; every
 ``gap_s`` seconds it injects a cost spike on a fresh user: ``SPIKE_EVENTS`` calls of ``SPIKE_COST`` USD
@@ -27,6 +28,7 @@ from typing import Any
 import orjson
 
 from bench.common import Broker, PageClock, Worker, fetch_wait_patch, metric, percentile, workdir
+from detectors.config import SHIPPED, enable, load_config, opt_in, to_yaml
 from streams.topics import INCIDENTS, TRACES
 
 SPIKE_EVENTS = 5
@@ -132,6 +134,10 @@ def main(quick: bool = False, rate: int = 300, batch: int = 10, fetch_wait_ms: i
     with PageClock(workdir("pd")) as pages, Broker() as broker:
         wd = workdir("latency")
         env = pages.env() | (fetch_wait_patch(fetch_wait_ms, wd) if fetch_wait_ms else {})
+        # every detector: the shipped config with its opt-in limits on (the spikes are budget incidents)
+        cfg = load_config(SHIPPED)
+        (wd / "detectors.yaml").write_text(to_yaml(enable(cfg, *opt_in(cfg))))
+        env["TRACEWATCH_DETECTORS"] = str(wd / "detectors.yaml")
         with Worker(broker.url, wd, env) as worker:
             worker.wait_healthy()
             # warm up: the worker has joined its group and reads before the clock matters

@@ -1,9 +1,9 @@
 """Memory: resident size of a process holding N tracked series, and the size of their snapshots.
 
 Each size runs in a fresh subprocess (``python -m bench.memory N``). It builds the shipped detector
-suite, notes its resident size (VmRSS), then replays events for ``N / 7`` distinct values of every
-series dimension (user, session, model, feature), which opens one ``SeriesState`` per (detector,
-series) — seven per value with the shipped config — each fed four one-minute windows of summaries
+suite with its opt-in limits (budgets, runaway) switched on, notes its resident size (VmRSS), then
+replays events for ``N / 7`` distinct values of every series dimension (user, session, model, feature),
+which opens one ``SeriesState`` per (detector, series) — seven per value — each fed four one-minute windows of summaries
 (so baselines have learned something and windows have closed). Events are generated lazily, so what
 remains is the states. Bytes per series = (RSS after − RSS before) / series; this is an upper bound,
 since CPython's allocator keeps some freed memory. Snapshot bytes are ``len(state.snapshot())``, what a
@@ -42,9 +42,11 @@ def events(values: int) -> Iterator[Any]:
 
 
 def measure(n_series: int) -> dict[str, Any]:
-    from detectors.suite import DetectorSuite, replay
+    from detectors.config import build_suite, enable, load_config, opt_in
+    from detectors.suite import replay
 
-    suite = DetectorSuite.from_config()
+    cfg = load_config()
+    suite = build_suite(enable(cfg, *opt_in(cfg)))  # with the opt-in limits: seven series per value
     suite.injection = None  # per-event scanning holds no per-series state; it only costs time here
     gc.collect()
     before = rss_bytes()

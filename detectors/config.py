@@ -15,6 +15,7 @@ mine.yaml:5: detectors[0].seris: unknown key "seris" (did you mean "series"?)
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import os
@@ -288,7 +289,7 @@ class _Linter:
                     self.error(vn, p, "positive", value=value)
                 elif abs(value / bucket_s - round(value / bucket_s)) > 1e-9:
                     self.error(vn, p, "multiple", value=value, bucket=bucket_s)
-            elif key in ("warmup", "min_volume", "cooldown_s") and value < 0:
+            elif key in ("warmup", "min_volume", "cooldown_s", "min_window_calls") and value < 0:
                 self.error(vn, p, "non_negative", value=value)
             elif key in ("limit", "ratio", "z", "half_life_s", "max_requests_per_min", "max_tokens_per_min",
                          "min_hits", "consecutive", "season_days", "max_versions") and value <= 0:
@@ -344,6 +345,54 @@ def load_config(path: str | os.PathLike[str] | None = None) -> DetectorConfig:
     if linter.errors or cfg is None:
         raise ConfigError(linter.errors)
     return cfg
+
+
+def opt_in(cfg: DetectorConfig) -> list[str]:
+    """Names of the detectors ``cfg`` carries switched off (``enabled: false``): in the shipped config,
+    the absolute limits (budgets, runaway loops).
+
+    >>> opt_in(load_config(SHIPPED))
+    ['budget_user_daily', 'budget_feature_hourly', 'runaway_session']
+    """
+    return [d["name"] for d in cfg.detectors if not d.get("enabled", True)]
+
+
+def enable(cfg: DetectorConfig, *names: str) -> DetectorConfig:
+    """A copy of ``cfg`` with the named detectors switched on (``enabled: true``), e.g. the absolute
+    limits the shipped config carries as opt-in examples. Unknown names are an error.
+
+    >>> cfg = enable(load_config(), "budget_user_daily")
+    >>> [d["name"] for d in cfg.detectors if d["kind"] == "budget" and d.get("enabled", True)]
+    ['budget_user_daily']
+    """
+    known = {d.get("name") for d in cfg.detectors}
+    missing = [n for n in names if n not in known]
+    if missing:
+        raise KeyError(f"no detector named {', '.join(missing)} in {cfg.source}")
+    out = copy.deepcopy(cfg)
+    for spec in out.detectors:
+        if spec.get("name") in names:
+            spec["enabled"] = True
+    return out
+
+
+def to_yaml(cfg: DetectorConfig) -> str:
+    """``cfg`` as a configuration file (for a worker: ``TRACEWATCH_DETECTORS``); it loads back equal.
+
+    >>> import tempfile
+    >>> cfg = load_config()
+    >>> path = Path(tempfile.mkdtemp()) / "d.yaml"
+    >>> _ = path.write_text(to_yaml(cfg))
+    >>> load_config(path).detectors == cfg.detectors
+    True
+    """
+    doc: dict[str, Any] = {"bucket_s": cfg.bucket_s}
+    if cfg.lateness_s is not None:
+        doc["lateness_s"] = cfg.lateness_s
+    doc["injection"] = cfg.injection
+    doc["detectors"] = [{"name": d["name"], "kind": d["kind"],
+                         **{k: v for k, v in d.items() if k not in ("name", "kind")}} for d in cfg.detectors]
+    return f"# generated from {cfg.source}\n" + yaml.safe_dump(doc, sort_keys=False)
 
 
 def build_detectors(cfg: DetectorConfig) -> list[Detector]:

@@ -13,7 +13,8 @@ The service and ``tracewatch replay`` run the same code path:
 Examples
 --------
 >>> from streams.events import TraceEvent
->>> suite = DetectorSuite.from_config()
+>>> from detectors.config import build_suite, enable, load_config
+>>> suite = build_suite(enable(load_config(), "runaway_session"))  # the shipped config, its opt-in loop limit on
 >>> events = [TraceEvent(trace_id=f"t{i}", timestamp=1_700_000_000 + i, model="m", session_id="s1",
 ...                      input_tokens=100, output_tokens=20) for i in range(200)]
 >>> findings = list(replay(events, suite))

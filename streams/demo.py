@@ -29,6 +29,7 @@ import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from detectors.config import SHIPPED, DetectorConfig, enable, load_config, to_yaml
 from streams.broker import _die_with_parent, free_port
 from streams.demo_traffic import (ATTACKERS, END_MIN, LATENCY_MODEL, SCENARIOS, SURGE_PROMPT, WHALE,
                                   Scenario, SyntheticApp, sim_start)
@@ -37,6 +38,10 @@ from streams.standins import PagerDutyStandin, SlackStandin
 from streams.topics import TRACES, bootstrap_of
 
 TRACEWATCH = str(Path(sys.executable).with_name("tracewatch"))
+#: detectors that are opt-in (``enabled: false``) in the shipped config and that the demo switches on for
+#: its worker: the whale's spend is a per-user budget story (the cost-spike runbook blocks the user that a
+#: budget finding names). Your own ``TRACEWATCH_DETECTORS`` is used as it is.
+OPT_IN = ("budget_user_daily",)
 KIND_OF = {"cost_spike": ("budget", "cost", "runaway"), "latency_regression": ("latency",),
            "hallucination_surge": ("quality",), "injection_campaign": ("injection",)}
 
@@ -79,6 +84,16 @@ class Live:
     slack_posts: int = 0
     lines: list[str] = field(default_factory=list)
     outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+
+def detector_config() -> DetectorConfig:
+    """The detectors the demo's worker runs: the shipped config with ``OPT_IN`` switched on.
+
+    >>> cfg = detector_config()
+    >>> [d["name"] for d in cfg.detectors if d["kind"] == "budget" and d.get("enabled", True)]
+    ['budget_user_daily']
+    """
+    return enable(load_config(SHIPPED), *OPT_IN)
 
 
 def make_ca(directory: Path) -> tuple[ssl.SSLContext, Path]:
@@ -140,6 +155,13 @@ class Demo:
     def start_worker(self, stack: ExitStack, broker_url: str, workdir: Path, extra: dict[str, str]) -> None:
         env = dict(os.environ)
         env.update(extra)
+        if not env.get("TRACEWATCH_DETECTORS"):
+            config = workdir / "detectors.yaml"
+            config.write_text(to_yaml(detector_config()), encoding="utf-8")
+            env["TRACEWATCH_DETECTORS"] = str(config)
+            self.notes.append(f"detectors: the shipped config with the opt-in {', '.join(OPT_IN)} on ({config})")
+        else:
+            self.notes.append(f"detectors: {env['TRACEWATCH_DETECTORS']} (TRACEWATCH_DETECTORS)")
         env.update({
             "TRACEWATCH_BROKER": broker_url, "TRACEWATCH_WEB_PORT": str(self.port),
             "TRACEWATCH_WEB_HOST": "127.0.0.1", "TRACEWATCH_API_URL": self.api,

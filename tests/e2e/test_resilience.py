@@ -10,7 +10,7 @@ import pytest
 
 from detectors.suite import DetectorSuite, replay
 from streams.events import TraceEvent
-from tests.e2e.test_scenarios import publish
+from tests.e2e.test_scenarios import budget_env, publish  # noqa: F401 - budget_env is a fixture
 from tests.helpers.service import metric_value, wait_for
 from tests.helpers.traffic import BASE, four_scenarios
 
@@ -46,13 +46,13 @@ def assert_one_page_per_execution(worker, pagerduty_double, *, crashed: bool = F
 
 
 def test_a_killed_worker_loses_nothing_and_resumes_its_baselines(broker, start_worker, worker_env,
-                                                                pagerduty_double):
+                                                                pagerduty_double, budget_env):
     before, after = split(46)  # the cost spike is before the cut, the latency regression after it
     # A cold start could not catch the latency regression: its warm-up is longer than what is left.
     cold = list(replay((TraceEvent.model_validate_json(m) for m in after), DetectorSuite.from_config()))
     assert not [f for f in cold if f.kind == "latency"]
 
-    first = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env)
+    first = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env, **budget_env)
     publish(broker.bootstrap, before)
     spender = wait_for(lambda: [i for i in incidents(first) if i["target"].get("user_id") == "u-spender"
                                 and i["kind"] == "budget"], timeout=120, message="the budget incident")[0]
@@ -61,7 +61,7 @@ def test_a_killed_worker_loses_nothing_and_resumes_its_baselines(broker, start_w
     keys_before = {i["key"]: i["id"] for i in incidents(first)}
 
     first.kill()  # SIGKILL: no goodbye to the group, nothing flushed
-    second = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env)
+    second = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env, **budget_env)
     publish(broker.bootstrap, after)
     slow = wait_for(lambda: [i for i in incidents(second) if i["kind"] == "latency"], timeout=180,
                     message="the latency incident after the restart")
@@ -74,15 +74,15 @@ def test_a_killed_worker_loses_nothing_and_resumes_its_baselines(broker, start_w
     assert_one_page_per_execution(second, pagerduty_double, crashed=True)
 
 
-def test_a_second_worker_joins_and_leaves(broker, start_worker, worker_env, pagerduty_double):
+def test_a_second_worker_joins_and_leaves(broker, start_worker, worker_env, pagerduty_double, budget_env):
     before, after = split(46)
-    first = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env)
+    first = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env, **budget_env)
     publish(broker.bootstrap, before)
     wait_for(lambda: ok_count(first) >= len(before), timeout=120, message="the first part ingested")
     wait_for(lambda: any(i["kind"] == "budget" for i in incidents(first)), timeout=60, message="the budget incident")
     opened_before = {i["key"]: i["id"] for i in incidents(first)}
 
-    second = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env)
+    second = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env, **budget_env)
     publish(broker.bootstrap, after)
     wait_for(lambda: ok_count(first) + ok_count(second) >= len(before) + len(after), timeout=180,
              message="the second part ingested by both")

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from detectors.config import SHIPPED, enable, load_config, to_yaml
 from streams.topics import TRACES
 from tests.helpers.service import metric_value, wait_for
 from tests.helpers.traffic import four_scenarios
@@ -38,8 +39,16 @@ def publish(bootstrap: str, messages: list[bytes]) -> None:
 
 
 @pytest.fixture
-def service(broker, start_worker, worker_env):
-    return start_worker(TRACEWATCH_API_TOKEN=API_TOKEN, **worker_env)
+def budget_env(tmp_path) -> dict[str, str]:
+    """The shipped detectors with the opt-in user budget on: the spender's scenario is a budget story."""
+    path = tmp_path / "e2e-detectors.yaml"
+    path.write_text(to_yaml(enable(load_config(SHIPPED), "budget_user_daily")))
+    return {"TRACEWATCH_DETECTORS": str(path)}
+
+
+@pytest.fixture
+def service(broker, start_worker, worker_env, budget_env):
+    return start_worker(TRACEWATCH_API_TOKEN=API_TOKEN, **worker_env, **budget_env)
 
 
 def incidents(service) -> list[dict]:

@@ -1,4 +1,5 @@
-"""The demo's synthetic traffic through the shipped detectors, offline (``tracewatch replay``'s engine):
+"""The demo's synthetic traffic through the demo's detectors — the shipped config with the opt-in user
+budget on (``streams.demo.detector_config``) — offline (``tracewatch replay``'s engine):
 the clean background finds nothing, and each scenario is found, by the kind its runbook acts on, soon
 after it starts. This is what lets ``tracewatch demo`` promise four incidents in a short run."""
 
@@ -6,7 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from detectors.config import build_suite, load_config
+from detectors.config import build_suite
+from streams.demo import detector_config
 from detectors.suite import replay
 from streams.demo_traffic import (ATTACKERS, END_MIN, LATENCY_MODEL, SCENARIOS, SURGE_PROMPT, WHALE,
                                   SyntheticApp, sim_start)
@@ -26,7 +28,7 @@ def findings() -> list:
         # later) moves production back to 3, which the application then serves
         app.production_version = "4" if surge <= t < surge + 480 else "3"
         events += [TraceEvent.model_validate(e) for e in app.events_until(t)]
-    return list(replay(events, build_suite(load_config())))
+    return list(replay(events, build_suite(detector_config())))
 
 
 def first(findings: list, kinds: tuple[str, ...], where) -> float | None:

@@ -7,6 +7,7 @@ import random
 
 from detectors import (BucketSummary, Budget, CostSpike, DetectorSuite, ErrorSurge, FieldAnomaly,
                        LatencyRegression, QualityRegression, Runaway, replay)
+from detectors.config import build_suite, enable, load_config
 from detectors.latency import bin_of
 from streams.events import TraceEvent
 
@@ -169,7 +170,8 @@ def test_anomaly_reads_metadata_numbers_and_ignores_other_values():
 
 
 def test_findings_within_a_series_are_in_event_time_order_and_carry_examples():
-    suite = DetectorSuite.from_config()
+    # the shipped config with its opt-in runaway limit switched on (a 2 calls/s loop)
+    suite = build_suite(enable(load_config(), "runaway_session"))
     events = _events(T0, 600, 0.5, session_id="s1", input_tokens=10)
     findings = [f for f in replay(events, suite) if f.series == "session_id=s1"]
     assert findings and [f.time for f in findings] == sorted(f.time for f in findings)

@@ -3,6 +3,7 @@
 import orjson
 from typer.testing import CliRunner
 
+from detectors.config import enable, load_config, to_yaml
 from streams.cli import app
 from tests.helpers.traffic import four_scenarios
 
@@ -10,7 +11,11 @@ from tests.helpers.traffic import four_scenarios
 def test_backtest_shows_the_page_and_the_block_for_a_users_cost_spike(tmp_path):
     traffic = tmp_path / "traffic.jsonl"
     traffic.write_bytes(b"\n".join(four_scenarios(minutes=46)) + b"\n")
-    result = CliRunner().invoke(app, ["replay", str(traffic), "--runbooks", "runbooks/library"])
+    # the user's daily budget is opt-in in the shipped config: this backtest switches it on
+    config = tmp_path / "detectors.yaml"
+    config.write_text(to_yaml(enable(load_config(), "budget_user_daily")))
+    args = ["replay", str(traffic), "--runbooks", "runbooks/library", "--config", str(config)]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     planned = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert "backtest: nothing was sent" in result.stderr
@@ -21,7 +26,7 @@ def test_backtest_shows_the_page_and_the_block_for_a_users_cost_spike(tmp_path):
     assert len(injection) >= 4  # the four attackers (the campaign is in the traffic too)
     assert any(p["action"]["type"] == "page" and p["incident"] == budget_incident for p in planned)
     # Same input, same plan: a backtest is deterministic.
-    again = CliRunner().invoke(app, ["replay", str(traffic), "--runbooks", "runbooks/library"])
+    again = CliRunner().invoke(app, args)
     assert again.stdout == result.stdout
 
 
