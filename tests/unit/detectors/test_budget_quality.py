@@ -150,3 +150,12 @@ def test_a_new_version_with_few_bad_calls_is_not_a_regression_by_chance():
     # a real regression of version 4 is still found as soon as it has min_volume calls
     f = d.update(quality_window(11, 200, 14, version="4"))
     assert f is not None and f.target.prompt_version == "4" and f.evidence.details["previous_version"] == "3"
+
+
+def test_a_quality_snapshot_of_the_ddm_era_loads():
+    d, _ = steady(1, windows=10)
+    state = orjson.loads(orjson.dumps(d.state()))
+    old = {**state, "_ddm": ["3", 400.0, 0.01, 0.0, 0.0, 0.0]}  # the drift detector's state, before issue 10
+    restored = QualityRegression("quality_prompt", "prompt_id")
+    restored.load_state(old)
+    assert restored == d and "_ddm" not in restored.state()

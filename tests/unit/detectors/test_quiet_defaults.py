@@ -272,3 +272,22 @@ def test_tracewatch_replay_gives_the_in_process_findings(small, small_findings, 
 @COST_FIRES_ON_HEAVY_CALLS
 def test_tracewatch_replay_on_the_small_app_finds_nothing(small_cli):
     assert "findings: 0" in small_cli.stderr, small_cli.stderr
+
+
+def test_the_shipped_limits_are_opt_in_and_one_call_turns_them_on(tmp_path):
+    from detectors.config import build_detectors, enable, lint_text, opt_in, to_yaml
+
+    cfg = load_config(SHIPPED)
+    limits = ["budget_user_daily", "budget_feature_hourly", "runaway_session"]
+    assert opt_in(cfg) == limits
+    built = {d.name for d in build_detectors(cfg)}
+    assert not built & set(limits) and {"cost_spike_model", "latency_model", "quality_prompt"} <= built
+    on = enable(cfg, "budget_user_daily")
+    assert opt_in(on) == limits[1:] and opt_in(cfg) == limits  # a copy: the loaded config is unchanged
+    path = tmp_path / "d.yaml"
+    path.write_text(to_yaml(on))
+    assert "budget_user_daily" in {d.name for d in build_detectors(load_config(path))}
+    with pytest.raises(KeyError, match="budget_daily"):
+        enable(cfg, "budget_daily")
+    assert lint_text("detectors:\n  - {name: b, kind: budget, enabled: maybe}\n", "d.yaml") == [
+        "d.yaml:2: detectors[0].enabled: expected true or false, got text"]
