@@ -27,8 +27,11 @@ Examples
 ...     learn(heavy, abs(rng.gauss(0, 1)) / max(rng.random(), 1e-9) ** 0.3, 0.9999)
 >>> q = 1e-4                                  # one window in 10,000
 >>> round(threshold(gauss, q), 1), round(threshold(heavy, q), 1)   # exact: 3.9 and 19.5
-(3.9, 20.5)
->>> round(tail_probability(gauss, 3.9), 5)
+(4.3, 20.5)
+
+Gaussian noise gets a little more than it needs: the lightest tail assumed is the exponential, so that
+a short history never promises a bounded one.
+>>> round(tail_probability(gauss, threshold(gauss, q)), 6)
 0.0001
 """
 
@@ -45,9 +48,9 @@ U = 2.0
 PRIOR_WINDOWS = 60.0
 PRIOR_RATE = 0.05
 PRIOR_MEAN_EXCESS = 0.5
-#: the fitted shape is kept in this range: a short history must not promise a bounded tail (too low a
-#: threshold) nor an absurdly heavy one
-SHAPE_MIN, SHAPE_MAX = -0.25, 0.5
+#: the fitted shape is kept in this range: no bounded tail (a short history would promise one, and a
+#: threshold that cannot grow with the series watched), nor an absurdly heavy one
+SHAPE_MIN, SHAPE_MAX = 0.0, 0.5
 #: how long a score keeps half its weight in the fit
 HALF_LIFE_S = 7 * 86_400.0
 
