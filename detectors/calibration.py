@@ -55,10 +55,10 @@ SHAPE_MIN, SHAPE_MAX = 0.0, 0.5
 HALF_LIFE_S = 7 * 86_400.0
 
 
-def new_tail() -> list[float]:
+def new_tail(mean_excess: float = PRIOR_MEAN_EXCESS) -> list[float]:
     """The prior: ``[windows, excesses, sum of excesses, sum of squared excesses]``."""
     k = PRIOR_WINDOWS * PRIOR_RATE
-    m = PRIOR_MEAN_EXCESS
+    m = mean_excess
     return [PRIOR_WINDOWS, k, k * m, k * 2 * m * m]  # exponential excesses: E[e^2] = 2 m^2
 
 
@@ -128,6 +128,8 @@ class Calibrated(Detector):
     """
 
     __slots__ = ("_tail",)
+    #: the prior's mean excess: heavier for scores of sums of heavy-tailed amounts (spend)
+    prior_mean_excess: float = PRIOR_MEAN_EXCESS
 
     def configure(self, **config: Any) -> None:
         super().configure(**config)
@@ -136,7 +138,7 @@ class Calibrated(Detector):
 
     def reset(self) -> None:
         super().reset()
-        self._tail = new_tail()
+        self._tail = new_tail(self.prior_mean_excess)
 
     def alarm_at(self, tail: list[float] | None = None) -> float:
         """The score this series reaches by chance at most at the configured false-alarm rate."""

@@ -53,6 +53,9 @@ NO_SEASON: Any = ()
 class CostSpike(Calibrated):
     __slots__ = ("_mean", "_var", "_last_start", "_season")
     kind = "cost"
+    # one call can cost 100x the median (context size is heavy-tailed per user), so until the series has
+    # its own history a window's spend is assumed to be far more volatile than Gaussian noise
+    prior_mean_excess = 1.0
     early = True
     params = {"measure": "cost_usd", "false_alarms_per_week": 1.0, "z": 4.0, "ratio": 3.0, "half_life_s": 1800.0, "seasonal": True,
               "season_days": 3.0, "early_factor": 1.0, "min_excess": 0.0}
@@ -97,8 +100,11 @@ class CostSpike(Calibrated):
             span = min(self.window_s, max(w.t_last - w.bucket_start, self.window_s / 6))
         std = max(math.sqrt(max(self._var, 0.0)), 0.1 * self._mean, 1e-9)
         expected = self._mean
-        z = (w.total - expected) / std
-        ratio = w.total / max(expected, 1e-12)
+        # One call is not a spike: a user's long document can cost minutes of a small app's spend.
+        # The window is judged without its largest call (the examples are ranked by spend).
+        total = w.total - max((rank for rank, _ in w.examples), default=0.0)
+        z = (total - expected) / std
+        ratio = total / max(expected, 1e-12)
         out = {"span": span, "expected": expected, "z": z, "ratio": ratio, "seasonal": -1.0}
         season = self._season
         if season:
@@ -106,7 +112,7 @@ class CostSpike(Calibrated):
             mean, count = season[i], season[i + 1]
             if count >= 0.5 * 3600 / self.window_s:  # seen at least half an hour of this hour before
                 out["seasonal"] = mean
-                out["ratio"] = min(ratio, w.total / max(mean, 1e-12))
+                out["ratio"] = min(ratio, total / max(mean, 1e-12))
         return out
 
     def score_one(self, window: BucketSummary) -> float:
