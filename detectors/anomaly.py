@@ -3,7 +3,10 @@
 ``field`` is a top-level number (``latency_ms``, ``ttft_ms``, ``cost_usd``, ``input_tokens``,
 ``output_tokens``, ``total_tokens``) or ``scores.<name>`` / ``metadata.<name>``. The mean per window is
 compared with an exponentially weighted mean and deviation of past window means (a robust z-score:
-learning is clipped at ``z``); ``direction`` says which side counts (``up``, ``down``, ``both``), and
+learning is clipped at ``z``) on two time scales, ``half_life_s`` and ``slow_half_life_s``; the window's
+score is the smaller of the two z's (a value usual for the last hours *or* for the longer history is not
+an anomaly: this keeps slow drifts and the recent regime from paging); ``slow_half_life_s: 0`` scores the
+fast baseline alone. ``direction`` says which side counts (``up``, ``down``, ``both``), and
 ``consecutive`` windows must agree before it fires.
 
 Examples
@@ -19,7 +22,7 @@ Examples
 True
 >>> f = d.update(window(31, 0.6))
 >>> f.summary
-'scores.groundedness mean 0.6 is 31.6 deviations below the usual 0.9046'
+'scores.groundedness mean 0.6 is 33.4 deviations below the usual 0.9045'
 """
 
 from __future__ import annotations
@@ -64,10 +67,11 @@ def getter(field: str) -> Callable[[Any], float | None]:
 
 
 class FieldAnomaly(Calibrated):
-    __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean")
+    __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
-              "consecutive": 1, "half_life_s": 3600.0, "min_rel_change": 0.01, "shift_windows": 6}
+              "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
+              "shift_windows": 6}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
 
@@ -78,13 +82,17 @@ class FieldAnomaly(Calibrated):
             raise ValueError(problem)
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {self.direction!r}")
+        slow = self.slow_half_life_s
         super().configure(_get=staticmethod(getter(self.field)),  # a function, not a method
-                          _alpha=ew_alpha(self.window_s, self.half_life_s))
+                          _alpha=ew_alpha(self.window_s, self.half_life_s),
+                          _slow_alpha=ew_alpha(self.window_s, slow) if slow and slow > 0 else 0.0)
 
     def reset(self) -> None:
         super().reset()
         self._mean = 0.0
         self._dev = 0.0  # exponentially weighted mean absolute deviation (robust to outliers)
+        self._slow = 0.0  # the same on the slow time scale (slow_half_life_s)
+        self._slow_dev = 0.0
         self._streak = 0
         self._shift = 0  # alarming windows in a row on the same side (a level shift when it lasts)
         self._shift_mean = 0.0  # their mean: the new normal, once it has lasted
@@ -92,6 +100,8 @@ class FieldAnomaly(Calibrated):
     def load_state(self, state: dict[str, Any]) -> None:
         if "_var" in state and "_dev" not in state:  # a snapshot before calibration: deviation from variance
             state = {**state, "_dev": math.sqrt(max(state["_var"], 0.0)) * 0.8}
+        if "_slow" not in state:  # a snapshot before the slow baseline: it starts from the fast one
+            state = {**state, "_slow": state.get("_mean", 0.0), "_slow_dev": state.get("_dev", 0.0)}
         super().load_state(state)
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
@@ -105,27 +115,39 @@ class FieldAnomaly(Calibrated):
     def _scale(self) -> float:
         return max(1.25 * self._dev, self.min_rel_change * abs(self._mean), 1e-12)
 
+    def _slow_scale(self) -> float:
+        return max(1.25 * self._slow_dev, self.min_rel_change * abs(self._slow), 1e-12)
+
     def _z(self, x: float) -> float:
         return (x - self._mean) / self._scale()
 
+    def _side(self, z: float) -> float:
+        return max({"up": z, "down": -z, "both": abs(z)}[self.direction], 0.0)
+
     def score_one(self, window: BucketSummary) -> float:
-        """Deviations from the learned level, on the watched side (0 below it)."""
+        """Deviations from the learned level, on the watched side (0 below it): the smaller of the
+        deviations from the fast and from the slow baseline, so a window alarms only when neither the
+        last hours nor the longer history make it usual."""
         if not window.n:
             return 0.0
-        z = self._z(window.total / window.n)
-        return max({"up": z, "down": -z, "both": abs(z)}[self.direction], 0.0)
+        x = window.total / window.n
+        score = self._side(self._z(x))
+        if self._slow_alpha:
+            score = min(score, self._side((x - self._slow) / self._slow_scale()))
+        return score
 
     def learn_one(self, window: BucketSummary) -> None:
         x = window.total / window.n
         if self._windows == 0:
             self._mean, self._dev = x, 0.0
+            self._slow, self._slow_dev = x, 0.0
         else:
-            if self._windows >= self.warmup:  # an outlier teaches the level at most `z` deviations
-                scale = self._scale()
-                x = min(max(x, self._mean - self.z * scale), self._mean + self.z * scale)
-            a = self._alpha
-            self._dev += a * (abs(x - self._mean) - self._dev)
-            self._mean += a * (x - self._mean)
+            clip = self._windows >= self.warmup  # an outlier teaches a level at most `z` of its deviations
+            self._mean, self._dev = _ew_robust(self._mean, self._dev, x, self._alpha,
+                                               self.z * self._scale() if clip else math.inf)
+            if self._slow_alpha:
+                self._slow, self._slow_dev = _ew_robust(self._slow, self._slow_dev, x, self._slow_alpha,
+                                                        self.z * self._slow_scale() if clip else math.inf)
         self._windows += 1
 
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
@@ -170,3 +192,11 @@ class FieldAnomaly(Calibrated):
             details={"field": self.field, "direction": self.direction, "z": round(score, 2),
                      "alarm_at": round(limit, 2), "tail_probability": float(f"{p:.3g}"),
                      "values": window.n, "windows": self._streak})
+
+
+def _ew_robust(mean: float, dev: float, x: float, alpha: float, reach: float) -> tuple[float, float]:
+    """One step of an exponentially weighted level and mean absolute deviation, ``x`` clipped to
+    ``mean +- reach``."""
+    x = min(max(x, mean - reach), mean + reach)
+    dev += alpha * (abs(x - mean) - dev)
+    return mean + alpha * (x - mean), dev
