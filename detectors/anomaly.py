@@ -6,7 +6,11 @@ compared with an exponentially weighted mean and deviation of past window means 
 learning is clipped at ``z``) on two time scales, ``half_life_s`` and ``slow_half_life_s``; the window's
 score is the smaller of the two z's (a value usual for the last hours *or* for the longer history is not
 an anomaly: this keeps slow drifts and the recent regime from paging); ``slow_half_life_s: 0`` scores the
-fast baseline alone. ``direction`` says which side counts (``up``, ``down``, ``both``), and
+fast baseline alone. With ``daily`` (default on), a level and deviation per hour of day (UTC) are learned
+as well and, once two days exist, replace both when they predict the series clearly better (their mean
+absolute error below ``daily_margin`` times the fast baseline's, both averaged over ``slow_half_life_s``):
+a daily cycle then is the normal, and a missing peak or a night-time surge is the anomaly.
+``direction`` says which side counts (``up``, ``down``, ``both``), and
 ``consecutive`` windows must agree before it fires.
 
 Examples
@@ -33,6 +37,8 @@ from typing import Any, Callable
 from detectors.base import BucketSummary, ew_alpha
 from detectors.calibration import Calibrated
 from detectors.finding import Finding
+
+DAY_S = 86_400.0
 
 TOP_LEVEL = ("latency_ms", "ttft_ms", "cost_usd", "input_tokens", "output_tokens", "total_tokens")
 DIRECTIONS = ("up", "down", "both")
@@ -67,11 +73,12 @@ def getter(field: str) -> Callable[[Any], float | None]:
 
 
 class FieldAnomaly(Calibrated):
-    __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev")
+    __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
+                 "_day", "_day_dev", "_err", "_t0")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
-              "shift_windows": 6}
+              "shift_windows": 6, "daily": True, "daily_margin": 0.5}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
 
@@ -85,7 +92,8 @@ class FieldAnomaly(Calibrated):
         slow = self.slow_half_life_s
         super().configure(_get=staticmethod(getter(self.field)),  # a function, not a method
                           _alpha=ew_alpha(self.window_s, self.half_life_s),
-                          _slow_alpha=ew_alpha(self.window_s, slow) if slow and slow > 0 else 0.0)
+                          _slow_alpha=ew_alpha(self.window_s, slow) if slow and slow > 0 else 0.0,
+                          _day_alpha=ew_alpha(self.window_s, slow if slow and slow > 0 else self.half_life_s))
 
     def reset(self) -> None:
         super().reset()
@@ -96,6 +104,10 @@ class FieldAnomaly(Calibrated):
         self._streak = 0
         self._shift = 0  # alarming windows in a row on the same side (a level shift when it lasts)
         self._shift_mean = 0.0  # their mean: the new normal, once it has lasted
+        self._day = []  # per hour of day: level (empty until used)
+        self._day_dev = []
+        self._err = [0.0, 0.0]  # EW mean absolute error of the fast and the hour-of-day baselines
+        self._t0 = 0.0
 
     def load_state(self, state: dict[str, Any]) -> None:
         if "_var" in state and "_dev" not in state:  # a snapshot before calibration: deviation from variance
@@ -131,13 +143,28 @@ class FieldAnomaly(Calibrated):
         if not window.n:
             return 0.0
         x = window.total / window.n
+        h = self._daily_slot(window)
+        if h is not None:
+            m, d = self._day[h], self._day_dev[h]
+            return self._side((x - m) / max(1.25 * d, self.min_rel_change * abs(m), 1e-12))
         score = self._side(self._z(x))
         if self._slow_alpha:
             score = min(score, self._side((x - self._slow) / self._slow_scale()))
         return score
 
+    def _daily_slot(self, window: BucketSummary) -> int | None:
+        """The hour-of-day slot when the hour-of-day baseline predicts this series clearly better than
+        the fast one (after two days of history), else None."""
+        if (not self._day or window.bucket_start - self._t0 < 2 * DAY_S
+                or self._err[1] >= self.daily_margin * self._err[0]):
+            return None
+        h = int((window.bucket_start % DAY_S) // 3600)
+        return h if self._day_dev[h] >= 0 else None
+
     def learn_one(self, window: BucketSummary) -> None:
         x = window.total / window.n
+        if self.daily:
+            self._learn_day(window, x)
         if self._windows == 0:
             self._mean, self._dev = x, 0.0
             self._slow, self._slow_dev = x, 0.0
@@ -149,6 +176,22 @@ class FieldAnomaly(Calibrated):
                 self._slow, self._slow_dev = _ew_robust(self._slow, self._slow_dev, x, self._slow_alpha,
                                                         self.z * self._slow_scale() if clip else math.inf)
         self._windows += 1
+
+    def _learn_day(self, window: BucketSummary, x: float) -> None:
+        """Learn the hour-of-day level (clipped like the others) and both baselines' errors."""
+        if not self._day:
+            self._day, self._day_dev, self._t0 = [0.0] * 24, [-1.0] * 24, window.bucket_start
+        h = int((window.bucket_start % DAY_S) // 3600)
+        m, d = self._day[h], self._day_dev[h]
+        if d < 0:  # first visit of this hour
+            self._day[h], self._day_dev[h] = x, 0.0
+            return
+        if self._windows:
+            e = self._day_alpha
+            self._err[0] += e * (abs(x - self._mean) - self._err[0])
+            self._err[1] += e * (abs(x - m) - self._err[1])
+        reach = self.z * max(1.25 * d, self.min_rel_change * abs(m), 1e-12) if d > 0 else math.inf
+        self._day[h], self._day_dev[h] = _ew_robust(m, d, x, self._day_alpha, reach)
 
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
         if partial or window.n < self.min_volume:
@@ -183,15 +226,18 @@ class FieldAnomaly(Calibrated):
             self._mean, self._shift = self._shift_mean, 0
 
     def _finding(self, window: BucketSummary, score: float, limit: float, mean: float) -> Finding:
-        side = "above" if mean >= self._mean else "below"
+        h = self._daily_slot(window)
+        usual = self._mean if h is None else self._day[h]
+        side = "above" if mean >= usual else "below"
         p = self.tail_probability(score)
         return self.finding(
-            window, score=score, observed=mean, baseline=self._mean,
+            window, score=score, observed=mean, baseline=usual,
             summary=f"{self.field} mean {mean:.4g} is {score:.1f} deviations {side} the usual "
-                    f"{self._mean:.4g}",
+                    f"{usual:.4g}",
             details={"field": self.field, "direction": self.direction, "z": round(score, 2),
                      "alarm_at": round(limit, 2), "tail_probability": float(f"{p:.3g}"),
-                     "values": window.n, "windows": self._streak})
+                     "values": window.n, "windows": self._streak,
+                     "baseline": "level" if h is None else f"hour {h:02d} UTC"})
 
 
 def _ew_robust(mean: float, dev: float, x: float, alpha: float, reach: float) -> tuple[float, float]:
