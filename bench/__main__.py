@@ -6,7 +6,7 @@ quality and injection, measured in one run; prints a table and writes ``bench/re
     .venv/bin/python -m bench --only throughput,latency
     .venv/bin/python -m bench --profile             # pyinstrument: ingest in process, then the whole worker
 
-Sections: throughput, latency, memory, replay, detection, injection. Every throughput figure is also a
+Sections: throughput, latency, memory, replay, detection, nab (the Numenta Anomaly Benchmark), injection. Every throughput figure is also a
 ratio against baselines measured in the same run (the machine is shared and noisy).
 """
 
@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from bench.common import machine
 
-SECTIONS = ("throughput", "latency", "memory", "replay", "detection", "injection")
+SECTIONS = ("throughput", "latency", "memory", "replay", "detection", "nab", "injection")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
@@ -36,6 +36,14 @@ def _runners(quick: bool, rate: int, batch: int, fetch_wait_ms: int | None) -> d
 
         return det.main(days=2.0, incidents=1) if quick else det.main()
 
+    def nab() -> Any:
+        from bench import nab as nab_bench
+
+        result = nab_bench.score_config()
+        splits = nab_bench.by_split(result)
+        print(nab_bench.table(splits, nab_bench.load_published()))
+        return {"config": result["config"], "seconds": result["seconds"], "splits": splits}
+
     def injection() -> Any:
         from bench import injection as inj
 
@@ -43,7 +51,7 @@ def _runners(quick: bool, rate: int, batch: int, fetch_wait_ms: int | None) -> d
 
     return {"throughput": lambda: throughput.main(quick), "latency": lambda: latency.main(quick, rate, batch, fetch_wait_ms),
             "memory": lambda: memory.main(quick), "replay": lambda: throughput.replay(quick),
-            "detection": detection, "injection": injection}
+            "detection": detection, "nab": nab, "injection": injection}
 
 
 def table(results: dict[str, Any]) -> None:
