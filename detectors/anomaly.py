@@ -124,14 +124,10 @@ class FieldAnomaly(Calibrated):
         s.total += v
         s.see(t, event.trace_id, -v if self.direction == "down" else v)
 
-    def _scale(self) -> float:
-        return max(1.25 * self._dev, self.min_rel_change * abs(self._mean), 1e-12)
-
-    def _slow_scale(self) -> float:
-        return max(1.25 * self._slow_dev, self.min_rel_change * abs(self._slow), 1e-12)
-
-    def _z(self, x: float) -> float:
-        return (x - self._mean) / self._scale()
+    def _scale(self, level: float, dev: float) -> float:
+        """One deviation of a baseline: its mean absolute deviation as a standard deviation, at least
+        ``min_rel_change`` of its level."""
+        return max(1.25 * dev, self.min_rel_change * abs(level), 1e-12)
 
     def _side(self, z: float) -> float:
         return max({"up": z, "down": -z, "both": abs(z)}[self.direction], 0.0)
@@ -145,11 +141,11 @@ class FieldAnomaly(Calibrated):
         x = window.total / window.n
         h = self._daily_slot(window)
         if h is not None:
-            m, d = self._day[h], self._day_dev[h]
-            return self._side((x - m) / max(1.25 * d, self.min_rel_change * abs(m), 1e-12))
-        score = self._side(self._z(x))
+            m = self._day[h]
+            return self._side((x - m) / self._scale(m, self._day_dev[h]))
+        score = self._side((x - self._mean) / self._scale(self._mean, self._dev))
         if self._slow_alpha:
-            score = min(score, self._side((x - self._slow) / self._slow_scale()))
+            score = min(score, self._side((x - self._slow) / self._scale(self._slow, self._slow_dev)))
         return score
 
     def _daily_slot(self, window: BucketSummary) -> int | None:
@@ -169,13 +165,20 @@ class FieldAnomaly(Calibrated):
             self._mean, self._dev = x, 0.0
             self._slow, self._slow_dev = x, 0.0
         else:
-            clip = self._windows >= self.warmup  # an outlier teaches a level at most `z` of its deviations
-            self._mean, self._dev = _ew_robust(self._mean, self._dev, x, self._alpha,
-                                               self.z * self._scale() if clip else math.inf)
+            clip = self._windows >= self.warmup
+            self._mean, self._dev = self._step(self._mean, self._dev, x, self._alpha, clip)
             if self._slow_alpha:
-                self._slow, self._slow_dev = _ew_robust(self._slow, self._slow_dev, x, self._slow_alpha,
-                                                        self.z * self._slow_scale() if clip else math.inf)
+                self._slow, self._slow_dev = self._step(self._slow, self._slow_dev, x, self._slow_alpha, clip)
         self._windows += 1
+
+    def _step(self, level: float, dev: float, x: float, alpha: float, clip: bool) -> tuple[float, float]:
+        """One step of an exponentially weighted level and mean absolute deviation; with ``clip`` an
+        outlier teaches the level at most ``z`` of its deviations."""
+        if clip:
+            reach = self.z * self._scale(level, dev)
+            x = min(max(x, level - reach), level + reach)
+        dev += alpha * (abs(x - level) - dev)
+        return level + alpha * (x - level), dev
 
     def _learn_day(self, window: BucketSummary, x: float) -> None:
         """Learn the hour-of-day level (clipped like the others) and both baselines' errors."""
@@ -190,8 +193,7 @@ class FieldAnomaly(Calibrated):
             e = self._day_alpha
             self._err[0] += e * (abs(x - self._mean) - self._err[0])
             self._err[1] += e * (abs(x - m) - self._err[1])
-        reach = self.z * max(1.25 * d, self.min_rel_change * abs(m), 1e-12) if d > 0 else math.inf
-        self._day[h], self._day_dev[h] = _ew_robust(m, d, x, self._day_alpha, reach)
+        self._day[h], self._day_dev[h] = self._step(m, d, x, self._day_alpha, clip=d > 0)
 
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
         if partial or window.n < self.min_volume:
@@ -238,11 +240,3 @@ class FieldAnomaly(Calibrated):
                      "alarm_at": round(limit, 2), "tail_probability": float(f"{p:.3g}"),
                      "values": window.n, "windows": self._streak,
                      "baseline": "level" if h is None else f"hour {h:02d} UTC"})
-
-
-def _ew_robust(mean: float, dev: float, x: float, alpha: float, reach: float) -> tuple[float, float]:
-    """One step of an exponentially weighted level and mean absolute deviation, ``x`` clipped to
-    ``mean +- reach``."""
-    x = min(max(x, mean - reach), mean + reach)
-    dev += alpha * (abs(x - mean) - dev)
-    return mean + alpha * (x - mean), dev

@@ -177,7 +177,7 @@ class Detector:
     _learned: ClassVar[tuple[str, ...]] = ()
     #: series this configured detector watches in this process (``DetectorSuite.series_state`` counts
     #: them): calibrated detectors spread their false-alarm budget over them
-    watched: ClassVar[int] = 1
+    watched: ClassVar[int] = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

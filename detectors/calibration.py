@@ -67,7 +67,7 @@ def decay_per_window(window_s: float) -> float:
 
 
 def learn(tail: list[float], score: float, decay: float) -> None:
-    """Add one window's score (callers cap what an incident may teach)."""
+    """Add one window's score (callers leave out the windows that alarmed)."""
     if not math.isfinite(score):
         return
     tail[0] = tail[0] * decay + 1.0

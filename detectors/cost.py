@@ -57,8 +57,8 @@ class CostSpike(Calibrated):
     # its own history a window's spend is assumed to be far more volatile than Gaussian noise
     prior_mean_excess = 1.0
     early = True
-    params = {"measure": "cost_usd", "false_alarms_per_week": 1.0, "z": 4.0, "ratio": 3.0, "half_life_s": 1800.0, "seasonal": True,
-              "season_days": 3.0, "early_factor": 1.0, "min_excess": 0.0}
+    params = {"measure": "cost_usd", "false_alarms_per_week": 1.0, "z": 4.0, "ratio": 3.0, "half_life_s": 1800.0,
+              "seasonal": True, "season_days": 3.0, "early_factor": 1.0, "min_excess": 0.0}
     defaults = {"window_s": 60.0, "warmup": 30, "min_volume": 5, "cooldown_s": 900.0,
                 "severity": {"warning": 3.0, "critical": 10.0}}
 

@@ -2,8 +2,10 @@
 
 The baseline rate is the ratio of two exponentially weighted sums (failed calls / calls), floored at
 ``min_rate``. A window (or a partial window, once it holds ``min_volume`` calls) surges when its rate is
-``ratio`` times the baseline, ``min_increase`` above it in absolute terms, ``z`` binomial standard errors
-above it, and holds at least ``min_failed`` failures — so a handful of failures in a quiet minute does not page, a real outage does at once.
+``ratio`` times the baseline, ``min_increase`` above it in absolute terms, above it by the series'
+calibrated threshold in binomial standard errors (at least ``z``; ``detectors.calibration``), and holds
+at least ``min_failed`` failures — so a handful of failures in a quiet minute does not page, a real
+outage does at once.
 
 Examples
 --------
@@ -37,8 +39,8 @@ class ErrorSurge(Calibrated):
     __slots__ = ("_calls", "_failed")
     kind = "errors"
     early = True
-    params = {"false_alarms_per_week": 1.0, "z": 4.0, "ratio": 3.0, "min_rate": 0.01, "min_increase": 0.05, "min_failed": 5,
-              "half_life_s": 3600.0}
+    params = {"false_alarms_per_week": 1.0, "z": 4.0, "ratio": 3.0, "min_rate": 0.01, "min_increase": 0.05,
+              "min_failed": 5, "half_life_s": 3600.0}
     defaults = {"window_s": 60.0, "warmup": 15, "min_volume": 20, "cooldown_s": 900.0,
                 "severity": {"warning": 3.0, "critical": 10.0}}
     target_fields = ("model", "provider")

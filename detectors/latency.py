@@ -58,7 +58,8 @@ def quantile(hist: dict[int, int], q: float) -> float:
 class LatencyRegression(Calibrated):
     __slots__ = ("_base", "_streak", "_streak_start", "_carry", "_tail50")
     kind = "latency"
-    params = {"field": "latency_ms", "ratio": 1.5, "false_alarms_per_week": 1.0, "z": 3.0, "consecutive": 3, "half_life_s": 3600.0}
+    params = {"field": "latency_ms", "ratio": 1.5, "false_alarms_per_week": 1.0, "z": 3.0, "consecutive": 3,
+              "half_life_s": 3600.0}
     defaults = {"window_s": 60.0, "warmup": 30, "min_volume": 20, "cooldown_s": 1800.0,
                 "severity": {"warning": 1.5, "critical": 3.0}}
     target_fields = ("model", "provider")
@@ -69,7 +70,7 @@ class LatencyRegression(Calibrated):
         self._streak = 0
         self._streak_start = 0.0
         self._carry: list = []  # [start, n, hist] of recent windows too small to judge on their own
-        self._tail50 = new_tail()  # the p50's score history (``_tail``: the p95's)
+        self._tail50 = new_tail(self.prior_mean_excess)  # the p50's score history (``_tail``: the p95's)
 
     def configure(self, **config: Any) -> None:
         super().configure(**config)
@@ -147,7 +148,7 @@ class LatencyRegression(Calibrated):
             self.learn_score(z95, limit)
             slow50 = r50 >= self.ratio and z50 >= limit50
             slow95 = r95 >= self.ratio and z95 >= limit
-            score, z = (r95, z95) if slow95 and (r95 >= r50 or not slow50) else (r50, z50)
+            score, z, at = (r95, z95, limit) if slow95 and (r95 >= r50 or not slow50) else (r50, z50, limit50)
             if slow50 or slow95:
                 if self._streak == 0:
                     self._streak_start = window.bucket_start
@@ -163,7 +164,7 @@ class LatencyRegression(Calibrated):
                     details={"p50_ms": round(p50, 1), "p95_ms": round(p95, 1),
                              "baseline_p50_ms": round(math.expm1(self._base[0]), 1),
                              "baseline_p95_ms": round(math.expm1(self._base[2]), 1),
-                             "z": round(z, 2), "alarm_at": round(limit if z == z95 else limit50, 2),
+                             "z": round(z, 2), "alarm_at": round(at, 2),
                              "windows": self._streak, "calls": window.n})
         self.learn_one(window)
         return found

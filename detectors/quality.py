@@ -48,6 +48,8 @@ import math
 from statistics import NormalDist
 from typing import Any
 
+from scipy.stats import hypergeom  # scipy comes with river
+
 from detectors.base import EMPTY, BucketSummary, Detector
 from detectors.finding import Finding
 
@@ -61,19 +63,7 @@ def fisher_greater(bad: int, calls: int, ref_bad: int, ref_calls: int) -> float:
     total, k_all = calls + ref_calls, bad + ref_bad
     if calls <= 0 or bad <= 0 or bad * total <= calls * k_all:
         return 1.0
-    top = min(k_all, calls)
-    lg = math.lgamma
-    log_p = (lg(k_all + 1) - lg(bad + 1) - lg(k_all - bad + 1)
-             + lg(total - k_all + 1) - lg(calls - bad + 1) - lg(total - k_all - calls + bad + 1)
-             - lg(total + 1) + lg(calls + 1) + lg(total - calls + 1))
-    term = math.exp(log_p)
-    p, k = term, bad
-    # above the mean the terms only fall: add them until they no longer matter
-    while k < top and term > 1e-17 * p:
-        term *= (k_all - k) * (calls - k) / ((k + 1) * (total - k_all - calls + k + 1))
-        p += term
-        k += 1
-    return min(p, 1.0)
+    return float(hypergeom.sf(bad - 1, total, k_all, calls))
 
 
 def z_of(p_value: float) -> float:
@@ -188,7 +178,7 @@ class QualityRegression(Detector):
             if cur[4] or cur[1] < self.min_volume or prev[1] < self.min_volume:
                 continue
             ratio, p1, p0, p_value = self._test(cur, prev)
-            if p_value <= self._alpha and ratio >= self.ratio and p1 - p0 >= self.min_increase:
+            if p_value <= self._alpha:  # only a regression (ratio, min_increase) gets the exact test
                 cur[4] = 1
                 if not self.cooling(window.t_last):
                     found = self.finding(

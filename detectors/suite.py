@@ -215,7 +215,6 @@ class DetectorSuite:
             d.name: tuple(dict.fromkeys([f for f in d._spec.fields if f in target_names] + list(d.target_fields)))
             for d in detectors}
         self._pending: dict[tuple[Any, str, float], list[BucketSummary]] = {}
-        self._watched: dict[str, int] = {}  # series states made per detector
 
     @classmethod
     def from_config(cls, path: Any = None, *, injection_state: Any = None) -> "DetectorSuite":
@@ -308,7 +307,7 @@ class DetectorSuite:
 
     def series_state(self, series_key: str) -> SeriesState:
         d = self.detector_for(series_key)
-        type(d).watched = self._watched[d.name] = self._watched.get(d.name, 0) + 1
+        type(d).watched += 1  # the configured class, shared by the detector's clones
         return SeriesState(series_key, d.clone(), self.lateness_s)
 
     def restore_series(self, blob: bytes) -> SeriesState:

@@ -48,6 +48,17 @@ def write_traffic(path, total=1000, bad=50):
     return total - expected_bad, expected_bad
 
 
+def counted(worker, total: int, timeout: float) -> tuple[float, float]:
+    """Wait until the worker has counted ``total`` events; then (ok, dead-lettered)."""
+    def outcomes() -> tuple[float, float]:
+        metrics = worker.metrics()
+        return (metric_value(metrics, "tracewatch_events_total", 'outcome="ok"'),
+                metric_value(metrics, "tracewatch_events_total", 'outcome="deadletter"'))
+
+    wait_for(lambda: sum(outcomes()) >= total, timeout=timeout, message=f"all {total} events to be counted")
+    return outcomes()
+
+
 def test_publish_counts_ok_and_deadletters_each_bad_line_with_a_reason(broker, start_worker, tmp_path):
     worker = start_worker(TRACEWATCH_MAX_MESSAGE_BYTES="65536")
     traffic = tmp_path / "traffic.jsonl"
@@ -60,12 +71,7 @@ def test_publish_counts_ok_and_deadletters_each_bad_line_with_a_reason(broker, s
     assert "published 1000 message(s)" in result.stdout
     assert "traffic.jsonl:20: not valid JSON" in result.stderr  # named by line, and not stopped
 
-    wait_for(lambda: metric_value(worker.metrics(), "tracewatch_events_total", 'outcome="ok"')
-             + metric_value(worker.metrics(), "tracewatch_events_total", 'outcome="deadletter"') >= 1000,
-             timeout=90, message="all 1000 events to be counted")
-    metrics = worker.metrics()
-    assert metric_value(metrics, "tracewatch_events_total", 'outcome="ok"') == 950
-    assert metric_value(metrics, "tracewatch_events_total", 'outcome="deadletter"') == 50
+    assert counted(worker, 1000, timeout=90) == (950, 50)
 
     dead = read_topic(broker.url, DEADLETTER)
     assert len(dead) == 50
@@ -117,12 +123,7 @@ def test_numeric_ids_are_read_as_text_not_dead_lettered(broker, start_worker, tm
     numeric = {**GOOD, "prompt_id": "answer", "prompt_version": 4, "user_id": 12345, "cost_usd": 0.5}
     produce(broker, TRACES, orjson.dumps(numeric), orjson.dumps([{**numeric, "trace_id": "t2"}, GOOD]))
 
-    wait_for(lambda: metric_value(worker.metrics(), "tracewatch_events_total", 'outcome="ok"')
-             + metric_value(worker.metrics(), "tracewatch_events_total", 'outcome="deadletter"') >= 3,
-             timeout=60, message="3 events to be counted")
-    metrics = worker.metrics()
-    assert metric_value(metrics, "tracewatch_events_total", 'outcome="ok"') == 3
-    assert metric_value(metrics, "tracewatch_events_total", 'outcome="deadletter"') == 0
+    assert counted(worker, 3, timeout=60) == (3, 0)
     assert read_topic(broker.url, DEADLETTER, timeout=5) == []
 
     def series_keys() -> set[str]:
