@@ -19,6 +19,9 @@ class Metrics:
         self.deadletter = Counter(
             "tracewatch_deadletter_reasons", "Dead-lettered records by reason family.", ["reason"],
             registry=r)
+        self.deadletter_failed = Counter(
+            "tracewatch_deadletter_failed", "Bad records the dead-letter topic refused even as a 1 kB prefix.",
+            registry=r)
         self.cost_unknown = Counter(
             "tracewatch_cost_unknown", "Events whose cost could not be priced (unknown model).",
             registry=r)

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".tracewatch")
     partitions: int = 4
     max_message_bytes: int = 1_048_576
+    # An event dated more than this after its Kafka record's timestamp is dead-lettered (a bad clock).
+    future_tolerance_s: float = Field(300.0, ge=0)
     otlp_topic: str = "tracewatch.otlp"  # the Collector's Kafka exporter defaults to "otlp_spans"
     otlp_encoding: Literal["auto", "otlp_proto", "otlp_json"] = "auto"
     session_timeout_s: float = 6.0  # how long a dead worker holds its partitions

@@ -3,15 +3,23 @@
 A dead-lettered record keeps the original bytes as its value (so it can be replayed as is) and carries
 what a person needs to act on it in headers, like Kafka Connect's dead-letter queues:
 ``tracewatch.reason``, ``tracewatch.topic``, ``tracewatch.partition``, ``tracewatch.offset`` and, for one
-bad item of a batch, ``tracewatch.index``.
+bad item of a batch, ``tracewatch.index``. A record must always fit the broker's limit, so a value larger
+than ``DEADLETTER_VALUE_BYTES`` keeps only its first ``DEADLETTER_PREFIX_BYTES``, and the headers
+``tracewatch.truncated``, ``tracewatch.size`` and ``tracewatch.sha256`` say so and identify the original.
+
+Event time is bounded by arrival time: an event dated more than ``future_tolerance_s`` after its Kafka
+record's timestamp (or this worker's clock, if earlier) is dead-lettered, so that one bad clock cannot
+move a series' watermark into the future and make its later traffic look late.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 import time
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -29,6 +37,11 @@ MAX_HELD_SUMMARIES = 200_000  # pre-aggregates held back for a slow partition at
 DELIVERY_TIMEOUT_S = 15.0  # how long an offset commit waits for the series summaries to be delivered
 BEHIND_UNKNOWN = -1e18  # the watermark of a partition that is behind but not read from yet
 PROGRESS_HEADER = "tracewatch.behind"
+# Kafka's default broker limit is 1,048,588 bytes per record batch: a whole original up to 900 kB leaves
+# room for the headers; anything larger keeps a prefix that is enough to see what it was.
+DEADLETTER_VALUE_BYTES = 900_000
+DEADLETTER_PREFIX_BYTES = 64 * 1024
+DEADLETTER_REASON_CHARS = 2000
 
 
 def watermark_of(report: dict[str, float | None]) -> float:
@@ -94,7 +107,10 @@ class Ingest:
             report[name] = mark
         return report
 
-    async def handle(self, topic: str, partition: int, offset: int, raw: bytes | None) -> list[TraceEvent]:
+    async def handle(
+        self, topic: str, partition: int, offset: int, raw: bytes | None, arrived: float | None = None
+    ) -> list[TraceEvent]:
+        """Decode one message; ``arrived`` is its Kafka record timestamp in epoch seconds, if known."""
         tw = self.tw
         started = time.perf_counter()
         seen = self.seen.get((topic, partition))
@@ -113,6 +129,8 @@ class Ingest:
         for item in decoded.errors:
             await self.deadletter(topic, partition, offset, item.raw, item.reason, item.index)
         if decoded.events:
+            await self.refuse_future(topic, partition, offset, raw or b"", decoded, arrived)
+        if decoded.events:
             latest = max(e.timestamp for e in decoded.events).timestamp()
             if latest > seen[1]:
                 seen[1] = latest
@@ -125,22 +143,67 @@ class Ingest:
         tw.metrics.observe_message(decoded.events, time.perf_counter() - started)
         return decoded.events
 
+    async def refuse_future(
+        self, topic: str, partition: int, offset: int, raw: bytes, decoded: Decoded, arrived: float | None
+    ) -> None:
+        """Dead-letter the events dated too far after their arrival; keep the others in ``decoded``."""
+        now = time.time()
+        arrival = now if arrived is None or arrived <= 0 else min(arrived, now)
+        tolerance = self.tw.settings.future_tolerance_s
+        latest = arrival + tolerance
+        if all(e.timestamp.timestamp() <= latest for e in decoded.events):
+            return
+        kept = []
+        whole = len(decoded.events) == 1 and not decoded.errors
+        for event in decoded.events:
+            ahead = event.timestamp.timestamp() - arrival
+            if ahead <= tolerance:
+                kept.append(event)
+                continue
+            reason = (f"'timestamp': {event.timestamp.isoformat()} is {ahead:,.0f} s after the message arrived "
+                      f"({datetime.fromtimestamp(arrival, timezone.utc).isoformat()}); events may be at most "
+                      f"{tolerance:g} s ahead (future_tolerance_s): check the sender's clock")
+            value = raw if whole else orjson.dumps(event.model_dump(mode="json", exclude_none=True))
+            await self.deadletter(topic, partition, offset, value, reason, None)
+        decoded.events = kept
+
     async def deadletter(
         self, topic: str, partition: int, offset: int, raw: bytes, reason: str, index: int | None
     ) -> None:
         tw = self.tw
         headers = {
-            "tracewatch.reason": reason.encode("utf-8", "replace"),
+            "tracewatch.reason": reason[:DEADLETTER_REASON_CHARS].encode("utf-8", "replace"),
             "tracewatch.topic": topic.encode(),
             "tracewatch.partition": str(partition).encode(),
             "tracewatch.offset": str(offset).encode(),
         }
         if index is not None:
             headers["tracewatch.index"] = str(index).encode()
-        await tw.deadletter.send(key=f"{topic}:{partition}:{offset}".encode(), value=raw, headers=headers)
+        value = raw
+        if len(raw) > DEADLETTER_VALUE_BYTES:
+            value = raw[:DEADLETTER_PREFIX_BYTES]
+            headers.update(truncated_headers(raw))
+        key = f"{topic}:{partition}:{offset}".encode()
+        try:
+            await tw.deadletter.send(key=key, value=value, headers=headers)
+        except Exception as exc:  # noqa: BLE001 - e.g. a broker whose limit is below ours: keep the reason
+            log.warning("dead-letter record for %s[%d]@%d refused (%s); sending its first 1 kB", topic,
+                        partition, offset, type(exc).__name__)
+            headers.update(truncated_headers(raw))
+            try:
+                await tw.deadletter.send(key=key, value=raw[:1024], headers=headers)
+            except Exception:  # noqa: BLE001 - losing the record must not stop ingest; it is counted
+                log.exception("could not dead-letter %s[%d]@%d", topic, partition, offset)
+                tw.metrics.deadletter_failed.inc()
         tw.metrics.events.labels("deadletter").inc()
         tw.metrics.deadletter.labels(reason.split(":", 1)[0][:40]).inc()
         log.info("dead-lettered %s[%d]@%d: %s", topic, partition, offset, reason[:200])
+
+
+def truncated_headers(raw: bytes) -> dict[str, bytes]:
+    """What identifies an original that a dead-letter record keeps only the start of."""
+    return {"tracewatch.truncated": b"true", "tracewatch.size": str(len(raw)).encode(),
+            "tracewatch.sha256": hashlib.sha256(raw).hexdigest().encode()}
 
 
 def register(tw: "Tracewatch") -> None:
@@ -153,7 +216,8 @@ def register(tw: "Tracewatch") -> None:
     async def ingest_agent(stream):  # noqa: ANN001 - Faust stream
         async for event in stream.events():
             msg = event.message
-            await ingest.handle(msg.topic, msg.partition, msg.offset, event.value)
+            await ingest.handle(msg.topic, msg.partition, msg.offset, event.value,
+                                msg.timestamp if msg.timestamp else None)
 
     @tw.app.on_partitions_revoked.connect
     async def _forget_sources(sender: object, revoked: object, **kwargs: object) -> None:

@@ -167,3 +167,62 @@ def test_otlp_proto_and_json_batches_are_split_and_mapped(broker, start_worker):
     assert metric_value(metrics, "tracewatch_llm_latency_seconds_count") == 200
     assert metric_value(metrics, "tracewatch_llm_latency_seconds_sum") == pytest.approx(
         sum(e.latency_ms for e in expected) / 1000)
+
+
+def test_oversized_messages_get_a_dead_letter_record_that_fits(broker, start_worker):
+    # Kafka's default limit is about 1 MB a record: a dead-letter record with the whole original would be
+    # refused, and the message lost. Each gets a record with its start, its size and its digest instead.
+    import hashlib
+
+    worker = start_worker()
+    near_limit = b"{" + b"x" * 950_000  # under the decoder's 1 MiB limit, over what a record may carry
+    oversized = [b"[" + b"0," * (n // 2) + b"0]" for n in (1_050_000, 1_100_000, 5_000_000)]
+    produce(broker, TRACES, near_limit, *oversized, orjson.dumps(GOOD))
+
+    assert counted(worker, 5, timeout=90) == (1, 4)
+    dead = sorted(read_topic(broker.url, DEADLETTER), key=lambda r: int(dict(r.headers)["tracewatch.size"]))
+    assert len(dead) == 4
+    for record, original in zip(dead, [near_limit, *oversized]):
+        headers = dict(record.headers)
+        assert headers["tracewatch.truncated"] == b"true"
+        assert int(headers["tracewatch.size"]) == len(original)
+        assert headers["tracewatch.sha256"].decode() == hashlib.sha256(original).hexdigest()
+        assert original.startswith(record.value) and 0 < len(record.value) <= 64 * 1024
+    reasons = [dict(r.headers)["tracewatch.reason"].decode() for r in dead]
+    assert reasons[0].startswith("not valid JSON")
+    assert all(r.startswith("message is ") and "the limit is 1,048,576 bytes" in r for r in reasons[1:]), reasons
+    assert worker.proc.poll() is None  # the same process throughout
+
+
+BUDGET_DETECTORS = """
+bucket_s: 5
+injection: {enabled: false}
+detectors:
+  - {name: spend_user, kind: budget, series: user_id, period: day, limit: 20.0}
+"""
+
+
+def test_a_far_future_event_is_dead_lettered_and_does_not_blind_the_series(broker, start_worker, tmp_path):
+    import time
+
+    detectors = tmp_path / "detectors.yaml"
+    detectors.write_text(BUDGET_DETECTORS)
+    worker = start_worker(TRACEWATCH_DETECTORS=str(detectors))
+    now = time.time()
+    future = {**GOOD, "trace_id": "clock", "user_id": "u9", "timestamp": "2999-01-01T00:00:00Z", "cost_usd": 1.0}
+    spend = [{**GOOD, "trace_id": f"s{i}", "user_id": "u9", "timestamp": now + i, "cost_usd": 3.0}
+             for i in range(10)]  # $30 against a $20 daily budget, on time
+    produce(broker, TRACES, orjson.dumps(future), *(orjson.dumps(e) for e in spend))
+
+    assert counted(worker, 11, timeout=60) == (10, 1)
+    [record] = read_topic(broker.url, DEADLETTER)
+    assert record.value == orjson.dumps(future)
+    reason = dict(record.headers)["tracewatch.reason"].decode()
+    assert reason.startswith("'timestamp': 2999-01-01T00:00:00+00:00 is ") and "future_tolerance_s" in reason
+
+    def budget_findings() -> list:
+        return [f for r in read_topic(broker.url, "tracewatch.findings", timeout=5)
+                if (f := orjson.loads(r.value).get("finding") or {}).get("detector") == "spend_user"]
+
+    found = wait_for(budget_findings, timeout=60, message="the $30 overspend to be found")
+    assert any("u9" in orjson.dumps(f).decode() for f in found)
