@@ -75,7 +75,7 @@ def test_handle_records_offset_and_latest_event_time_even_for_bad_input():
 
     ing = ingest()
     tw = ing.tw
-    tw.settings = SimpleNamespace(max_message_bytes=1 << 20, otlp_encoding="auto")
+    tw.settings = SimpleNamespace(max_message_bytes=1 << 20, otlp_encoding="auto", future_tolerance_s=300.0)
     tw.deadletter = SimpleNamespace(send=send)
     tw.metrics = SimpleNamespace(events=_Counter(), deadletter=_Counter(), cost_unknown=_Counter(),
                                  observe_message=lambda events, seconds: None)
