@@ -3,7 +3,8 @@
 Attackers hide instructions from filters with tricks that a human reader does not notice. The
 normal form undoes the common ones so that one signature matches every variant:
 
-- cap the text at the first and last ``HEAD_CHARS`` / ``TAIL_CHARS`` characters (bounded work);
+- every character of the text is read (no cap: each step is linear in the text, so a long text costs
+  in proportion and an attack in its middle is still seen);
 - strip invisible characters (zero-width, bidi controls, Unicode tag characters, variation
   selectors) — and *count* them, because their presence is itself a signal;
 - NFKC (full-width and mathematical letters become ASCII), casefold, drop accents;
@@ -30,9 +31,6 @@ import string
 import unicodedata
 from dataclasses import dataclass
 
-#: Characters scanned at the start and at the end of a long text (the middle is skipped).
-HEAD_CHARS = 16_384
-TAIL_CHARS = 16_384
 
 _ZERO_WIDTH = [0x200B, 0x200C, 0x200D, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x180E,
                0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x00AD]
@@ -112,20 +110,12 @@ class Normalized:
     cleaned: str  # invisible characters removed, case and accents kept (for decoders)
     invisible: int  # how many invisible characters were removed
     hidden: str  # ASCII smuggled in Unicode tag characters ("" when none)
-    truncated: bool  # True when the middle of a long text was skipped
-
-
-def cap(text: str) -> tuple[str, bool]:
-    """The first ``HEAD_CHARS`` and last ``TAIL_CHARS`` characters of ``text``."""
-    if len(text) <= HEAD_CHARS + TAIL_CHARS:
-        return text, False
-    return text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:], True
+    truncated: bool  # always False: the whole text is normalised (kept for callers of older versions)
 
 
 def normalize(text: str) -> Normalized:
-    """Normalise ``text`` for matching (see the module docstring)."""
-    capped, truncated = cap(text)
-    return Normalized(*normal_parts(capped), truncated)
+    """Normalise ``text`` for matching (see the module docstring); the whole text, in linear time."""
+    return Normalized(*normal_parts(text), False)
 
 
 def normal_parts(capped: str) -> tuple[str, str, int, str]:
