@@ -9,7 +9,7 @@ from faust.web import Request, Response
 
 from runbooks.prompts import PromptBackendError, PromptError, PromptRecord
 from runbooks.slack_callbacks import SlackAction, SlackCallbackError, parse_slack_action
-from streams.web import ApiView, authorized, body_of
+from streams.web import ID, ApiView, authorized, body_of, check_id
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
@@ -35,7 +35,7 @@ def register(tw: "Tracewatch") -> None:
             detail = {s: tw.controls_state.get(s).model_dump(mode="json") for s in blocked}
             return self.json({"blocked": bool(blocked), "subjects": blocked, "blocks": detail})
 
-    @app.page("/v1/blocks/{subject}")
+    @app.page(f"/v1/blocks/{{subject:{ID}}}")
     class Block(ApiView):
         async def delete(self, request: Request, subject: str) -> Response:
             if not authorized(tw, request):
@@ -54,7 +54,7 @@ def register(tw: "Tracewatch") -> None:
         async def get(self, request: Request) -> Response:
             return self.json({"prompts": [prompt_summary(r) for r in tw.prompt_registry.list()]})
 
-    @app.page("/v1/prompts/{prompt_id}")
+    @app.page(f"/v1/prompts/{{prompt_id:{ID}}}")
     class Prompt(ApiView):
         async def get(self, request: Request, prompt_id: str) -> Response:
             record = tw.prompt_registry.get(prompt_id)
@@ -68,8 +68,6 @@ def register(tw: "Tracewatch") -> None:
                 if not authorized(tw, request):
                     return self.refuse()
                 body = await body_of(request)
-                if body.get("__invalid__"):
-                    return self.error(400, "the body must be a JSON object")
                 try:
                     result = await apply(prompt_id, body)
                 except PromptError as exc:
@@ -80,9 +78,13 @@ def register(tw: "Tracewatch") -> None:
         return Change
 
     async def register_version(prompt_id: str, body: dict[str, Any]) -> Any:
+        check_id("the prompt id", prompt_id)
         version = body.get("version")
+        if isinstance(version, int) and not isinstance(version, bool):
+            version = str(version)  # Langfuse versions are numbers
         if not isinstance(version, str) or not version.strip():
             raise PromptError('"version" (text) is required, e.g. {"version": "4", "template": "..."}')
+        check_id("the version", version.strip())
         template = body.get("template")
         return await tw.prompt_registry.register(
             prompt_id, version.strip(), by=str(body.get("by") or "api")[:200],
@@ -101,9 +103,9 @@ def register(tw: "Tracewatch") -> None:
             by=str(body.get("by") or "api")[:200], reason=str(body.get("reason") or "")[:500],
             label=str(body.get("label") or "production"))
 
-    app.page("/v1/prompts/{prompt_id}/versions")(prompt_change(register_version))
-    app.page("/v1/prompts/{prompt_id}/rollback")(prompt_change(rollback))
-    app.page("/v1/prompts/{prompt_id}/promote")(prompt_change(promote))
+    app.page(f"/v1/prompts/{{prompt_id:{ID}}}/versions")(prompt_change(register_version))
+    app.page(f"/v1/prompts/{{prompt_id:{ID}}}/rollback")(prompt_change(rollback))
+    app.page(f"/v1/prompts/{{prompt_id:{ID}}}/promote")(prompt_change(promote))
 
     @app.page("/slack/actions")
     class SlackActions(ApiView):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from typing import Any, Optional
+from urllib.parse import quote
 
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from streams.cli import app
 from streams.cli._common import console, settings_or_exit
@@ -21,7 +24,7 @@ app.add_typer(incidents_app, name="incidents")
 app.add_typer(blocks_app, name="blocks")
 app.add_typer(prompts_app, name="prompts")
 
-out = Console()
+out = Console(markup=False, highlight=False)  # ids and reasons come from traces: text, never markup
 URL_HELP = "API base URL; default TRACEWATCH_API_URL or http://127.0.0.1:TRACEWATCH_WEB_PORT."
 JSON_HELP = "Print the API's JSON instead of a table."
 
@@ -46,9 +49,14 @@ def call(method: str, path: str, url: Optional[str], *, body: Any = None, params
         console.print("[red]error:[/red] unauthorized: set TRACEWATCH_API_TOKEN to the workers' API token")
         raise typer.Exit(1)
     if response.status_code >= 400:
-        console.print(f"[red]error:[/red] {data.get('error', data)}", markup=True, highlight=False)
+        console.print(f"[red]error:[/red] {escape(str(data.get('error', data)))}", markup=True, highlight=False)
         raise typer.Exit(1)
     return data
+
+
+def seg(value: str) -> str:
+    """An id as one path segment: any character, "/" and "{" included, percent-encoded."""
+    return quote(value, safe="")
 
 
 def when(ts: Optional[float]) -> str:
@@ -60,7 +68,7 @@ def table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     for column in columns:
         t.add_column(column)
     for row in rows:
-        t.add_row(*[str(v) if v is not None else "" for v in row])
+        t.add_row(*[Text(str(v)) if v is not None else "" for v in row])
     out.print(t)
 
 
@@ -90,11 +98,11 @@ def incidents_list(
 def incidents_show(incident_id: str, url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
     """Show one incident with its findings and runbook executions (JSON).
     Example: [bold]tracewatch incidents show inc-0123abcd4567[/bold]"""
-    emit_json(call("GET", f"/v1/incidents/{incident_id}", url))
+    emit_json(call("GET", f"/v1/incidents/{seg(incident_id)}", url))
 
 
 def _incident_change(action: str, incident_id: str, by: str, url: Optional[str], as_json: bool) -> None:
-    data = call("POST", f"/v1/incidents/{incident_id}/{action}", url, body={"by": by})
+    data = call("POST", f"/v1/incidents/{seg(incident_id)}/{action}", url, body={"by": by})
     if as_json:
         return emit_json(data)
     out.print(f"{data['id']}: {data['state']}")
@@ -135,7 +143,7 @@ def blocks_remove(subject: str = typer.Argument(..., help="user:<id> or session:
     """Remove a block. Example: [bold]tracewatch blocks remove user:u-123 --reason "false positive"[/bold]"""
     if ":" not in subject or subject.split(":", 1)[0] not in ("user", "session"):
         raise typer.BadParameter("expected user:<id> or session:<id>", param_hint="SUBJECT")
-    call("DELETE", f"/v1/blocks/{subject}", url, body={"reason": reason, "by": "cli"})
+    call("DELETE", f"/v1/blocks/{seg(subject)}", url, body={"reason": reason, "by": "cli"})
     out.print(f"removed {subject}")
 
 
@@ -156,7 +164,7 @@ def prompts_list(url: Optional[str] = typer.Option(None, help=URL_HELP),
 def prompts_show(prompt_id: str, url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
     """Show a prompt's versions, labels and label history (JSON).
     Example: [bold]tracewatch prompts show support-answer[/bold]"""
-    emit_json(call("GET", f"/v1/prompts/{prompt_id}", url))
+    emit_json(call("GET", f"/v1/prompts/{seg(prompt_id)}", url))
 
 
 @prompts_app.command("register")
@@ -166,11 +174,11 @@ def prompts_register(prompt_id: str, version: str,
                      url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
     """Register a new version of a prompt.
     Example: [bold]tracewatch prompts register support-answer 4 --promote[/bold]"""
-    call("POST", f"/v1/prompts/{prompt_id}/versions", url,
+    call("POST", f"/v1/prompts/{seg(prompt_id)}/versions", url,
          body={"version": version, "template": template, "by": "cli"})
     out.print(f"{prompt_id}: registered version {version}")
     if promote:
-        move = call("POST", f"/v1/prompts/{prompt_id}/promote", url, body={"version": version, "by": "cli"})
+        move = call("POST", f"/v1/prompts/{seg(prompt_id)}/promote", url, body={"version": version, "by": "cli"})
         out.print(f"{prompt_id}: production {move['from_version']} → {move['to_version']}")
 
 
@@ -179,7 +187,7 @@ def prompts_rollback(prompt_id: str, reason: str = typer.Option("rolled back by 
                      url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
     """Move `production` back to the version it had before.
     Example: [bold]tracewatch prompts rollback support-answer --reason "hallucinations"[/bold]"""
-    move = call("POST", f"/v1/prompts/{prompt_id}/rollback", url, body={"reason": reason, "by": "cli"})
+    move = call("POST", f"/v1/prompts/{seg(prompt_id)}/rollback", url, body={"reason": reason, "by": "cli"})
     out.print(f"{prompt_id}: production {move['from_version']} → {move['to_version']}")
 
 
@@ -190,6 +198,6 @@ def prompts_promote(prompt_id: str,
                     url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
     """Move `production` forward (roll forward after a rollback).
     Example: [bold]tracewatch prompts promote support-answer --version 4[/bold]"""
-    move = call("POST", f"/v1/prompts/{prompt_id}/promote", url,
+    move = call("POST", f"/v1/prompts/{seg(prompt_id)}/promote", url,
                 body={"version": version, "reason": reason, "by": "cli"})
     out.print(f"{prompt_id}: production {move['from_version']} → {move['to_version']}")
