@@ -10,7 +10,7 @@ space at each end:
 
 Each n-gram is hashed (a polynomial hash in 64-bit arithmetic, then a multiplicative hash to
 ``2**bits`` buckets; deterministic across processes) to one weight. A text of ``n`` n-grams scores
-``bias + Σ weights / sqrt(n)``. A text longer than ``window`` bytes is scored in windows of
+``bias + Σ weights / sqrt(n)`` (so a benign sentence repeated many times is amplified: a known limit). A text longer than ``window`` bytes is scored in windows of
 ``window`` bytes every ``window / 2`` bytes and its score is the most injection-like window's
 (charged ``log(number of windows)`` so long benign documents are not flagged by chance): an attack
 in the middle of a long document is judged on its own, and the work is linear in the text.
@@ -64,8 +64,9 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return _pow_cache[0], _pow_cache[1]
 
 
-def feature_positions(words_form: bytes, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(buckets, positions)``: every n-gram's bucket and the byte offset where it starts.
+def feature_positions(words_form: bytes, bits: int, with_positions: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(buckets, positions)``: every n-gram's bucket and the byte offset where it starts
+    (``positions`` is None unless ``with_positions``).
 
     Character n-grams first (by n), then word unigrams, then word bigrams; ``words_form`` is a words
     form (single spaces between words), scored with a space before and after.
@@ -82,7 +83,8 @@ def feature_positions(words_form: bytes, bits: int) -> tuple[np.ndarray, np.ndar
             h = h[:-1] * _P + a[n - 1:]
             if n in CHAR_NS:
                 buckets.append(((h ^ _SALT_CHAR[n]) * _GOLD) >> shift)
-                positions.append(np.arange(len(h)))
+                if with_positions:
+                    positions.append(np.arange(len(h)))
         spaces = np.flatnonzero(a == _SPACE)
         if len(spaces) >= 2:
             starts, ends = spaces[:-1] + 1, spaces[1:]
@@ -93,14 +95,16 @@ def feature_positions(words_form: bytes, bits: int) -> tuple[np.ndarray, np.ndar
             np.cumsum(a * down[:length], dtype=np.uint64, out=g[1:])
             words = up[ends - 1] * (g[ends] - g[starts])
             buckets.append(((words ^ _SALT_WORD) * _GOLD) >> shift)
-            positions.append(starts)
+            if with_positions:
+                positions.append(starts)
             if len(words) >= 2:
                 bigrams = words[:-1] * _P + words[1:]
                 buckets.append(((bigrams ^ _SALT_BIGRAM) * _GOLD) >> shift)
-                positions.append(starts[:-1])
+                if with_positions:
+                    positions.append(starts[:-1])
     if not buckets:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(buckets).astype(np.int64), np.concatenate(positions)
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64) if with_positions else None
+    return np.concatenate(buckets), np.concatenate(positions) if with_positions else None
 
 
 class HashedLinearModel:
@@ -149,15 +153,15 @@ class HashedLinearModel:
 
     def logit(self, words_form: bytes) -> float:
         """Log-odds of injection for the most injection-like window of a words form."""
-        buckets, positions = feature_positions(words_form, self.bits)
+        length = len(words_form) + 2
+        w = self.window
+        buckets, positions = feature_positions(words_form, self.bits, length > w)
         bias = self.bias + self.delta_bias
         n = len(buckets)
         if n == 0:
             return bias
         contrib = self.weights[buckets]
-        length = len(words_form) + 2
-        w = self.window
-        if length <= w:
+        if positions is None:
             return max(-MAX_LOGIT, min(MAX_LOGIT, bias + float(contrib.sum()) / math.sqrt(n)))
         # Windows [s, s + w) every w // 2 bytes, the last one ending at the end; per-byte sums first.
         per_byte = np.bincount(positions, weights=contrib, minlength=length)
@@ -174,7 +178,8 @@ class HashedLinearModel:
 
     def vector(self, words_form: bytes) -> tuple[np.ndarray, np.ndarray]:
         """The text's sparse feature vector as ``(buckets, values)`` (counts / sqrt(n)), whole text."""
-        buckets, _ = feature_positions(words_form, self.bits)
+        buckets, _ = feature_positions(words_form, self.bits, False)
+        buckets = buckets.astype(np.int64)
         if len(buckets) == 0:
             return buckets, np.zeros(0)
         uniq, counts = np.unique(buckets, return_counts=True)
@@ -182,7 +187,7 @@ class HashedLinearModel:
 
     # ---- learning -----------------------------------------------------------------------------------
 
-    def learn(self, words_form: bytes, label: int, *, aggressiveness: float = 1.0, margin: float = 2.0) -> None:
+    def learn(self, words_form: bytes, label: int, *, aggressiveness: float = 0.5, margin: float = 3.0) -> None:
         """One passive-aggressive step (PA-I) towards ``label`` (1 = injection, 0 = benign).
 
         Nothing changes when the text is already on the right side with ``margin`` to spare;
@@ -210,7 +215,7 @@ class HashedLinearModel:
 
     def snapshot(self) -> dict[str, Any]:
         return {"model": self.digest, "n_learned": self.n_learned, "delta_bias": self.delta_bias,
-                "delta": {str(b): round(v, 6) for b, v in sorted(self.delta.items())}}
+                "delta": {str(b): v for b, v in sorted(self.delta.items())}}
 
     def restore(self, state: dict[str, Any]) -> None:
         """Apply a :meth:`snapshot` to the shipped weights (the model must have no delta yet)."""

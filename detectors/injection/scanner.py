@@ -41,12 +41,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import re2
-import yaml
 from pydantic import BaseModel
 
 from detectors.injection.model import HashedLinearModel
 from detectors.injection.normalize import fold_leet_bytes, normal_bytes, normalize, rot13_bytes, words_bytes
 from detectors.injection.signatures import TARGETS, SignatureLibrary, compile_set, needs_non_ascii
+from detectors.safe_yaml import safe_load
 
 SEED_FILE = Path(__file__).with_name("seed.yaml")
 STATE_FILENAME = "injection_classifier.json"
@@ -455,5 +455,5 @@ def save_classifier(classifier: HashedLinearModel, path: Path) -> None:
 
 def seed_examples(path: Path = SEED_FILE) -> list[tuple[str, int]]:
     """The project's original bootstrap set: ``[(text, label), ...]`` (now part of the training data)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = safe_load(path.read_text(encoding="utf-8"))
     return [(str(item["text"]), int(item["label"])) for item in data["examples"]]

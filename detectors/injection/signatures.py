@@ -33,6 +33,7 @@ import re2
 import yaml
 
 from detectors.injection.normalize import fold_leet, normalize, words
+from detectors.safe_yaml import SafeLoader
 
 SHIPPED_SIGNATURES = Path(__file__).with_name("signatures.yaml")
 
@@ -243,7 +244,7 @@ def _parse(text: str, filename: str, errors: list[str]) -> list[Rule]:
         errors.append(prefix + MESSAGES[message].format(**kw))
 
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=SafeLoader)  # detectors.safe_yaml: aliases bounded
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         err(mark.line if mark else 0, "", "yaml", error=getattr(exc, "problem", None) or exc)

@@ -147,7 +147,7 @@ def _load_scanner(state_file: Path, signatures: Optional[Path], threshold: float
     except (ValueError, OSError) as exc:
         typer.echo(f"error: {exc}", err=True)
         typer.echo("hint: pass --state PATH to a file written by `tracewatch feedback`, or delete the "
-                   "file to start again from the shipped seed set", err=True)
+                   "file to start again from the shipped model", err=True)
         raise typer.Exit(2) from exc
 
 
@@ -165,7 +165,7 @@ def _threshold(value: Optional[float]) -> Optional[float]:
 def scan_command(
     source: str = typer.Argument(..., help="A CSV or JSONL file with a text column, '-' for stdin, or a text."),
     state: Optional[Path] = typer.Option(None, "--state", help="Classifier state file (default: "
-                                         "<data_dir>/injection_classifier.json; the seed set when absent)."),
+                                         "<data_dir>/injection_classifier.json; the shipped model alone when absent)."),
     threshold: Optional[float] = typer.Option(None, "--threshold", callback=_threshold,
                                               help="Score at or above which a text is an injection [default: 0.5]."),
     text_column: Optional[str] = typer.Option(None, "--text-column", help="Column or key with the text "
@@ -238,7 +238,7 @@ def parse_label(value: object) -> int | None:
 def feedback_command(
     source: str = typer.Argument(..., help="A CSV (header with text,label) or JSONL file; '-' for stdin."),
     state: Optional[Path] = typer.Option(None, "--state", help="Classifier state file to update (default: "
-                                         "<data_dir>/injection_classifier.json; created from the seed set)."),
+                                         "<data_dir>/injection_classifier.json; created on first use)."),
     text_column: Optional[str] = typer.Option(None, "--text-column", help="Column or key with the text "
                                               "(default: the first of text, prompt, input)."),
     label_column: Optional[str] = typer.Option(None, "--label-column", help="Column or key with the label "
@@ -268,6 +268,7 @@ def feedback_command(
         typer.echo(f"error: cannot read {source}: {exc.strerror or exc}", err=True)
         raise typer.Exit(2) from exc
     learned, rejected = 0, 0
+    batch: list[tuple[str, int]] = []
     with stream:
         for row in read_rows(stream, fmt, text_column, label_column):
             label = None if row.error else parse_label(row.label)
@@ -278,8 +279,9 @@ def feedback_command(
                                        else f"label {row.label!r} is not 1 (injection) or 0 (benign)")
                 typer.echo(f"{source}:{row.line}: {reason}", err=True)
                 continue
-            scanner.learn(row.text, label)
+            batch.append((row.text, label))
             learned += 1
+    scanner.learn_many(batch)  # a few passes over the batch, in file order
     if learned:
         try:
             scanner.save_state(state_file)

@@ -7,8 +7,8 @@ import pickle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from detectors.injection import InjectionClassifier, InjectionDetector, InjectionScanner
-from detectors.injection.classifier import _bigrams, tokens
+from detectors.injection import InjectionDetector, InjectionScanner
+from detectors.injection.model import feature_positions
 from detectors.injection.normalize import (fold_leet, fold_leet_bytes, normal_bytes, normalize, rot13, rot13_bytes,
                                            words, words_bytes)
 from detectors.injection.signatures import needs_non_ascii
@@ -31,37 +31,38 @@ def test_byte_forms_equal_the_str_forms(text):
     assert rot13_bytes(normal_form).decode() == rot13(normal.text)
 
 
-def _windowed_reference(clf: InjectionClassifier, toks: list[str]) -> float:
-    """The windowed score written out plainly: every window's sum, the best, minus log(windows)."""
-    weights = clf._weights()
-    n, w = len(toks), clf.window
-    starts = list(range(0, n - w + 1, max(w // 2, 1))) + [max(n - w, 0)] if n > w else [0]
-    sums = []
+def _windowed_reference(model, words_form: bytes) -> float:
+    """The model's windowed score by its plain definition: every window's n-grams summed one by one."""
+    buckets, positions = feature_positions(words_form, model.bits)
+    length, w = len(words_form) + 2, model.window
+    bias = model.bias + model.delta_bias
+    if length <= w:
+        return bias + sum(float(model.weights[b]) for b in buckets) / math.sqrt(len(buckets))
+    starts = list(range(0, length - w + 1, w // 2))
+    if starts[-1] != length - w:
+        starts.append(length - w)
+    best = -math.inf
     for s in starts:
-        e = min(s + w, n)
-        uni = sum(weights.get(t, 0.0) for t in toks[s:e])
-        bi = sum(weights.get(p, 0.0) for p in _bigrams(toks[s:e]))
-        sums.append(uni + bi)
-    prior = math.log(clf.n_learned[1] / clf.n_learned[0])
-    return prior + max(sums) - math.log(len(starts))
+        inside = [float(model.weights[b]) for b, p in zip(buckets, positions) if s <= p < s + w]
+        best = max(best, sum(inside) / math.sqrt(max(len(inside), 1)))
+    return bias + best - math.log(len(starts))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.sampled_from(["ignore", "previous", "instructions", "the", "weather", "please", "reveal",
-                                 "system", "prompt", "today", "unknownword"]), max_size=120))
-def test_classifier_scores_every_length_as_the_plain_definition(word_list):
-    clf = InjectionScanner.load().classifier
-    toks = tokens(" ".join(word_list))
-    got = clf.predict_logit_tokens(toks)
-    assert math.isclose(got, max(-30.0, min(30.0, _windowed_reference(clf, toks))), rel_tol=1e-9, abs_tol=1e-9)
+                                 "system", "prompt", "today", "unknownword", "x" * 300]), min_size=1, max_size=40))
+def test_model_scores_every_length_as_the_plain_definition(word_list):
+    model = InjectionScanner.load().classifier
+    form = " ".join(word_list).encode()
+    assert math.isclose(model.logit(form), max(-30.0, min(30.0, _windowed_reference(model, form))),
+                        rel_tol=1e-4, abs_tol=1e-4)
 
 
-def test_classifier_cache_follows_learning():
-    clf = InjectionScanner.load().classifier
-    before = clf.predict_logit_tokens(tokens("zorblax quintessence"))
-    clf.learn_one("zorblax quintessence", 1)
-    assert clf.predict_logit_tokens(tokens("zorblax quintessence")) > before
-    assert clf.scoring_state()[1] == sum(clf.n_learned.values())
+def test_word_hashes_do_not_depend_on_position():
+    a, _ = feature_positions(b"hello ignore", 18)
+    b, _ = feature_positions(b"ignore world again", 18)
+    c, _ = feature_positions(b"zzz qqq", 18)
+    assert len(set(a.tolist()) & set(b.tolist())) >= 5 and not set(a.tolist()) & set(c.tolist())
 
 
 def test_assess_matches_scan_and_floor_only_drops_what_cannot_reach_it(fresh_scanner):
@@ -75,13 +76,12 @@ def test_assess_matches_scan_and_floor_only_drops_what_cannot_reach_it(fresh_sca
                 floored = fresh_scanner.assess(text, floor)
                 assert floored == (score, hits, logit) if floored is not None else score < floor
         if not trained:
-            for _ in range(200):  # enough feedback for the classifier alone to lift a text over 0.5
+            for _ in range(20):  # enough feedback for the model alone to lift a text over 0.5
                 fresh_scanner.learn(texts[3], 1)
     assert fresh_scanner.assess(texts[3], 0.5) is not None
 
 
-def test_no_rule_no_chance_skips_the_classifier(fresh_scanner):
-    # The seed classifier's weight (60 texts) cannot lift a text that no rule matched to 0.5.
+def test_a_benign_text_stays_below_the_floor(fresh_scanner):
     assert fresh_scanner.assess("What's the weather in Oslo?", 0.5) is None
 
 
