@@ -35,6 +35,7 @@ from detectors.injection_rate import InjectionRate
 from detectors.latency import LatencyRegression
 from detectors.quality import QualityRegression
 from detectors.runaway import Runaway
+from detectors.safe_yaml import SafeLoader
 
 SHIPPED = Path(__file__).with_name("config.yaml")
 
@@ -113,7 +114,7 @@ class _Linter:
     def __init__(self, text: str, source: str) -> None:
         self.source = source
         self._errors: list[tuple[int, str]] = []
-        self.loader = yaml.SafeLoader(text)
+        self.loader = SafeLoader(text)  # aliases bounded: no alias bomb, no recursive alias
 
     def error(self, node: yaml.Node | None, path: str, msg: str, **kw: Any) -> None:
         line = node.start_mark.line + 1 if node is not None else 1

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from detectors.safe_yaml import SafeLoader
 from runbooks.schema import (
     MESSAGES, STEP_COMMON_KEYS, STEP_TYPES, Runbook, Step, hint, params_model,
 )
@@ -29,8 +30,9 @@ from runbooks.schema import (
 Seg = str | int
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false. (YAML 1.1 reads the trigger key `on:` as True.)"""
+class _Loader(SafeLoader):
+    """YAML 1.2 booleans: only true/false. (YAML 1.1 reads the trigger key `on:` as True.)
+    Aliases are bounded (``detectors.safe_yaml``): no alias bomb, no recursive alias."""
 
 
 _Loader.yaml_implicit_resolvers = {

@@ -29,6 +29,7 @@ from typing import Mapping
 
 import yaml
 
+from detectors.safe_yaml import SafeLoader
 from streams.events import TraceEvent
 
 SHIPPED_PRICES = Path(__file__).with_name("prices.yaml")
@@ -80,7 +81,7 @@ def parse_prices(text: str, source: str = "<prices>") -> dict[str, ModelPrice]:
     def err(node: yaml.Node, message: str) -> None:
         errors.append(f"{source}:{node.start_mark.line + 1}: {message}")
 
-    loader = yaml.SafeLoader(text)
+    loader = SafeLoader(text)  # aliases bounded: no alias bomb, no recursive alias
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

@@ -11,6 +11,7 @@ from streams.cli import app
 INVALID = Path(__file__).resolve().parents[2] / "data" / "runbooks" / "invalid"
 
 EXPECTED = {
+    'alias_bomb.yaml': 'alias_bomb.yaml:9: invalid YAML: aliases expand to more than 10,000 nodes (an alias bomb?)',
     'bad_duration.yaml': 'bad_duration.yaml:5: steps[0].block.ttl: expected a duration like "30s", "15m" or "2h", got \'soon\'',
     'bad_name.yaml': 'bad_name.yaml:1: name: a runbook name uses lowercase letters, digits, - and _ (got "Broken Name")',
     'bad_on_failure.yaml': "bad_on_failure.yaml:6: steps[0].on_failure: must be one of 'continue' or 'abort', got 'retry'",
@@ -26,6 +27,7 @@ EXPECTED = {
     'no_action.yaml': 'no_action.yaml:5: steps[0]: a step needs one action key (one of: page, resolve_page, slack, block, unblock, rollback_prompt, promote_prompt, webhook, wait_for_ack)',
     'no_steps.yaml': 'no_steps.yaml:3: steps: needs at least 1 item(s)',
     'not_mapping.yaml': 'not_mapping.yaml:1: a runbook file must be a mapping (name, trigger, steps, ...), got a list',
+    'recursive_alias.yaml': 'recursive_alias.yaml:6: invalid YAML: recursive alias *steps: it refers to &steps, which contains it',
     'test_unknown_action.yaml': 'test_unknown_action.yaml:9: tests[0].expect[0].type: unknown step "pgae" (did you mean "page"?)',
     'test_without_input.yaml': 'test_without_input.yaml:7: tests[0]: a test needs exactly one of `incident:` or `findings:`',
     'too_many_retries.yaml': 'too_many_retries.yaml:6: steps[0].retries: must be at most 10, got 50',
