@@ -16,6 +16,7 @@ from typing import Any, Callable, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from runbooks.incident import Incident, IncidentEvent
+from runbooks.templating import RenderError
 
 #: Where a rendered string goes decides how it is escaped (see runbooks/templating.py).
 Escape = Literal["plain", "slack", "pagerduty", "url", "json"]
@@ -75,6 +76,8 @@ class Action(ABC):
         except asyncio.TimeoutError as exc:
             elapsed = time.monotonic() - started
             raise ActionError(f"{self.type} timed out after {elapsed:.1f}s", retryable=True) from exc
+        except RenderError as exc:  # a template over its limits (or broken): the step fails, audited
+            raise ActionError(f"{self.type}: {exc}", retryable=False) from None
 
     @abstractmethod
     async def _run(self, params: StepParams, ctx: ActionContext) -> ActionResult: ...
