@@ -74,11 +74,12 @@ def getter(field: str) -> Callable[[Any], float | None]:
 
 class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
-                 "_day", "_day_dev", "_err", "_t0")
+                 "_day", "_day_dev", "_err", "_t0", "_peak", "_hour")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
-              "shift_windows": 6, "daily": True, "daily_margin": 0.5}
+              "shift_windows": 6, "daily": True, "daily_margin": 0.5,
+              "routine_decay": 0.7}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
 
@@ -108,6 +109,8 @@ class FieldAnomaly(Calibrated):
         self._day_dev = []
         self._err = [0.0, 0.0]  # EW mean absolute error of the fast and the hour-of-day baselines
         self._t0 = 0.0
+        self._peak = []  # per hour of day: the highest score seen there, decayed per day
+        self._hour = -1  # the hour of day of the last judged window
 
     def load_state(self, state: dict[str, Any]) -> None:
         if "_var" in state and "_dev" not in state:  # a snapshot before calibration: deviation from variance
@@ -202,9 +205,10 @@ class FieldAnomaly(Calibrated):
         if self._windows >= self.warmup:
             score, limit = self.score_one(window), self.alarm_at()
             mean = window.total / window.n
+            routine = self._routine(window, score)
             if score >= limit and abs(mean - self._mean) >= self.min_rel_change * abs(self._mean):
                 self._streak += 1
-                if self._streak >= self.consecutive and not self.cooling(window.t_last):
+                if self._streak >= self.consecutive and not self.cooling(window.t_last) and not routine:
                     found = self._finding(window, score, limit, mean)
             else:
                 self._streak = 0
@@ -212,6 +216,22 @@ class FieldAnomaly(Calibrated):
             self._level_shift(score >= limit, mean)
         self.learn_one(window)
         return found
+
+    def _routine(self, window: BucketSummary, score: float) -> bool:
+        """Whether the series reached ``score`` at this hour of day (give or take one) on the last days;
+        learns the window's score as this hour's peak."""
+        if not self.routine_decay:
+            return False
+        if not self._peak:
+            self._peak = [0.0] * 24
+        h = int((window.bucket_start % DAY_S) // 3600)
+        if h != self._hour:
+            self._peak[h] = round(self._peak[h] * self.routine_decay, 2)
+            self._hour = h
+        p = self._peak
+        routine = score <= max(p[h - 1], p[h], p[(h + 1) % 24])
+        p[h] = max(p[h], round(score, 2))
+        return routine
 
     def _level_shift(self, alarming: bool, mean: float) -> None:
         """Alarms on one side for ``shift_windows`` in a row are a new normal: their mean becomes the

@@ -1,0 +1,57 @@
+"""The anomaly detector's behaviour beyond the contract: routines of the day are not news."""
+
+from __future__ import annotations
+
+import random
+
+from detectors import BucketSummary, FieldAnomaly
+
+DAY = 86_400.0
+T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
+
+
+def _run(d: FieldAnomaly, days: int, spikes: dict[tuple[int, int], float]) -> list[tuple[int, int]]:
+    """Five-minute windows of noise around 100 for ``days``; ``spikes``: (day, second of the day) -> the
+    value of a one-window spike. Returns (day, hour) of every finding."""
+    rng = random.Random(7)
+    type(d).watched = 1
+    found = []
+    for w in range(int(days * DAY / 300)):
+        t = T0 + w * 300
+        day, sec = divmod(int(w * 300), int(DAY))
+        v = spikes.get((day, sec), rng.gauss(100, 1))
+        if d.update(BucketSummary.make("a|app=x", t, n=1, total=v, t_last=t + 1)) is not None:
+            found.append((day, sec // 3600))
+    return found
+
+
+def _detector(**kw) -> FieldAnomaly:
+    return FieldAnomaly("a", "app", field="metadata.v", window_s=300, cooldown_s=0, **kw)
+
+
+# a nightly job: a spike at 03:00 UTC, a little smaller each night
+NIGHTLY = {(1, 3 * 3600): 200.0, (2, 3 * 3600 + 600): 165.0, (3, 2 * 3600 + 3000): 140.0}
+
+
+def test_a_spike_the_series_made_at_this_hour_yesterday_is_not_news():
+    assert _run(_detector(), 4, NIGHTLY) == [(1, 3)]
+    assert _run(_detector(routine_decay=0), 4, NIGHTLY) == [(1, 3), (2, 3), (3, 2)]
+
+
+def test_a_stronger_spike_or_one_at_another_hour_still_pages():
+    assert _run(_detector(), 4, {**NIGHTLY, (3, 9 * 3600): 170.0}) == [(1, 3), (3, 9)]
+    assert _run(_detector(), 4, {**NIGHTLY, (3, 3 * 3600): 300.0}) == [(1, 3), (3, 3)]
+
+
+def test_the_routine_fades_when_it_stops():
+    spikes = {(1, 3 * 3600): 200.0, (9, 3 * 3600): 140.0}  # a week later the memory has faded (0.7 a day)
+    assert _run(_detector(), 10, spikes) == [(1, 3), (9, 3)]
+
+
+def test_the_routine_survives_a_snapshot():
+    d = _detector()
+    _run(d, 2, NIGHTLY)
+    assert len(d.state()["_peak"]) == 24 and max(d.state()["_peak"]) > 0
+    restored = _detector()
+    restored.load_state(d.state())
+    assert restored == d
