@@ -159,7 +159,7 @@ def execution_id(runbook: str, event: IncidentEvent) -> str:
 
 def _render_fn(execution: Execution, runbook: str, api_url: str) -> Callable[[str, Escape], str]:
     try:
-        from runbooks.templating import render, template_data
+        from runbooks.templating import new_budget, render, template_data
     except ImportError:  # pragma: no cover - templating ships with the package
         return lambda template, escape: template
     event = execution.trigger
@@ -169,7 +169,8 @@ def _render_fn(execution: Execution, runbook: str, api_url: str) -> Callable[[st
         "distinct": condition_data(event)["distinct"],
     }
     data = template_data(event.incident, event, extra, api_url=api_url)
-    return lambda template, escape: render(template, data, escape)
+    budget = new_budget()  # one for all the templates of a step attempt
+    return lambda template, escape: render(template, data, escape, budget=budget)
 
 
 class Engine:
@@ -401,6 +402,8 @@ class Engine:
         )
         while True:
             state.attempts += 1
+            if state.attempts > 1:  # a fresh template budget for each attempt
+                ctx.render = _render_fn(execution, runbook.name, self.ports.api_url)
             started = time.monotonic()
             error: ActionError | None = None
             try:

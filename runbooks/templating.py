@@ -164,7 +164,7 @@ def _charge(steps: int) -> None:
     if budget.left < 0:
         raise TemplateLimitError(
             f"the template did more than {MAX_STEPS:,} steps of work (loop items, calls, filters, "
-            f"operators, {CHARS_PER_STEP} characters built); simplify it")
+            f"operators, {CHARS_PER_STEP} characters built; a step's templates share them); simplify it")
 
 
 def _too_big(what: str) -> TemplateLimitError:
@@ -757,16 +757,22 @@ def check_each(templates: dict[str, str], where: str) -> dict[str, str]:
     return templates
 
 
-def render(template: str, data: dict[str, Any], escape: Escape) -> str:
+def new_budget() -> _Budget:
+    """A step budget of ``MAX_STEPS`` to share between renders (the engine gives each step attempt one,
+    so a step with many templates — PagerDuty custom details, Slack fields — is bounded as a whole)."""
+    return _Budget(MAX_STEPS)
+
+
+def render(template: str, data: dict[str, Any], escape: Escape, *, budget: _Budget | None = None) -> str:
     """Render the trusted ``template`` with ``data``, every value escaped for ``escape``.
 
     Output is collected as it is produced and stops at ``MAX_RENDERED_CHARS`` (an error, except for
     ``pagerduty``, which is cut to the Events API's 1024-character summary limit). The work is bounded
-    by ``MAX_STEPS``; any failure (a limit, an undefined name, ``MemoryError``, ``RecursionError`` …)
-    is a ``RenderError``.
+    by ``budget`` (default: a fresh ``MAX_STEPS``); any failure (a limit, an undefined name,
+    ``MemoryError``, ``RecursionError`` …) is a ``RenderError``.
     """
     compiled = _compile(template, escape)
-    token = _BUDGET.set(_Budget(MAX_STEPS))
+    token = _BUDGET.set(budget if budget is not None else new_budget())
     chunks = compiled.generate(data)
     parts: list[str] = []
     length = 0

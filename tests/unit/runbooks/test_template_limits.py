@@ -15,6 +15,7 @@ import textwrap
 import pytest
 
 from runbooks import templating
+from runbooks.actions.base import ActionError
 from runbooks.actions.block import Block
 from runbooks.engine import Engine, InMemoryOutbox
 from runbooks.loader import load_text
@@ -260,3 +261,36 @@ async def test_a_hostile_template_fails_its_step_audited_and_the_next_step_runs(
     assert [(a.step, a.outcome, a.retryable) for a in execution.audit] == [
         ("0", "error", False), ("1", "ok", None)]
     assert page.status == "ok" and log == [("page", f"{execution.execution_id}:1")]
+
+
+class RendersMany(Scripted):
+    """An action rendering several templates (like PagerDuty custom details or Slack fields)."""
+
+    def __init__(self, log: list, template: str, times: int) -> None:
+        super().__init__("page", log)
+        self.template, self.times, self.rendered = template, times, 0
+
+    async def _run(self, params, ctx):
+        for _ in range(self.times):
+            ctx.render(self.template, "plain")
+            self.rendered += 1
+        return await super()._run(params, ctx)
+
+
+async def test_the_templates_of_one_step_share_one_budget(ports) -> None:
+    """Ten fields of 30,000 steps each would be 300,000 steps of work for one step: it stops at 100,000."""
+    rb = Runbook.model_validate({"name": "rb", "trigger": {"kind": "cost"}, "steps": [{"page": {}}]})
+    action = RendersMany([], "{% for i in range(15000) %}{% endfor %}", times=10)
+    engine = Engine([rb], {"page": action}, ports, InMemoryOutbox())
+    [execution] = await engine.handle(make_event())
+    assert execution.step("0").status == "failed" and "steps of work" in execution.step("0").error
+    assert action.rendered == 3
+
+
+async def test_each_attempt_of_a_step_gets_a_fresh_budget(ports) -> None:
+    rb = Runbook.model_validate({"name": "rb", "trigger": {"kind": "cost"}, "steps": [{"page": {}, "retries": 2}]})
+    action = RendersMany([], "{% for i in range(30000) %}{% endfor %}", times=1)  # 60,000 steps per attempt
+    action.script = [ActionError("503", retryable=True, status_code=503)]
+    engine = Engine([rb], {"page": action}, ports, InMemoryOutbox(), backoff_s=0.0)
+    [execution] = await engine.handle(make_event())
+    assert execution.step("0").status == "ok" and action.rendered == 2
