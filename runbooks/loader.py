@@ -234,6 +234,8 @@ def _problems_from(exc: ValidationError, data: Any, root: yaml.Node, file: str) 
             text = MESSAGES[kind].format(**ctx) if kind in MESSAGES else err["msg"]
         except (KeyError, IndexError, ValueError):
             text = err["msg"]
+        if kind == "value_error":  # a validator's own message (e.g. a template's), without pydantic's prefix
+            text = text.removeprefix("Value error, ")
         out.append(Problem(file, _line_of(root, path), format_path(shown), text))
     return out
 

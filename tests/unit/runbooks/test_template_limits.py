@@ -294,3 +294,10 @@ async def test_each_attempt_of_a_step_gets_a_fresh_budget(ports) -> None:
     engine = Engine([rb], {"page": action}, ports, InMemoryOutbox(), backoff_s=0.0)
     [execution] = await engine.handle(make_event())
     assert execution.step("0").status == "ok" and action.rendered == 2
+
+
+@pytest.mark.parametrize("step", ["slack: {text: %s}", "page: {summary: %s}", "webhook: {url: 'https://x.example', body: %s}"])
+def test_lint_reports_templates_checked_by_an_action_the_same_way(step: str) -> None:
+    text = "name: h\ntrigger: {kind: cost}\nsteps:\n  - " + step % json.dumps("{{ 'a'*10**8 }}") + "\n"
+    _, [problem] = load_text(text, "h.yaml")
+    assert problem.line == 4 and problem.message.startswith("template error (template line 1): repeating a value")
