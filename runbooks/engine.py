@@ -10,8 +10,16 @@ For each runbook an event matches, the engine
 4. runs the steps in order, each with the idempotency key ``"<execution_id>:<step index>"``, retrying
    a retryable ``ActionError`` with bounded exponential backoff, and writes an audit record per attempt.
 
+Notifications (actions with ``notification = True``: page, resolve_page, slack, webhook) are delivered
+apart from the other steps, by one queue per incident key: a protective step (block, rollback) never
+waits for a page that PagerDuty refuses, and a resolve never overtakes its trigger. A notification that
+fails with a retryable error stays pending (``retrying``, with ``next_attempt_at``) and is tried again with
+exponential backoff and full jitter, honouring ``Retry-After``, until it succeeds or ``delivery_deadline_s``
+after its first attempt has passed; then it fails, and ``on_delivery_failed`` is told.
+
 ``wait_for_ack`` never blocks ``handle()``: the rest of the execution continues in a task (``drain()``
-awaits them). After a crash, ``resume(execution)`` skips every step already done.
+awaits them, and the deliveries). After a crash, ``resume(execution)`` skips every step already done and
+queues its pending notifications again, keeping their deadline.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -37,10 +46,12 @@ from runbooks.schema import Runbook, Step
 log = logging.getLogger(__name__)
 
 ExecutionStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "suppressed"]
-StepStatus = Literal["planned", "running", "waiting", "ok", "failed", "skipped", "suppressed"]
+StepStatus = Literal["planned", "queued", "running", "retrying", "waiting", "ok", "failed", "skipped",
+                     "suppressed"]
 DONE_STEP = ("ok", "failed", "skipped", "suppressed")
 DONE_EXECUTION = ("succeeded", "failed", "suppressed")
 HOUR = 3600.0
+PENDING_DELIVERY = ("queued", "running", "retrying")
 
 
 class Attempt(BaseModel):
@@ -177,7 +188,10 @@ class Engine:
     def __init__(
         self, runbooks: Iterable[Runbook], actions: dict[str, Action], ports: Ports, outbox: Outbox, *,
         backoff_s: float = 1.0, max_backoff_s: float = 60.0, wait_poll_s: float = 15.0,
+        delivery_deadline_s: float = 6 * HOUR, max_delivery_backoff_s: float = 300.0,
         dry_run: bool = False, on_attempt: Callable[[Execution, Attempt], None] | None = None,
+        on_delivery_failed: Callable[[Execution, StepState], Awaitable[None]] | None = None,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.runbooks = list(runbooks)
         self.actions = actions
@@ -186,8 +200,16 @@ class Engine:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.wait_poll_s = wait_poll_s
+        self.delivery_deadline_s = delivery_deadline_s
+        self.max_delivery_backoff_s = max_delivery_backoff_s
         self.dry_run = dry_run
         self.on_attempt = on_attempt
+        self.on_delivery_failed = on_delivery_failed
+        self.jitter = jitter
+        # incident key → its notifications still to deliver, in order, and the task delivering them
+        self._deliveries: dict[str, deque[tuple[Runbook, Execution, str, Step]]] = {}
+        self._delivering: dict[str, asyncio.Task] = {}
+        self._queued: dict[tuple[str, str], asyncio.Future] = {}  # (execution id, step) → its outcome
         self._by_name = {rb.name: rb for rb in self.runbooks}
         self._tasks: set[asyncio.Task] = set()
         self._active: set[str] = set()  # execution ids being run by this engine right now
@@ -238,9 +260,18 @@ class Engine:
         return await self._start(runbook, pending)
 
     async def drain(self) -> None:
-        """Wait for every execution continuing in the background (after ``wait_for_ack``)."""
+        """Wait for every execution continuing in the background (waits and deliveries)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks))
+
+    async def deliveries_done(self) -> None:
+        """Wait until every queued notification has been delivered or has failed."""
+        while self._delivering:
+            await asyncio.gather(*list(self._delivering.values()))
+
+    def pending_deliveries(self) -> list[StepState]:
+        """The notifications not delivered yet (for ``tracewatch_actions_pending``), oldest first."""
+        return [execution.step(index) for queue in self._deliveries.values() for _, execution, index, _ in queue]
 
     def is_running(self, execution_id: str) -> bool:
         """Whether this engine is running the execution now (inline or in the background)."""
@@ -250,6 +281,14 @@ class Engine:
         """Stop the executions continuing in the background; they stay resumable from the outbox."""
         for task in list(self._tasks):
             task.cancel()
+        for queue in self._deliveries.values():
+            self._active.difference_update(execution.execution_id for _, execution, _, _ in queue)
+        for outcome in self._queued.values():
+            if not outcome.done():
+                outcome.set_result("queued")  # still to deliver: whoever owns the incident next does it
+        self._deliveries.clear()
+        self._delivering.clear()
+        self._queued.clear()
 
     def observe(self, execution: Execution) -> None:
         """Learn throttle and cap state from a recorded execution (rebuild after a restart)."""
@@ -279,29 +318,40 @@ class Engine:
         return ""
 
     async def _start(self, runbook: Runbook, execution: Execution) -> Execution:
+        # The execution stays active until its last step is done (it may wait or deliver in the
+        # background); whoever finishes it (``_finish``) lets it go.
         self._active.add(execution.execution_id)
         try:
-            handed_off = await self._run(runbook, execution, inline=True)
-        finally:
-            if not handed_off:
-                self._active.discard(execution.execution_id)
+            await self._run(runbook, execution, inline=True)
+        except BaseException:
+            self._active.discard(execution.execution_id)
+            raise
         return execution
 
-    def _background(self, runbook: Runbook, execution: Execution) -> None:
+    def _spawn(self, what: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task:
         async def go() -> None:
             try:
-                await self._run(runbook, execution, inline=False)
+                await run()
             except Exception:  # a bug must not kill the worker; the execution stays resumable
-                log.exception("execution %s stopped", execution.execution_id)
-            finally:
-                self._active.discard(execution.execution_id)
+                log.exception("%s stopped", what)
 
         task = asyncio.get_running_loop().create_task(go())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
-    async def _run(self, runbook: Runbook, execution: Execution, *, inline: bool) -> bool:
-        """Run the remaining steps; True when handed off to a background task at a wait."""
+    def _background(self, runbook: Runbook, execution: Execution) -> None:
+        async def run() -> None:
+            try:
+                await self._run(runbook, execution, inline=False)
+            except Exception:
+                self._active.discard(execution.execution_id)
+                raise
+
+        self._spawn(f"execution {execution.execution_id}", run)
+
+    async def _run(self, runbook: Runbook, execution: Execution, *, inline: bool) -> None:
+        """Run the remaining steps; at a wait, when ``inline``, hand the rest to a background task."""
         execution.status = "running"
         for i, step in enumerate(runbook.steps):
             state = execution.step(str(i))
@@ -314,8 +364,12 @@ class Engine:
                     execution.status = "waiting"
                     await self._save(execution)
                     self._background(runbook, execution)
-                    return True
+                    return
                 outcome = await self._wait(runbook, execution, str(i), step)
+            elif self._is_notification(step):
+                outcome = await self._queue_delivery(runbook, execution, str(i), step)
+                if outcome == "queued" and step.on_failure == "abort":  # the author wants to wait for it
+                    outcome = await self._queued[(execution.execution_id, str(i))]
             else:
                 outcome = await self._step(runbook, execution, str(i), step)
             if outcome == "failed" and step.on_failure == "abort":
@@ -324,10 +378,69 @@ class Engine:
                     if rest.status in ("planned", "waiting"):
                         rest.status, rest.error = "skipped", "aborted"
                 break
+        await self._finish(execution)
+
+    async def _finish(self, execution: Execution) -> None:
+        """Record the outcome once every step is done; until then the execution is still running."""
+        if any(s.status not in DONE_STEP for s in execution.steps):
+            await self._save(execution)
+            return
         failed = any(s.status == "failed" for s in execution.steps)
         execution.status = "failed" if failed else "succeeded"
         await self._save(execution)
-        return False
+        self._active.discard(execution.execution_id)
+
+    # ---- notifications: one ordered queue per incident key ----------------------------------------
+    def _is_notification(self, step: Step) -> bool:
+        action = self.actions.get(step.type)
+        return action is not None and action.notification
+
+    async def _queue_delivery(self, runbook: Runbook, execution: Execution, index: str, step: Step) -> str:
+        """Queue a notification behind the incident's earlier ones; "queued" (or its ``when`` outcome)."""
+        state = execution.step(index)
+        if (execution.execution_id, index) in self._queued:
+            return "queued"  # the run goes on after a wait: this one is queued already
+        if step.when is not None and not step.when.evaluate(condition_data(execution.trigger)):
+            state.status, state.finished_at = "skipped", self.ports.clock.now()
+            state.detail = {"when": str(step.when)}
+            await self._save(execution)
+            return "skipped"
+        self._queued[(execution.execution_id, index)] = asyncio.get_running_loop().create_future()
+        state.status = "queued"
+        state.started_at = state.started_at or self.ports.clock.now()  # the delivery deadline runs from here
+        await self._save(execution)
+        key = execution.incident_key
+        self._deliveries.setdefault(key, deque()).append((runbook, execution, index, step))
+        if key not in self._delivering:
+            self._delivering[key] = self._spawn(f"deliveries of {key}", lambda: self._deliver(key))
+        return "queued"
+
+    async def _deliver(self, key: str) -> None:
+        queue = self._deliveries.get(key)
+        try:
+            while queue:
+                runbook, execution, index, step = queue[0]
+                try:
+                    outcome = await self._step(runbook, execution, index, step)
+                except Exception:  # noqa: BLE001 - an engine bug: the step fails, later ones still go
+                    log.exception("delivery of step %s of %s failed", index, execution.execution_id)
+                    state = execution.step(index)
+                    state.status, state.error, state.finished_at = "failed", "internal error", self.ports.clock.now()
+                    outcome = "failed"
+                queue.popleft()
+                done = self._queued.pop((execution.execution_id, index), None)
+                if done is not None and not done.done():
+                    done.set_result(outcome)
+                if outcome == "failed" and self.on_delivery_failed is not None:
+                    try:
+                        await self.on_delivery_failed(execution, execution.step(index))
+                    except Exception:  # noqa: BLE001 - the fallback is best effort; the failure is recorded
+                        log.exception("could not report the failed delivery of %s", execution.execution_id)
+                await self._finish(execution)
+        finally:
+            if self._deliveries.get(key) is queue:
+                del self._deliveries[key]
+                self._delivering.pop(key, None)
 
     async def _wait(self, runbook: Runbook, execution: Execution, index: str, step: Step) -> str:
         clock, state = self.ports.clock, execution.step(index)
@@ -356,8 +469,12 @@ class Engine:
             sub_index = f"{index}.escalate.{j}"
             if execution.step(sub_index).status in DONE_STEP:
                 continue
-            outcome = (await self._wait(runbook, execution, sub_index, sub) if sub.type == "wait_for_ack"
-                       else await self._step(runbook, execution, sub_index, sub))
+            if sub.type == "wait_for_ack":
+                outcome = await self._wait(runbook, execution, sub_index, sub)
+            elif self._is_notification(sub):
+                outcome = await self._queue_delivery(runbook, execution, sub_index, sub)
+            else:
+                outcome = await self._step(runbook, execution, sub_index, sub)
             if outcome == "failed" and sub.on_failure == "abort":
                 break
         state.status, state.finished_at = "ok", clock.now()
@@ -394,6 +511,7 @@ class Engine:
         state.started_at = state.started_at or clock.now()
         await self._save(execution)
         max_attempts = max(step.retries + 1, state.attempts + 1)
+        deadline = state.started_at + self.delivery_deadline_s if action.notification else None
         ctx = ActionContext(
             incident=execution.trigger.incident, event=execution.trigger,
             execution_id=execution.execution_id, idempotency_key=f"{execution.execution_id}:{index}",
@@ -428,16 +546,37 @@ class Engine:
                               status_code=error.status_code, duration_ms=duration_ms, error=str(error),
                               retryable=error.retryable, at=clock.now())
             state.error = str(error)
-            if not error.retryable or state.attempts >= max_attempts:
+            if deadline is None:
+                delay = self._backoff(state.attempts, error.retry_after)
+                give_up = not error.retryable or state.attempts >= max_attempts
+            else:
+                delay = self._delivery_backoff(state.attempts, error.retry_after)
+                give_up = not error.retryable or clock.now() + delay > deadline
+                if error.retryable and give_up:
+                    state.error = (f"{error} (gave up after {state.attempts} attempts: the delivery deadline, "
+                                   f"{format_duration(self.delivery_deadline_s)} after the first, has passed)")
+            if give_up:
                 state.status, state.finished_at = "failed", clock.now()
+                state.detail.pop("next_attempt_at", None)
                 await self._audit(execution, attempt)
                 return "failed"
+            if deadline is not None:
+                state.status = "retrying"
+                state.detail["next_attempt_at"] = clock.now() + delay
             await self._audit(execution, attempt)
-            await clock.sleep(self._backoff(state.attempts, error.retry_after))
+            await clock.sleep(delay)
+            state.status = "running"
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         delay = retry_after if retry_after is not None else self.backoff_s * 2 ** (attempt - 1)
         return max(0.0, min(delay, self.max_backoff_s))
+
+    def _delivery_backoff(self, attempt: int, retry_after: float | None) -> float:
+        """Exponential backoff with "equal jitter" (half fixed, half random): the incidents that failed
+        together in one outage spread out when it ends; ``Retry-After`` is a floor, never shortened."""
+        ceiling = min(self.backoff_s * 2 ** (attempt - 1), self.max_delivery_backoff_s)
+        delay = ceiling * (0.5 + 0.5 * self.jitter())
+        return max(0.0, delay if retry_after is None else max(retry_after, delay))
 
     async def _audit(self, execution: Execution, attempt: Attempt) -> None:
         execution.audit.append(attempt)

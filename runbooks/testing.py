@@ -50,16 +50,34 @@ class RecordingAction(Action):
     def __init__(self, step_type: str, calls: list[dict[str, Any]], inner: Action | None = None) -> None:
         self.type = step_type  # type: ignore[misc]
         self.destructive = ACTION_TYPES[step_type].destructive  # type: ignore[misc]
+        self.notification = ACTION_TYPES[step_type].notification  # type: ignore[misc]
         self.Params = ACTION_TYPES[step_type].Params  # type: ignore[misc]
         self.calls = calls
         self.inner = inner
 
     async def _run(self, params: StepParams, ctx: ActionContext) -> ActionResult:
         rendered = _render_all(params.model_dump(mode="json", exclude_none=True), ctx)
-        self.calls.append({"type": self.type, **rendered})
+        self.calls.append({"type": self.type, **rendered, STEP_KEY: (ctx.execution_id, ctx.extra.get("step", ""))})
         if self.inner is not None:
             return await self.inner._run(params, ctx)
         return ActionResult(detail={"recorded": True})
+
+
+STEP_KEY = "__step__"  # which execution and step made a call; dropped before calls are compared
+
+
+def in_step_order(calls: list[dict[str, Any]], executions: list[Any], *, keep: bool = False) -> list[dict[str, Any]]:
+    """The calls in the order the runbooks declare their steps (``keep``: with ``STEP_KEY``). The engine
+    delivers notifications in their own queue, apart from protective steps, so the order calls are made
+    in is not the contract."""
+    rank = {e.execution_id: i for i, e in enumerate(executions)}
+
+    def key(call: dict[str, Any]) -> tuple:
+        xid, index = call[STEP_KEY]
+        return rank.get(xid, len(rank)), [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in index.split(".")]
+
+    ordered = sorted(calls, key=key)
+    return [dict(c) for c in ordered] if keep else [{k: v for k, v in c.items() if k != STEP_KEY} for c in ordered]
 
 
 def _render_all(value: Any, ctx: ActionContext) -> Any:
@@ -175,6 +193,7 @@ async def run_test(runbook: Runbook, test: RunbookTest, others: list[Runbook] | 
     engine = Engine([runbook, *(others or [])], actions, ports, InMemoryOutbox(), backoff_s=0.0)
     executions = await engine.handle(event)
     await engine.drain()
+    calls[:] = in_step_order(calls, executions)
     expected = [{"type": e.type, **e.params} for e in test.expect]
     problems = compare(expected, calls)
     for execution in executions:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -145,6 +146,12 @@ class Tracewatch:
 
     async def refresh_gauges(self) -> None:
         self.metrics.incidents_open.set(self.view.open_count())
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            pending = engine.pending_deliveries()
+            self.metrics.actions_pending.set(len(pending))
+            oldest = min((s.started_at for s in pending if s.started_at is not None), default=None)
+            self.metrics.actions_oldest_pending.set(0.0 if oldest is None else max(0.0, time.time() - oldest))
         consumer = self.app.consumer
         assigned = consumer.assignment() if consumer is not None else set()
         source = {topics.TRACES, self.settings.otlp_topic, topics.SERIES, topics.FINDINGS, topics.INCIDENTS}

@@ -41,6 +41,15 @@ class Metrics:
         self.actions = Counter(
             "tracewatch_actions", "Runbook step attempts, by action and outcome.",
             ["action", "outcome"], registry=r)
+        self.actions_pending = Gauge(
+            "tracewatch_actions_pending", "Notifications (pages, Slack posts, webhooks) not delivered yet.",
+            registry=r)
+        self.actions_oldest_pending = Gauge(
+            "tracewatch_actions_oldest_pending_seconds",
+            "Age of the oldest notification not delivered yet (0 when none is pending).", registry=r)
+        self.deliveries_failed = Counter(
+            "tracewatch_deliveries_failed", "Notifications given up on (a permanent error, or the deadline).",
+            ["action"], registry=r)
         self.consumer_lag = Gauge(
             "tracewatch_consumer_lag", "Messages behind the end of each partition read by this worker.",
             ["topic", "partition"], registry=r)

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     slack_channel: str = "#incidents"
     ca_bundle: Path | None = None
     webhook_secrets: dict[str, SecretStr] = {}  # header values for `webhook` steps, by name
+    # A page, Slack post or webhook that fails with a retryable error is retried (backoff with jitter,
+    # honouring Retry-After, at most delivery_max_backoff_s apart) until this long after its first attempt.
+    delivery_deadline_s: float = Field(6 * 3600.0, gt=0)
+    delivery_max_backoff_s: float = Field(300.0, gt=0)
 
     detectors: Path | None = None  # None: the shipped detectors/config.yaml
     runbooks: Path = PACKAGE_ROOT / "runbooks" / "library"

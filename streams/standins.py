@@ -59,6 +59,8 @@ class LoopbackServer:
         self.changed = threading.Condition(self.lock)
         self.request_count = 0
         self._failures: deque[tuple[int, float | None]] = deque()
+        self._outage: tuple[int, float | None] | None = None  # every request fails with this while set
+        self.failed_count = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -101,6 +103,15 @@ class LoopbackServer:
         with self.lock:
             self._failures.extend([(status, retry_after)] * count)
 
+    def go_down(self, status: int = 500, retry_after: float | None = None) -> None:
+        """An outage: every request is answered with ``status`` until ``come_back()``."""
+        with self.lock:
+            self._outage = (status, retry_after)
+
+    def come_back(self) -> None:
+        with self.lock:
+            self._outage = None
+
     def pending_failures(self) -> int:
         with self.lock:
             return len(self._failures)
@@ -108,7 +119,9 @@ class LoopbackServer:
     def _next_failure(self) -> tuple[int, float | None] | None:
         with self.lock:
             self.request_count += 1
-            return self._failures.popleft() if self._failures else None
+            failure = self._failures.popleft() if self._failures else self._outage
+            self.failed_count += failure is not None
+            return failure
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
         """Block until ``predicate()`` (called under the lock) is true; False on timeout."""

@@ -64,6 +64,9 @@ class ActionContext:
 class Action(ABC):
     type: ClassVar[str]  # the step name in YAML, e.g. "page"
     destructive: ClassVar[bool] = False  # counts against the runbook's cap per hour
+    # Delivered by the engine's per-incident queue and retried until the delivery deadline, apart
+    # from the protective steps (see runbooks/engine.py).
+    notification: ClassVar[bool] = False
     Params: ClassVar[type[StepParams]]
     timeout_s: ClassVar[float] = 10.0
 

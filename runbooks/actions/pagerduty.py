@@ -76,6 +76,7 @@ class _Client(pagerduty.EventsApiV2Client):
 
 class _PagerDutyAction(Action):
     timeout_s: ClassVar[float] = 45.0
+    notification: ClassVar[bool] = True
 
     def __init__(self, config: PagerDutyConfig | None = None) -> None:
         self.config = config or PagerDutyConfig()

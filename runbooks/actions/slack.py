@@ -77,6 +77,7 @@ class SlackParams(StepParams):
 
 class SlackAction(Action):
     type: ClassVar[str] = "slack"
+    notification: ClassVar[bool] = True
     Params: ClassVar[type[StepParams]] = SlackParams
     timeout_s: ClassVar[float] = 20.0
 

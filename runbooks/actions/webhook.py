@@ -67,6 +67,7 @@ class WebhookParams(StepParams):
 
 class WebhookAction(Action):
     type: ClassVar[str] = "webhook"
+    notification: ClassVar[bool] = True
     Params: ClassVar[type[StepParams]] = WebhookParams
     timeout_s: ClassVar[float] = 30.0
 

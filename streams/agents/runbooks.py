@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
-from runbooks.engine import Engine, Execution, Ports
+from runbooks.actions.base import ActionContext
+from runbooks.actions.slack import SlackParams
+from runbooks.engine import Engine, Execution, Ports, StepState
+from runbooks.templating import escape_slack
 from runbooks.incident import IncidentEvent
 from streams import topics
 from streams.views import RUNBOOK_EVENTS
@@ -64,8 +67,33 @@ def build_engine(tw: "Tracewatch") -> Engine:
 
     ports = Ports(clock=tw.clock, controls=tw.controls_state, prompts=tw.prompt_registry,
                   incident_state=incident_state, api_url=tw.settings.web_url)
-    return Engine(load_runbooks(tw.settings.runbooks), build_actions(tw.settings), ports,
-                  TopicOutbox(tw), on_attempt=on_attempt)
+    actions = build_actions(tw.settings)
+
+    async def on_delivery_failed(execution: Execution, step: StepState) -> None:
+        tw.metrics.deliveries_failed.labels(step.type).inc()
+        log.warning("gave up delivering step %s (%s) of %s for incident %s after %d attempts", step.index,
+                    step.type, execution.execution_id, execution.incident_id, step.attempts)
+        if step.type != "slack" and tw.settings.slack_token is not None:
+            await actions["slack"].execute(SlackParams(text=delivery_failed_text(execution, step), blocks=False),
+                                           fallback_context(execution, step, ports))
+
+    return Engine(load_runbooks(tw.settings.runbooks), actions, ports, TopicOutbox(tw), on_attempt=on_attempt,
+                  on_delivery_failed=on_delivery_failed, delivery_deadline_s=tw.settings.delivery_deadline_s,
+                  max_delivery_backoff_s=tw.settings.delivery_max_backoff_s)
+
+
+def delivery_failed_text(execution: Execution, step: StepState) -> str:
+    """The Slack fallback's words; every value from the incident or the error escaped."""
+    return (f":warning: tracewatch could not deliver the `{escape_slack(step.type)}` step of runbook "
+            f"`{escape_slack(execution.runbook)}` for incident {escape_slack(execution.incident_id)} after "
+            f"{step.attempts} attempts: {escape_slack(step.error or 'unknown error')[:500]}")
+
+
+def fallback_context(execution: Execution, step: StepState, ports: Ports) -> ActionContext:
+    incident = execution.trigger.incident
+    return ActionContext(incident=incident, event=execution.trigger, execution_id=execution.execution_id,
+                         idempotency_key=f"{execution.execution_id}:{step.index}:fallback",
+                         render=lambda text, escape: text, ports=ports)
 
 
 def register(tw: "Tracewatch") -> None:
@@ -89,8 +117,9 @@ def register(tw: "Tracewatch") -> None:
         await actions_mirror.caught_up.wait()
         while True:
             later = False
-            for raw in list(tw.view.executions.values()):
-                execution = Execution.model_validate(raw)
+            # Oldest first: each incident's notifications are queued again in the order they were due.
+            for execution in sorted((Execution.model_validate(raw) for raw in list(tw.view.executions.values())),
+                                    key=lambda e: e.created_at):
                 engine.observe(execution)
                 if execution.done or not owned(execution) or engine.is_running(execution.execution_id):
                     continue

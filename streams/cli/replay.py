@@ -150,7 +150,7 @@ async def backtest(findings: list, runbooks: list) -> list[dict]:
     from runbooks.controls import InMemoryControls
     from runbooks.engine import Engine, InMemoryOutbox, Ports
     from runbooks.prompts import PromptRegistry
-    from runbooks.testing import FakeClock, RecordingAction
+    from runbooks.testing import STEP_KEY, FakeClock, RecordingAction, in_step_order
     from streams.incidents import IncidentBook
 
     clock = FakeClock(findings[0].time if findings else 0.0)
@@ -163,12 +163,14 @@ async def backtest(findings: list, runbooks: list) -> list[dict]:
     for finding in findings:
         clock.t = max(clock.t, finding.time)
         for event in book.tick(now=finding.time) + book.on_finding(finding):
-            before = len(calls)
-            for execution in await engine.handle(event):
-                for call in calls[before:]:
-                    planned.append({"time": event.time, "incident": event.incident.id, "event": event.event,
-                                    "runbook": execution.runbook, "action": call})
-                before = len(calls)
+            executions = await engine.handle(event)
+            await engine.deliveries_done()  # notifications go out in their own queue
+            runbook_of = {e.execution_id: e.runbook for e in executions}
+            for call in in_step_order([c for c in calls if c[STEP_KEY][0] in runbook_of], executions, keep=True):
+                xid = call.pop(STEP_KEY)[0]
+                planned.append({"time": event.time, "incident": event.incident.id, "event": event.event,
+                                "runbook": runbook_of[xid], "action": call})
+            calls[:] = [c for c in calls if c[STEP_KEY][0] not in runbook_of]
     return planned
 
 

@@ -42,7 +42,9 @@ async def test_outage_then_recovery_pages_once(action_settings, pagerduty_double
     actions = build_actions(action_settings)
     actions["page"].config = actions["page"].config.model_copy(update={"backoff_s": 0.005, "max_retries": 1})
 
-    [execution] = await Engine([runbook], actions, ports, outbox, backoff_s=0.0).handle(_event())
+    engine = Engine([runbook], actions, ports, outbox, backoff_s=0.0)
+    [execution] = await engine.handle(_event())
+    await engine.drain()
 
     page = next(s for s in execution.steps if s.type == "page")
     assert page.status == "ok" and page.detail["dedup_key"] == "inc-engine-1", page.error
@@ -53,6 +55,8 @@ async def test_outage_then_recovery_pages_once(action_settings, pagerduty_double
     assert TEST_ROUTING_KEY not in caplog.text
 
     # A restarted worker (new engine, same outbox) sees the redelivered event: nothing is sent again.
-    [again] = await Engine([runbook], build_actions(action_settings), ports, outbox).handle(_event())
+    restarted = Engine([runbook], build_actions(action_settings), ports, outbox)
+    [again] = await restarted.handle(_event())
+    await restarted.drain()
     assert again.execution_id == execution.execution_id
     assert len(pagerduty_double.events) == 1

@@ -31,9 +31,10 @@ class Scripted(Action):
     Params = NoParams
 
     def __init__(self, type_: str, log: list, script: list | None = None, destructive: bool = False,
-                 on_call: Any = None) -> None:
+                 on_call: Any = None, notification: bool | None = None) -> None:
         self.type = type_
         self.destructive = destructive
+        self.notification = type_ in ("page", "resolve_page", "slack", "webhook") if notification is None else notification
         self.log = log
         self.script = list(script or [])
         self.on_call = on_call

@@ -29,6 +29,7 @@ async def test_execution_is_in_the_outbox_before_the_first_side_effect(ports):
     engine, actions = engine_with(runbook(), ports, log, outbox)
     actions["page"].on_call = lambda ctx: seen_at_first_call.append(outbox.get(ctx.execution_id))
     [execution] = await engine.handle(make_event())
+    await engine.drain()
     recorded = seen_at_first_call[0]
     assert recorded is not None and [s.index for s in recorded.steps] == ["0", "1"]
     assert outbox.records[0].status == "pending"
@@ -42,6 +43,7 @@ async def test_redelivered_event_does_not_repeat_side_effects(ports):
     engine, _ = engine_with(runbook(), ports, log)
     first = await engine.handle(make_event())
     again = await engine.handle(make_event())
+    await engine.drain()
     assert [e.execution_id for e in first] == [e.execution_id for e in again]
     assert len(log) == 2
 
@@ -56,6 +58,7 @@ async def test_resume_after_crash_skips_steps_that_were_ok(ports):
 
     actions["slack"].on_call = die  # not an ActionError: stands in for the process dying mid-step
     await engine.handle(make_event())
+    await engine.drain()
     xid = execution_id("rb", make_event())
     # what the outbox held just before the slack attempt was recorded as failed
     before_crash = next(r for r in reversed(outbox.records) if r.step("1").status == "running")
@@ -64,15 +67,16 @@ async def test_resume_after_crash_skips_steps_that_were_ok(ports):
     restarted_log = []
     restarted, _ = engine_with(runbook(), ports, restarted_log, outbox)
     resumed = await restarted.resume(before_crash)
+    await restarted.drain()
     assert restarted_log == [("slack", f"{xid}:1")]  # the page is not sent twice, same key for slack
     assert resumed.status == "succeeded"
 
 
-async def test_retries_are_bounded_and_audited(ports, clock):
+async def test_retries_of_a_protective_step_are_bounded_and_audited(ports, clock):
     log = []
-    rb = runbook(steps=[{"page": {}, "retries": 2}])
+    rb = runbook(steps=[{"block": {}, "retries": 2}])
     failures = [ActionError("503", retryable=True, status_code=503) for _ in range(5)]
-    engine, _ = engine_with(rb, ports, log, page=failures)
+    engine, _ = engine_with(rb, ports, log, block=failures)
     start = clock.now()
     [execution] = await engine.handle(make_event())
     assert len(log) == 3
@@ -88,6 +92,7 @@ async def test_retry_then_success_and_retry_after_is_honoured(ports, clock):
     engine, _ = engine_with(runbook(steps=[{"page": {}}]), ports, log, page=script)
     start = clock.now()
     [execution] = await engine.handle(make_event())
+    await engine.drain()
     assert execution.status == "succeeded" and len(log) == 2
     assert clock.now() - start == 7.0
     assert [a.outcome for a in execution.audit] == ["error", "ok"]
@@ -97,7 +102,7 @@ async def test_non_retryable_error_is_not_retried_and_abort_stops(ports):
     log = []
     rb = runbook(steps=[{"page": {}, "on_failure": "abort"}, {"slack": {}}])
     engine, _ = engine_with(rb, ports, log, page=[ActionError("400", retryable=False, status_code=400)])
-    [execution] = await engine.handle(make_event())
+    [execution] = await engine.handle(make_event())  # a notification with abort: the rest waits for it
     assert log == [("page", f"{execution.execution_id}:0")]
     assert execution.step("1").status == "skipped" and execution.status == "failed"
 
@@ -106,6 +111,7 @@ async def test_failed_step_with_continue_goes_on(ports):
     log = []
     engine, _ = engine_with(runbook(), ports, log, page=[ActionError("400", retryable=False)])
     [execution] = await engine.handle(make_event())
+    await engine.drain()
     assert [t for t, _ in log] == ["page", "slack"]
     assert execution.status == "failed"
 
@@ -119,6 +125,7 @@ async def test_throttle_suppresses_repeats_per_incident_key(ports, clock):
     assert second.status == "suppressed" and second.reason.startswith("throttled")
     clock.t += 600
     [third] = await engine.handle(make_event(incident_id="inc-3", time=3.0))
+    await engine.drain()
     assert third.status == "succeeded"
     assert len(log) == 4
 
@@ -135,6 +142,7 @@ async def test_cooldown_after_resolve(ports, clock):
     assert reopened.status == "suppressed" and reopened.reason.startswith("cooldown")
     clock.t += 1800
     [later] = await engine.handle(make_event(incident_id="inc-3", time=4.0))
+    await engine.drain()
     assert later.status == "succeeded"
 
 
@@ -146,6 +154,7 @@ async def test_destructive_cap_per_hour(ports, clock):
     for i in range(3):
         [ex] = await engine.handle(make_event(incident_id=f"inc-{i}", time=float(i)))
         statuses.append(ex.step("0").status)
+    await engine.drain()
     assert statuses == ["ok", "ok", "suppressed"]
     assert [t for t, _ in log].count("page") == 3  # the page still goes out
     clock.t += 3601
@@ -159,6 +168,7 @@ async def test_step_when_condition(ports):
                         {"slack": {}, "when": 'labels.model == "gpt-4o"'}])
     engine, _ = engine_with(rb, ports, log)
     [execution] = await engine.handle(make_event(observed=50, baseline=10))
+    await engine.drain()
     assert [t for t, _ in log] == ["page"]
     assert execution.step("1").status == "skipped"
 
@@ -169,7 +179,7 @@ async def test_wait_for_ack_does_not_block_and_escalates_on_timeout(ports, clock
                         {"slack": {}}])
     engine, _ = engine_with(rb, ports, log)
     [execution] = await engine.handle(make_event())
-    assert execution.status == "waiting" and [t for t, _ in log] == ["slack"]
+    assert execution.status == "waiting" and execution.step("0").status == "queued"
     await engine.drain()
     assert [t for t, _ in log] == ["slack", "page", "slack"]
     assert log[1][1].endswith(":1.escalate.0")
@@ -221,3 +231,119 @@ async def test_observe_rebuilds_throttle_after_restart(ports, clock):
     restarted.observe(outbox.get(first.execution_id))
     [second] = await restarted.handle(make_event(incident_id="inc-2", time=5.0))
     assert second.status == "suppressed"
+
+
+# ---- notifications: delivered in their own queue, retried through outages until a deadline ----------
+
+def outage(n: int, status: int = 500) -> list:
+    return [ActionError(f"PagerDuty answered {status}: try again", retryable=True, status_code=status)] * n
+
+
+async def test_a_protective_step_does_not_wait_for_a_page_that_hangs(ports):
+    import asyncio
+
+    log, released = [], asyncio.Event()
+    rb = runbook(steps=[{"page": {}}, {"block": {}}])
+    engine, actions = engine_with(rb, ports, log)
+
+    async def hanging_page(params, ctx):  # PagerDuty not answering at all
+        log.append(("page", ctx.idempotency_key))
+        await released.wait()
+        from runbooks.actions.base import ActionResult
+        return ActionResult()
+
+    actions["page"]._run = hanging_page
+    [execution] = await engine.handle(make_event())
+    assert execution.step("1").status == "ok" and execution.status == "running"
+    assert [s.status for s in engine.pending_deliveries()] == ["running"]
+    released.set()
+    await engine.drain()
+    assert execution.status == "succeeded" and engine.pending_deliveries() == []
+
+
+async def test_a_page_is_retried_through_an_outage_with_growing_jittered_backoff(ports, clock):
+    log = []
+    engine, _ = engine_with(runbook(steps=[{"page": {}}]), ports, log, page=outage(8) + ["ok"])
+    engine.jitter = lambda: 0.5
+    start = clock.now()
+    [execution] = await engine.handle(make_event())
+    await engine.drain()
+    assert execution.status == "succeeded" and len(log) == 9
+    waits = [b.at - a.at for a, b in zip(execution.audit, execution.audit[1:])]
+    assert waits == [0.75 * min(2 ** i, 300) for i in range(8)]  # 1 s doubling, capped at 5 min, jittered
+    assert clock.now() - start == sum(waits)
+
+
+async def test_retry_after_is_a_floor_for_a_notification(ports, clock):
+    log = []
+    script = outage(1, 429)
+    script[0] = ActionError("429", retryable=True, status_code=429, retry_after=120.0)
+    engine, _ = engine_with(runbook(steps=[{"slack": {}}]), ports, log, slack=script + ["ok"])
+    [execution] = await engine.handle(make_event())
+    await engine.drain()
+    assert [a.outcome for a in execution.audit] == ["error", "ok"]
+    assert execution.audit[1].at - execution.audit[0].at == 120.0
+
+
+async def test_a_page_fails_only_after_the_delivery_deadline_and_is_reported(ports, clock):
+    log, reported = [], []
+
+    async def fallback(execution, step):
+        reported.append((execution.execution_id, step.index, step.error))
+
+    engine, _ = engine_with(runbook(steps=[{"page": {}}]), ports, log, page=outage(10_000))
+    engine.delivery_deadline_s, engine.on_delivery_failed = 3600.0, fallback
+    start = clock.now()
+    [execution] = await engine.handle(make_event())
+    await engine.drain()
+    step = execution.step("0")
+    assert execution.status == "failed" and step.status == "failed"
+    assert 3600 - 300 < clock.now() - start <= 3600  # tried until the next wait would pass the deadline
+    assert len(execution.audit) == step.attempts > 10
+    assert "the delivery deadline, 1h after the first, has passed" in step.error
+    assert reported == [(execution.execution_id, "0", step.error)]
+
+
+async def test_a_resolve_never_overtakes_its_trigger(ports, clock):
+    log = []
+    rb = runbook(trigger={"kind": "cost", "on": ["opened", "resolved"]},
+                 steps=[{"page": {}, "when": 'event == "opened"'},
+                        {"resolve_page": {}, "when": 'event == "resolved"'}])
+    actions_log = []
+    engine, _ = engine_with(rb, ports, log, page=outage(3) + ["ok"])
+    engine.actions["resolve_page"] = type(engine.actions["page"])("resolve_page", actions_log)
+    [opened] = await engine.handle(make_event(incident_id="inc-1", time=1.0))
+    [resolved] = await engine.handle(make_event("resolved", incident_id="inc-1", time=2.0))
+    assert resolved.step("1").status == "queued" and actions_log == []  # behind the page still retrying
+    await engine.drain()
+    assert [t for t, _ in log] == ["page"] * 4 and len(actions_log) == 1
+    assert opened.audit[-1].at <= resolved.audit[-1].at
+    assert opened.status == resolved.status == "succeeded"
+
+
+async def test_a_pending_notification_resumes_after_a_restart_with_its_deadline(ports, clock):
+    outbox, log = InMemoryOutbox(), []
+    rb = runbook(steps=[{"page": {}}, {"block": {}}])
+    engine, _ = engine_with(rb, ports, log, outbox, page=outage(10_000))
+    [execution] = await engine.handle(make_event())
+    for _ in range(20):  # let a few attempts fail, then the worker dies
+        await __import__("asyncio").sleep(0)
+    engine.hand_over()
+    pending = outbox.get(execution.execution_id)
+    assert pending.step("0").status in ("retrying", "running") and pending.step("1").status == "ok"
+    assert not pending.done
+    same_pending = pending.model_copy(deep=True)
+
+    restarted_log = []
+    restarted, _ = engine_with(rb, ports, restarted_log, outbox)
+    resumed = await restarted.resume(pending)
+    await restarted.drain()
+    assert [t for t, _ in restarted_log] == ["page"]  # the block is not done again; the page goes out
+    assert resumed.status == "succeeded"
+
+    clock.t = same_pending.step("0").started_at + restarted.delivery_deadline_s + 1  # restarted too late
+    late, _ = engine_with(rb, ports, [], outbox, page=outage(1))
+    again = await late.resume(same_pending)
+    await late.drain()
+    step = again.step("0")
+    assert step.status == "failed" and "delivery deadline" in step.error and again.status == "failed"
