@@ -22,10 +22,17 @@ def incident_record(change: str, incident: Incident, time: float, sequence: int 
                          "sequence": sequence})
 
 
+#: Incidents kept by id beside the current one per key (superseded ones included), oldest dropped first.
+MAX_INCIDENTS = 100_000
+
+
 class IncidentView:
+    """The latest incident per key, and every incident by id: a page or a Slack post names the id it was
+    sent for, and that id must stay answerable after a later incident of the same key supersedes it."""
+
     def __init__(self) -> None:
         self.by_key: dict[str, Incident] = {}
-        self.key_of_id: dict[str, str] = {}
+        self.by_id: dict[str, Incident] = {}
         self.executions: dict[str, dict[str, Any]] = {}  # execution id → latest record
         self.executions_of: dict[str, list[str]] = {}  # incident id → execution ids, in order
 
@@ -34,11 +41,23 @@ class IncidentView:
             return
         record = orjson.loads(value)
         incident = Incident.model_validate(record["incident"])
-        current = self.by_key.get(incident.key)
-        if current is not None and current.id == incident.id and current.updated_at > incident.updated_at:
+        known = self.by_id.get(incident.id)
+        if known is not None and known.updated_at > incident.updated_at:
             return  # an older change delivered late
-        self.by_key[incident.key] = incident
-        self.key_of_id[incident.id] = incident.key
+        self.by_id[incident.id] = incident
+        current = self.by_key.get(incident.key)
+        if current is None or current.id == incident.id or current.opened_at <= incident.opened_at:
+            self.by_key[incident.key] = incident
+        if len(self.by_id) > MAX_INCIDENTS:
+            self._forget_oldest()
+
+    def _forget_oldest(self) -> None:
+        current = {i.id for i in self.by_key.values()}
+        for incident_id in list(self.by_id)[: len(self.by_id) - MAX_INCIDENTS]:
+            if incident_id not in current:
+                del self.by_id[incident_id]
+                for execution_id in self.executions_of.pop(incident_id, []):
+                    self.executions.pop(execution_id, None)
 
     def apply_action(self, key: bytes | None, value: bytes | None) -> None:
         if not value:
@@ -53,14 +72,19 @@ class IncidentView:
         self.executions[execution_id] = record
 
     def get(self, incident_id: str) -> Incident | None:
-        key = self.key_of_id.get(incident_id)
-        incident = self.by_key.get(key) if key else None
-        return incident if incident is not None and incident.id == incident_id else None
+        """Any incident this view has seen, superseded or not."""
+        return self.by_id.get(incident_id)
+
+    def superseded_by(self, incident: Incident) -> str | None:
+        """The id of the incident that now holds ``incident``'s key, if it is another one."""
+        current = self.by_key.get(incident.key)
+        return current.id if current is not None and current.id != incident.id else None
 
     def list(self, *, state: str | None = None, detector: str | None = None, kind: str | None = None,
-             severity: str | None = None, limit: int = 100) -> list[Incident]:
+             severity: str | None = None, limit: int = 100, superseded: bool = False) -> list[Incident]:
+        """The current incident of each key, newest first; ``superseded``: the earlier ones too."""
         found = [
-            i for i in self.by_key.values()
+            i for i in (self.by_id if superseded else self.by_key).values()
             if (state is None or i.state == state or (state == "active" and i.state != "resolved"))
             and (detector is None or i.detector == detector)
             and (kind is None or i.kind == kind)

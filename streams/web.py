@@ -130,9 +130,12 @@ def register(tw: "Tracewatch") -> None:
             state = q.get("state")
             if state not in (None, "open", "acknowledged", "resolved", "active"):
                 return self.error(400, f"unknown state {state!r}; allowed: open, acknowledged, resolved, active")
+            superseded = q.get("superseded", "false").lower()
+            if superseded not in ("true", "false"):
+                return self.error(400, f"superseded must be true or false, not {superseded!r}")
             found = tw.view.list(state=state, detector=q.get("detector"), kind=q.get("kind"),
-                                 severity=q.get("severity"), limit=limit)
-            return self.json({"incidents": [summary(i) for i in found]})
+                                 severity=q.get("severity"), limit=limit, superseded=superseded == "true")
+            return self.json({"incidents": [summary(i, tw.view.superseded_by(i)) for i in found]})
 
     @app.page(f"/v1/incidents/{{incident_id:{ID}}}")
     class IncidentDetail(ApiView):
@@ -142,6 +145,7 @@ def register(tw: "Tracewatch") -> None:
                 return self.error(404, f"no incident {incident_id}")
             body = incident.model_dump(mode="json")
             body["executions"] = tw.view.executions_for(incident_id)
+            body["superseded_by"] = tw.view.superseded_by(incident)  # a later incident of the same key
             return self.json(body)
 
     def incident_command(kind: str, wanted: Callable[[Any], bool]) -> type[ApiView]:
@@ -154,6 +158,8 @@ def register(tw: "Tracewatch") -> None:
                     return self.error(404, f"no incident {incident_id}")
                 if incident.state == "resolved":
                     return self.error(409, f"incident {incident_id} is already resolved")
+                if (current := tw.view.superseded_by(incident)) is not None:
+                    return self.error(409, f"incident {incident_id} was superseded by {current}", superseded_by=current)
                 body = await body_of(request)
                 by = str(body.get("by") or "api")[:200]
                 await tw.send_command(kind, incident.key, by=by, time=time.time())
@@ -172,8 +178,8 @@ def register(tw: "Tracewatch") -> None:
     web_state.register(tw)
 
 
-def summary(incident: Any) -> dict[str, Any]:
-    return {
+def summary(incident: Any, superseded_by: str | None = None) -> dict[str, Any]:
+    return {"superseded_by": superseded_by,
         "id": incident.id, "key": incident.key, "detector": incident.detector, "kind": incident.kind,
         "series": incident.series, "severity": incident.severity, "state": incident.state,
         "summary": incident.summary, "opened_at": incident.opened_at, "updated_at": incident.updated_at,

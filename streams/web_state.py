@@ -135,6 +135,8 @@ async def act_on_slack(tw: "Tracewatch", action: SlackAction, by: str) -> str:
         incident = tw.view.get(action.incident_id)
         if incident is None:
             return f"no incident {action.incident_id}"
+        if (current := tw.view.superseded_by(incident)) is not None:
+            return f"{action.incident_id} was superseded by {current}; acknowledge that one"
         await tw.send_command("ack", incident.key, by=by, time=time.time())
         return f"{action.incident_id} acknowledged by {by}"
     if action.action == "unblock" and action.subject:
