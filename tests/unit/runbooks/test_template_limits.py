@@ -255,6 +255,7 @@ async def test_a_hostile_template_fails_its_step_audited_and_the_next_step_runs(
     log: list = []
     engine = Engine([rb], {"block": Block(), "page": Scripted("page", log)}, ports, InMemoryOutbox())
     [execution] = await engine.handle(make_event())
+    await engine.drain()  # notifications are delivered by a queue per incident
     block, page = execution.step("0"), execution.step("1")
     assert block.status == "failed"
     assert block.error.startswith("block: template error (template line 1): repeating a value 100,000,000")
@@ -283,6 +284,7 @@ async def test_the_templates_of_one_step_share_one_budget(ports) -> None:
     action = RendersMany([], "{% for i in range(15000) %}{% endfor %}", times=10)
     engine = Engine([rb], {"page": action}, ports, InMemoryOutbox())
     [execution] = await engine.handle(make_event())
+    await engine.drain()  # notifications are delivered by a queue per incident
     assert execution.step("0").status == "failed" and "steps of work" in execution.step("0").error
     assert action.rendered == 3
 
@@ -293,6 +295,7 @@ async def test_each_attempt_of_a_step_gets_a_fresh_budget(ports) -> None:
     action.script = [ActionError("503", retryable=True, status_code=503)]
     engine = Engine([rb], {"page": action}, ports, InMemoryOutbox(), backoff_s=0.0)
     [execution] = await engine.handle(make_event())
+    await engine.drain()  # notifications are delivered by a queue per incident
     assert execution.step("0").status == "ok" and action.rendered == 2
 
 
