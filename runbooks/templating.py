@@ -73,7 +73,7 @@ def _text(value: Any) -> str:
 
 
 def escape_slack(value: Any) -> str:
-    """Slack mrkdwn: no links, no mentions, no way to close the template's code span.
+    """Slack mrkdwn: no links, no mentions, no bold/italic/strike, no way to close the template's code span.
 
     >>> escape_slack("<https://evil|click> <!channel> <@U123> @here `x`")
     '&lt;https://evil|click&gt; &lt;!channel&gt; &lt;@U123&gt; @\\u200bhere ˋxˋ'
@@ -81,7 +81,29 @@ def escape_slack(value: Any) -> str:
     text = strip_control(_text(value))
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _SLACK_BROADCAST.sub(lambda m: "@" + _ZWSP + m.group(1), text)
-    return text.replace("`", "\u02cb")  # MODIFIER LETTER GRAVE ACCENT: looks alike, is not markup
+    return _defuse_marks(text.replace("`", "\u02cb"))  # MODIFIER LETTER GRAVE ACCENT: looks alike, is not markup
+
+
+# Slack has no escape for *bold*, _italic_ and ~strike~; a marker at a word's edge is swapped for a look-alike
+# (inside a word, as in snake_case ids, Slack does not format, so ids stay as they were sent).
+_SLACK_MARKS = {"*": "\u2217", "_": "\uff3f", "~": "\u223c"}
+
+
+def _defuse_marks(text: str) -> str:
+    """
+    >>> _defuse_marks("*urgent* _now_ ~x~ budget_user_daily 2*3")
+    '∗urgent∗ ＿now＿ ∼x∼ budget_user_daily 2*3'
+    """
+    if not any(mark in text for mark in _SLACK_MARKS):
+        return text
+    chars = list(text)
+    last = len(chars) - 1
+    for i, ch in enumerate(chars):
+        if ch in _SLACK_MARKS:
+            inside = 0 < i < last and text[i - 1].isalnum() and text[i + 1].isalnum()
+            if not inside:
+                chars[i] = _SLACK_MARKS[ch]
+    return "".join(chars)
 
 
 def escape_pagerduty(value: Any) -> str:

@@ -28,7 +28,7 @@ PAYLOADS = [
 
 def _slack_unescape(text: str) -> str:
     return (text.replace("\u200b", "").replace("\u02cb", "`").replace("&lt;", "<").replace("&gt;", ">")
-            .replace("&amp;", "&"))
+            .replace("&amp;", "&").replace("\u2217", "*").replace("\uff3f", "_").replace("\u223c", "~"))
 
 
 DECODE = {
@@ -145,6 +145,10 @@ def test_slack_escape_property(text: str) -> None:
     out = templating.escape_slack(text)
     assert "<" not in out and ">" not in out and "`" not in out
     assert "@here" not in out.lower() and "@channel" not in out.lower() and "@everyone" not in out.lower()
+    for mark in "*_~":  # no formatting can open: a marker survives only between two letters or digits
+        for i, ch in enumerate(out):
+            if ch == mark:
+                assert 0 < i < len(out) - 1 and out[i - 1].isalnum() and out[i + 1].isalnum()
 
 
 @given(st.text(max_size=300))
