@@ -34,6 +34,15 @@ class ExecutionSummary(BaseModel):
     steps: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class LastChange(BaseModel):
+    """The incident's latest lifecycle event, kept so that an owner that cannot tell whether it was
+    published (a crash between the table write and the record) can publish exactly the same one again."""
+
+    event: IncidentEventType
+    time: float
+    sequence: int
+
+
 class Incident(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -56,6 +65,7 @@ class Incident(BaseModel):
     resolved_by: str | None = None
     finding_count: int = 0
     event_count: int = 0  # lifecycle events so far; the next one's IncidentEvent.sequence
+    last_change: LastChange | None = None
     findings: list[Finding] = Field(default_factory=list)  # the most recent MAX_FINDINGS_KEPT
     executions: list[ExecutionSummary] = Field(default_factory=list)
 

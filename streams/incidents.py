@@ -26,11 +26,11 @@ another worker continues where this one stopped. One incident per key (``detecto
 from __future__ import annotations
 
 import hashlib
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 
 from detectors.finding import SEVERITY_RANK, Finding
-from runbooks.incident import MAX_FINDINGS_KEPT, Incident, IncidentEvent
+from runbooks.incident import MAX_FINDINGS_KEPT, Incident, IncidentEvent, LastChange
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,25 @@ class IncidentBook:
         incident.updated_at = max(incident.updated_at, now)
         return self._event("resolved", incident, now)
 
+    def unannounced(self, announced: Callable[[str], Incident | None]) -> list[IncidentEvent]:
+        """The latest event of every incident whose last change ``announced`` (what was published, by
+        incident id) does not have yet: the same event again, so that consumers deduplicate it."""
+        events = []
+        for key in list(self.store.keys()):
+            incident = self.get(key)
+            change = incident.last_change if incident is not None else None
+            if change is None:
+                continue
+            published = announced(incident.id)
+            if published is None or published.event_count < incident.event_count:
+                events.append(IncidentEvent(event=change.event, incident=incident.model_copy(deep=True),
+                                            time=change.time, sequence=change.sequence))
+        return events
+
     def _event(self, kind: str, incident: Incident, at: float) -> IncidentEvent:
         """Store the incident and name the event; redelivered input gives the same sequence again."""
         sequence = incident.event_count
         incident.event_count += 1
+        incident.last_change = LastChange(event=kind, time=at, sequence=sequence)
         self.put(incident)
         return IncidentEvent(event=kind, incident=incident.model_copy(deep=True), time=at, sequence=sequence)

@@ -7,6 +7,8 @@ worker owns each incident: findings, ``clear`` from the series agent, ``tick`` f
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING
@@ -21,6 +23,8 @@ from streams.views import incident_record
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
+
+log = logging.getLogger(__name__)
 
 
 class IncidentStore(MutableMapping):
@@ -99,6 +103,20 @@ def register(tw: "Tracewatch") -> None:
             for change, incident, at, sequence in changes:
                 last_update[key] = time.time()
                 await tw.incidents.send(key=key_bytes, value=incident_record(change, incident, at, sequence))
+
+    async def announce_unpublished() -> None:
+        # A worker killed between writing an incident to the table and publishing its record left an
+        # incident nobody was told about (no page, no runbook): publish its last event again. Consumers
+        # deduplicate a repeat (the view by updated_at, runbooks by execution id).
+        await incidents_mirror.caught_up.wait()
+        for event in book.unannounced(tw.view.get):
+            log.info("publishing the %s event of incident %s again", event.event, event.incident.id)
+            await tw.incidents.send(key=event.incident.key.encode(),
+                                    value=incident_record(event.event, event.incident, event.time, event.sequence))
+
+    @app.on_rebalance_complete.connect
+    async def _after_rebalance(sender: object, **kwargs: object) -> None:
+        asyncio.ensure_future(announce_unpublished())  # not in the signal: the worker is not ready yet
 
     @app.timer(5.0)
     async def idle_ticks() -> None:

@@ -92,3 +92,21 @@ def test_acknowledge_then_resolve():
     assert book.on_finding(finding(6)) == []  # still the same incident
     assert book.resolve("latency_p95|model=m", by="bob", now=7).incident.state == "resolved"
     assert book.resolve("latency_p95|model=m", by="bob", now=8) is None
+
+
+def test_an_incident_never_published_is_announced_again_with_the_same_event():
+    store: dict = {}
+    book = IncidentBook(store, IncidentPolicy(resolve_after_s=60))
+    f = Finding(time=100.0, detector="cost_spike", kind="cost", series="model=m", severity="critical", score=1)
+    [opened] = book.on_finding(f)
+    published: dict = {}
+    # the worker died after the table write, before the record went out: the next owner republishes it
+    [again] = book.unannounced(published.get)
+    assert (again.event, again.time, again.sequence, again.incident.id) == (
+        opened.event, opened.time, opened.sequence, opened.incident.id)
+
+    published[opened.incident.id] = opened.incident
+    assert book.unannounced(published.get) == []  # announced: nothing to repeat
+    [resolved] = book.tick(now=200.0)
+    [repeat] = book.unannounced(published.get)
+    assert (repeat.event, repeat.sequence) == ("resolved", resolved.sequence)
