@@ -69,7 +69,14 @@ class InMemoryControls:
         return [c for _, c in sorted(self._controls.items()) if self._active(c, now)]
 
     def apply(self, control: Control) -> None:
-        """Take a record from the compacted topic (no ``on_change``: it is already published)."""
+        """Take a record from the compacted topic (no ``on_change``: it is already published).
+
+        An older change than the one held (this worker's own write, read back late) is ignored: a
+        block must not be undone by the record of the unblock before it.
+        """
+        current = self._controls.get(control.subject)
+        if current is not None and control.created_at < current.created_at:
+            return
         self._controls[control.subject] = control
 
     @staticmethod

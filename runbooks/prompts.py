@@ -43,6 +43,7 @@ class PromptRecord(BaseModel):
     versions: list[PromptVersion] = Field(default_factory=list)  # in registration order
     labels: dict[str, str] = Field(default_factory=dict)  # label → version
     history: list[LabelMove] = Field(default_factory=list)  # oldest first
+    revision: int = 0  # one more at every change: the topic's mirror never applies an older record
 
 
 class LangfuseBackend:
@@ -184,7 +185,14 @@ class PromptRegistry:
         return stack
 
     def apply(self, record: PromptRecord) -> None:
-        """Take a record from the compacted topic (no ``on_change``: it is already published)."""
+        """Take a record from the compacted topic (no ``on_change``: it is already published).
+
+        The mirror reads this worker's own writes back after they were made: an older revision than the
+        one held is one of them, arriving late, and must not undo the later change (read-your-writes).
+        """
+        current = self._prompts.get(record.prompt_id)
+        if current is not None and record.revision < current.revision:
+            return
         self._prompts[record.prompt_id] = record
 
     def _require(self, prompt_id: str) -> PromptRecord:
@@ -200,6 +208,8 @@ class PromptRegistry:
         return next((m for m in record.history if m.idempotency_key == idempotency_key), None)
 
     async def _store(self, record: PromptRecord) -> None:
+        current = self._prompts.get(record.prompt_id)
+        record.revision = (current.revision if current is not None else 0) + 1
         self._prompts[record.prompt_id] = record
         if self.on_change is not None:
             await self.on_change(record)

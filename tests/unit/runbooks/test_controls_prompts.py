@@ -136,3 +136,32 @@ async def test_langfuse_errors_leave_the_label_alone(langfuse):
         await reg.rollback("support", by="t", reason="")
     assert info.value.status_code == 503 and info.value.retryable
     assert reg.label("support") == "2"
+
+
+async def test_a_late_record_of_an_earlier_change_does_not_undo_a_later_one(clock):
+    published = []
+
+    async def publish(record):
+        published.append(record.model_copy(deep=True))
+
+    prompts = PromptRegistry(clock, on_change=publish)
+    await prompts.register("p", "3", by="api")
+    await prompts.register("p", "4", by="api")
+    prompts.apply(published[0])  # the mirror reads the first write back after the second was made
+    assert [v.version for v in prompts.get("p").versions] == ["3", "4"]
+    await prompts.promote("p", version="4", by="api", reason="")  # the caller's own write is visible
+    assert prompts.label("p") == "4"
+
+    changes = []
+
+    async def publish_control(control):
+        changes.append(control)
+
+    controls = InMemoryControls(clock, on_change=publish_control)
+    await controls.block("user", "u1", reason="r", incident_id=None, ttl_s=None, by="x")
+    clock.t += 1
+    await controls.unblock("user:u1", by="x", reason="r")
+    clock.t += 1
+    await controls.block("user", "u1", reason="again", incident_id=None, ttl_s=None, by="x")
+    controls.apply(changes[1])  # the unblock, read back late
+    assert controls.is_blocked("user:u1", clock.now())
