@@ -51,10 +51,13 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 #: Fields that name something. Text, but apps send numbers too: Langfuse prompt versions are
 #: integers, database user ids are numbers.
-ID_FIELDS = ("trace_id", "span_id", "model", "app", "environment", "feature", "provider",
+ID_FIELDS = ("trace_id", "span_id", "model", "response_model", "app", "environment", "feature", "provider",
              "prompt_id", "prompt_version", "user_id", "session_id")
 #: Whole-number counts, and the measures; both also read numeric text ("12", "12.0", "0.5").
-COUNT_FIELDS = ("input_tokens", "output_tokens")
+#: The cache and reasoning counts are *part of* ``input_tokens`` / ``output_tokens`` (as in the GenAI
+#: semantic conventions): they say how those tokens are priced, they do not add to them.
+COUNT_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
+                "reasoning_output_tokens")
 MEASURE_FIELDS = ("cost_usd", "latency_ms", "ttft_ms")
 #: An int of more bits than this has more than MAX_ID_CHARS digits (and str() of it is slow).
 _MAX_ID_BITS = math.ceil(MAX_ID_CHARS * math.log2(10))
@@ -133,6 +136,8 @@ class TraceEvent(BaseModel):
     trace_id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     timestamp: datetime
     model: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    #: the model that actually answered (OTLP ``gen_ai.response.model``), e.g. a dated snapshot of ``model``
+    response_model: str | None = Field(default=None, max_length=MAX_ID_CHARS)
 
     span_id: str | None = Field(default=None, max_length=MAX_ID_CHARS)
     app: str | None = Field(default=None, max_length=MAX_ID_CHARS)
@@ -146,6 +151,9 @@ class TraceEvent(BaseModel):
 
     input_tokens: int | None = Field(default=None, ge=0)
     output_tokens: int | None = Field(default=None, ge=0)
+    cache_read_input_tokens: int | None = Field(default=None, ge=0)  # of input_tokens, read from a cache
+    cache_creation_input_tokens: int | None = Field(default=None, ge=0)  # of input_tokens, written to one
+    reasoning_output_tokens: int | None = Field(default=None, ge=0)  # of output_tokens, spent reasoning
     cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     latency_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     ttft_ms: float | None = Field(default=None, ge=0, allow_inf_nan=False)

@@ -9,24 +9,28 @@ send them, are read too: :func:`otlp_id`). This module splits such a request int
 
 Mapping (first attribute present wins; see ``docs/decoders.md`` for the full table):
 
-=====================  ========================================================================
-event field            span attribute (resource attribute where noted)
-=====================  ========================================================================
-model                  ``gen_ai.request.model``, ``gen_ai.response.model``
-provider               ``gen_ai.provider.name``, ``gen_ai.system`` (deprecated)
-input_tokens           ``gen_ai.usage.input_tokens``, ``gen_ai.usage.prompt_tokens`` (deprecated)
-output_tokens          ``gen_ai.usage.output_tokens``, ``gen_ai.usage.completion_tokens`` (dep.)
-cost_usd               ``gen_ai.usage.cost`` (vendor)
-prompt_id              ``gen_ai.prompt.name``, ``traceloop.prompt.key`` (vendor)
-prompt_version         ``gen_ai.prompt.version``, ``traceloop.prompt.version`` (vendor)
-session_id             ``gen_ai.conversation.id``, ``session.id``
-user_id                ``enduser.id``, ``user.id``
-error_type             ``error.type``, else the ``exception.type`` of an ``exception`` event
-input / output         ``gen_ai.input.messages`` / ``gen_ai.output.messages`` (text parts joined),
-                       else the indexed ``gen_ai.prompt.N.content`` / ``gen_ai.completion.N.content``
-app                    resource ``service.name``
-environment            resource ``deployment.environment.name``, ``deployment.environment``
-=====================  ========================================================================
+===========================  ====================================================================
+event field                  span attribute (resource attribute where noted)
+===========================  ====================================================================
+model                        ``gen_ai.request.model``, ``gen_ai.response.model``
+response_model               ``gen_ai.response.model`` (the model that answered)
+provider                     ``gen_ai.provider.name``, ``gen_ai.system`` (deprecated)
+input_tokens                 ``gen_ai.usage.input_tokens``, ``gen_ai.usage.prompt_tokens`` (deprecated)
+output_tokens                ``gen_ai.usage.output_tokens``, ``gen_ai.usage.completion_tokens`` (dep.)
+cache_read_input_tokens      ``gen_ai.usage.cache_read.input_tokens`` (part of input_tokens)
+cache_creation_input_tokens  ``gen_ai.usage.cache_creation.input_tokens`` (part of input_tokens)
+reasoning_output_tokens      ``gen_ai.usage.reasoning.output_tokens`` (part of output_tokens)
+cost_usd                     ``gen_ai.usage.cost`` (vendor)
+prompt_id                    ``gen_ai.prompt.name``, ``traceloop.prompt.key`` (vendor)
+prompt_version               ``gen_ai.prompt.version``, ``traceloop.prompt.version`` (vendor)
+session_id                   ``gen_ai.conversation.id``, ``session.id``
+user_id                      ``enduser.id``, ``user.id``
+error_type                   ``error.type``, else the ``exception.type`` of an ``exception`` event
+input / output               ``gen_ai.input.messages`` / ``gen_ai.output.messages`` (text parts joined),
+                             else the indexed ``gen_ai.prompt.N.content`` / ``gen_ai.completion.N.content``
+app                          resource ``service.name``
+environment                  resource ``deployment.environment.name``, ``deployment.environment``
+===========================  ====================================================================
 
 ``timestamp`` is the span start, ``latency_ms`` is end minus start, ``trace_id``/``span_id`` are hex.
 Ids and versions given as numbers (``intValue`` 4, ``doubleValue`` 4.0) become text ("4") in
@@ -80,9 +84,15 @@ _URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
 # (event field, attribute names in order of preference)
 _SPAN_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("gen_ai.request.model", "gen_ai.response.model")),
+    ("response_model", ("gen_ai.response.model",)),
     ("provider", ("gen_ai.provider.name", "gen_ai.system")),
     ("input_tokens", ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")),
     ("output_tokens", ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")),
+    # (the current conventions' names first, then OpenLLMetry's older ones)
+    ("cache_read_input_tokens", ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens")),
+    ("cache_creation_input_tokens", ("gen_ai.usage.cache_creation.input_tokens",
+                                     "gen_ai.usage.cache_creation_input_tokens")),
+    ("reasoning_output_tokens", ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens")),
     ("cost_usd", ("gen_ai.usage.cost",)),
     ("prompt_id", ("gen_ai.prompt.name", "traceloop.prompt.key")),
     ("prompt_version", ("gen_ai.prompt.version", "traceloop.prompt.version")),
@@ -360,9 +370,6 @@ def span_data(
     metadata: dict[str, Any] = {"span_name": name}
     if parent_span_id:
         metadata["parent_span_id"] = parent_span_id.hex()
-    response_model = get("gen_ai.response.model")
-    if response_model and response_model != data["model"]:
-        metadata["response_model"] = response_model
     if labels:
         metadata["evaluation_labels"] = labels
     for key in extra[:_MAX_METADATA_ATTRS]:

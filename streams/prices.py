@@ -1,6 +1,7 @@
 """The price table: what a model call cost, when the event does not say.
 
-Shipped as ``streams/prices.yaml`` (USD per million input and output tokens, per model);
+Shipped as ``streams/prices.yaml`` (USD per million input and output tokens per model, and optionally
+per million cached input tokens read from or written to the provider's prompt cache);
 ``Settings.prices`` (``TRACEWATCH_PRICES``) names a user file whose models are merged over it.
 A model matches exactly, or else by the longest known name it starts with followed by ``-``, ``@``
 or ``:`` (dated releases such as ``gpt-4o-2024-08-06``); case and a ``provider/`` prefix are
@@ -38,15 +39,45 @@ _CACHE_LIMIT = 4096
 _UNPRICED_LIMIT = 1000
 
 
+#: the keys of one model's price: required, then optional (USD per million tokens)
+REQUIRED_KEYS = ("input", "output")
+OPTIONAL_KEYS = ("cached_input", "cache_write")
+PRICE_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
+
+
 @dataclass(frozen=True)
 class ModelPrice:
-    """USD per million tokens."""
+    """USD per million tokens. ``cached_input``: input tokens read from the provider's prompt cache;
+    ``cache_write``: input tokens written to it. Either, when not given, is priced as ``input``.
+
+    >>> ModelPrice(2.5, 10, cached_input=1.25).cost(1000, 100, cache_read=800)   # 200 + 800 cached
+    0.0025
+    """
 
     input: float
     output: float
+    cached_input: float | None = None
+    cache_write: float | None = None
 
-    def cost(self, input_tokens: int | None, output_tokens: int | None) -> float:
-        return ((input_tokens or 0) * self.input + (output_tokens or 0) * self.output) / 1_000_000
+    def cost(self, input_tokens: int | None, output_tokens: int | None, *, cache_read: int | None = None,
+             cache_write: int | None = None, reasoning: int | None = None) -> float:
+        """The cost of a call. As in the GenAI conventions, ``input_tokens`` includes the cached ones
+        (``cache_read``, ``cache_write``) and ``output_tokens`` the reasoning ones, which are output.
+        A count that does not fit in its total (an SDK that reports them apart) is not taken from it:
+        the total is then read as the uncached part, and reasoning beyond the output as more output."""
+        read, write = cache_read or 0, cache_write or 0
+        cached = read + write
+        total_in = input_tokens or 0
+        uncached = total_in - cached if total_in >= cached else total_in
+        out = max(output_tokens or 0, reasoning or 0)
+        usd = (uncached * self.input + out * self.output
+               + read * (self.input if self.cached_input is None else self.cached_input)
+               + write * (self.input if self.cache_write is None else self.cache_write))
+        return usd / 1_000_000
+
+    def __repr__(self) -> str:  # (the optional prices only when set)
+        extra = "".join(f", {k}={getattr(self, k)!r}" for k in OPTIONAL_KEYS if getattr(self, k) is not None)
+        return f"ModelPrice(input={self.input!r}, output={self.output!r}{extra})"
 
 
 class PriceTableError(ValueError):
@@ -74,7 +105,7 @@ def parse_prices(text: str, source: str = "<prices>") -> dict[str, ModelPrice]:
     ...
     streams.prices.PriceTableError: p.yaml:2: m1: missing 'output' (USD per million output tokens)
     p.yaml:3: m2: 'input' must be a number ≥ 0, got -1
-    p.yaml:3: m2: unknown key 'cached' (allowed: input, output)
+    p.yaml:3: m2: unknown key 'cached' (allowed: input, output, cached_input, cache_write)
     """
     errors: list[str] = []
 
@@ -131,8 +162,8 @@ def parse_prices(text: str, source: str = "<prices>") -> dict[str, ModelPrice]:
         reported: set[str] = set()
         for field_node, value_node in spec_node.value:
             field = _scalar(loader, field_node) if isinstance(field_node, yaml.ScalarNode) else None
-            if field not in ("input", "output"):
-                err(field_node, f"{name}: unknown key {field!r} (allowed: input, output)")
+            if field not in PRICE_KEYS:
+                err(field_node, f"{name}: unknown key {field!r} (allowed: {', '.join(PRICE_KEYS)})")
                 continue
             value = _scalar(loader, value_node) if isinstance(value_node, yaml.ScalarNode) else None
             if isinstance(value, bool) or not isinstance(value, (int, float)) \
@@ -146,7 +177,8 @@ def parse_prices(text: str, source: str = "<prices>") -> dict[str, ModelPrice]:
             if field not in reported:
                 err(spec_node, f"{name}: missing {field!r} (USD per million {field} tokens)")
         if not missing:
-            prices[key] = ModelPrice(values["input"], values["output"])
+            prices[key] = ModelPrice(values["input"], values["output"], values.get("cached_input"),
+                                     values.get("cache_write"))
     if errors:
         raise PriceTableError(errors)
     return prices
@@ -220,13 +252,27 @@ class PriceTable:
         return found
 
     def price(self, event: TraceEvent) -> float | None:
-        """The cost in USD of ``event`` by this table; ``None`` for an unknown model or no tokens."""
-        if event.input_tokens is None and event.output_tokens is None:
+        """The cost in USD of ``event`` by this table; ``None`` for an unknown model or no tokens.
+
+        The model that answered (``response_model``) is priced when the table knows it, else the one
+        requested. Cached input is priced at ``cached_input`` / ``cache_write`` when the table has them:
+
+        >>> t = PriceTable({"gpt-4o": ModelPrice(2.5, 10, cached_input=1.25)})
+        >>> e = TraceEvent(trace_id="t", timestamp=0, model="gpt-4o", response_model="gpt-4o-2024-11-20",
+        ...                input_tokens=1000, output_tokens=500, cache_read_input_tokens=800,
+        ...                reasoning_output_tokens=300)
+        >>> t.price(e)     # 200 x 2.5 + 800 x 1.25 + 500 x 10, per million
+        0.0065
+        """
+        if event.input_tokens is None and event.output_tokens is None and event.reasoning_output_tokens is None:
             return None
-        found = self.lookup(event.model)
+        found = self.lookup(event.response_model) if event.response_model else None
+        if found is None:
+            found = self.lookup(event.model)
         if found is None:
             return None
-        return found.cost(event.input_tokens, event.output_tokens)
+        return found.cost(event.input_tokens, event.output_tokens, cache_read=event.cache_read_input_tokens,
+                          cache_write=event.cache_creation_input_tokens, reasoning=event.reasoning_output_tokens)
 
     def apply(self, event: TraceEvent) -> bool:
         """Set ``event.cost_usd`` when absent; return whether the event's cost is known."""

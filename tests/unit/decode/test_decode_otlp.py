@@ -65,14 +65,14 @@ def test_collector_json_sample_with_deprecated_and_vendor_attributes():
     chat, claude = decoded.events
     assert chat.model_dump(mode="json", exclude_none=True) == {
         "schema_version": 1, "trace_id": "5b8efff798038103d269b633813fc60c",
-        "timestamp": "2024-11-14T16:00:00Z", "model": "gpt-4o-mini", "span_id": "eee19b7ec3c1b174",
+        "timestamp": "2024-11-14T16:00:00Z", "model": "gpt-4o-mini", "response_model": "gpt-4o-mini-2024-07-18",
+        "span_id": "eee19b7ec3c1b174",
         "app": "checkout-assistant", "environment": "prod", "provider": "openai",
         "prompt_id": "refund-policy", "user_id": "u-7", "session_id": "conv-42",
         "input_tokens": 1200, "output_tokens": 300, "latency_ms": 1250.0, "status": "ok",
         "input": "Can I return shoes?", "output": "Yes, within 30 days.",
         "scores": {"groundedness": 0.31}, "flags": ["groundedness"],
         "metadata": {"span_name": "chat gpt-4o-mini", "parent_span_id": "eee19b7ec3c1b173",
-                     "response_model": "gpt-4o-mini-2024-07-18",
                      "evaluation_labels": {"groundedness": "fail"},
                      "gen_ai.operation.name": "chat", "gen_ai.response.finish_reasons": ["stop"]},
     }
@@ -113,7 +113,34 @@ def test_error_status_and_exception_event(encoding):
 def test_response_model_is_used_when_request_model_is_absent():
     request = _one_span_request(kv("gen_ai.response.model", "gpt-4o-2024-08-06"))
     (event,) = decode_otlp(request.SerializeToString(), "otlp_proto").events
-    assert event.model == "gpt-4o-2024-08-06"
+    assert event.model == event.response_model == "gpt-4o-2024-08-06"
+
+
+@pytest.mark.parametrize("encoding", ["otlp_proto", "otlp_json"])
+def test_served_model_and_cache_and_reasoning_usage(encoding):
+    """Issue 16: the model that answered, and the current conventions' cache and reasoning counts."""
+    request = _one_span_request(
+        kv("gen_ai.request.model", "gpt-4o"), kv("gen_ai.response.model", "gpt-4o-2024-11-20"),
+        kv("gen_ai.usage.input_tokens", 1000), kv("gen_ai.usage.output_tokens", 400),
+        kv("gen_ai.usage.cache_read.input_tokens", 600), kv("gen_ai.usage.cache_creation.input_tokens", 100),
+        kv("gen_ai.usage.reasoning.output_tokens", 250))
+    raw = request.SerializeToString() if encoding == "otlp_proto" else request_to_otlp_json(request)
+    (event,) = decode_otlp(raw, encoding).events
+    assert (event.model, event.response_model) == ("gpt-4o", "gpt-4o-2024-11-20")
+    assert (event.input_tokens, event.cache_read_input_tokens, event.cache_creation_input_tokens) == (1000, 600, 100)
+    assert (event.output_tokens, event.reasoning_output_tokens) == (400, 250)
+    assert not any(key.startswith("gen_ai.usage") for key in event.metadata)
+    assert "response_model" not in event.metadata
+
+
+def test_older_openllmetry_cache_attributes_are_read_too():
+    request = _one_span_request(kv("gen_ai.request.model", "claude-3-5-sonnet"),
+                                kv("gen_ai.usage.cache_read_input_tokens", 7),
+                                kv("gen_ai.usage.cache_creation_input_tokens", 3),
+                                kv("gen_ai.usage.reasoning_tokens", 2))
+    (event,) = decode_otlp(request.SerializeToString(), "otlp_proto").events
+    assert (event.cache_read_input_tokens, event.cache_creation_input_tokens, event.reasoning_output_tokens) == \
+        (7, 3, 2)
 
 
 def test_span_with_tokens_but_no_model_is_an_item_error_and_others_survive():

@@ -74,7 +74,7 @@ def test_user_file_is_merged_over_the_shipped_table(tmp_path):
     table = PriceTable.load(path)
     assert table.lookup("gpt-4o-2024-08-06") == ModelPrice(1.0, 2.0)
     assert table.lookup("house-model") == ModelPrice(0.5, 0.5)
-    assert table.lookup("claude-sonnet-4-20250514") == ModelPrice(3.0, 15.0)  # shipped entries remain
+    assert table.lookup("claude-sonnet-4-20250514") == ModelPrice(3.0, 15.0, 0.3, 3.75)  # shipped entries remain
 
 
 def test_settings_prices_path_is_what_load_takes(tmp_path, monkeypatch):
@@ -91,7 +91,7 @@ def test_settings_prices_path_is_what_load_takes(tmp_path, monkeypatch):
         ("models:\n  m: {input: one, output: 2}\n", ["p.yaml:2: m: 'input' must be a number ≥ 0, got 'one'"]),
         ("models:\n  m: {input: .nan, output: 2}\n", ["p.yaml:2: m: 'input' must be a number ≥ 0, got nan"]),
         ("models:\n  m: {input: 1, output: 2, cache: 1}\n",
-         ["p.yaml:2: m: unknown key 'cache' (allowed: input, output)"]),
+         ["p.yaml:2: m: unknown key 'cache' (allowed: input, output, cached_input, cache_write)"]),
         ("models:\n  m: {input: 1, output: 2}\n  M: {input: 1, output: 2}\n",
          ["p.yaml:3: M: listed twice (first on line 2)"]),
         ("models:\n  m: 3\n", ["p.yaml:2: m: expected {input: USD, output: USD} per million tokens"]),
@@ -117,3 +117,52 @@ def test_unreadable_override_is_a_lint_error(tmp_path):
 
 def test_shipped_file_lints_clean():
     assert parse_prices(SHIPPED_PRICES.read_text(), "prices.yaml")
+
+
+# ---- issue 16: the served model, cached input and reasoning output --------------------------------
+
+
+def test_cached_input_is_priced_at_the_cache_rates_and_reasoning_as_output():
+    table = PriceTable({"m": ModelPrice(2.0, 8.0, cached_input=0.5, cache_write=2.5)})
+    e = event("m", input_tokens=1_000_000, output_tokens=1_000_000, cache_read_input_tokens=600_000,
+              cache_creation_input_tokens=100_000, reasoning_output_tokens=400_000)
+    # 300k uncached x 2 + 600k read x 0.5 + 100k written x 2.5 + 1M output (reasoning included) x 8
+    assert table.price(e) == pytest.approx(0.6 + 0.3 + 0.25 + 8.0)
+
+
+def test_without_cache_prices_cached_tokens_cost_as_input():
+    table = PriceTable({"m": ModelPrice(2.0, 8.0)})
+    assert table.price(event("m", cache_read_input_tokens=500_000, cache_creation_input_tokens=1)) == \
+        table.price(event("m"))
+
+
+def test_counts_reported_apart_are_not_taken_from_their_totals():
+    """An SDK that reports cache reads beside (not within) input_tokens, or reasoning beyond the output."""
+    table = PriceTable({"m": ModelPrice(2.0, 8.0, cached_input=0.5)})
+    apart = event("m", input_tokens=100_000, output_tokens=0, cache_read_input_tokens=900_000,
+                  reasoning_output_tokens=50_000)
+    assert table.price(apart) == pytest.approx(0.2 + 0.45 + 0.4)
+    only_reasoning = TraceEvent(trace_id="t", timestamp=0, model="m", reasoning_output_tokens=1_000_000)
+    assert table.price(only_reasoning) == pytest.approx(8.0)
+
+
+def test_the_served_model_is_priced_when_the_table_knows_it(table):
+    served = event("gpt-4o", response_model="gpt-4o-mini-2024-07-18")
+    assert table.price(served) == table.price(event("gpt-4o-mini"))
+    unknown_served = event("gpt-4o", response_model="house-snapshot-17")
+    assert table.price(unknown_served) == table.price(event("gpt-4o"))
+
+
+def test_cache_prices_parse_and_are_checked():
+    prices = parse_prices("models:\n  m: {input: 3, output: 15, cached_input: 0.3, cache_write: 3.75}\n")
+    assert prices["m"] == ModelPrice(3.0, 15.0, 0.3, 3.75)
+    assert repr(prices["m"]) == "ModelPrice(input=3.0, output=15.0, cached_input=0.3, cache_write=3.75)"
+    with pytest.raises(PriceTableError) as info:
+        parse_prices("models:\n  m: {input: 3, output: 15, cached_input: -1}\n", "p.yaml")
+    assert info.value.errors == ["p.yaml:2: m: 'cached_input' must be a number ≥ 0, got -1"]
+
+
+def test_shipped_cache_prices(table):
+    assert table.lookup("gpt-4o").cached_input == 1.25
+    anthropic = table.lookup("claude-3-5-sonnet-20241022")
+    assert (anthropic.cached_input, anthropic.cache_write) == (0.3, 3.75)
