@@ -76,10 +76,11 @@ END_MIN = 90.0
 
 
 def sim_start(now: float, span_s: float) -> float:
-    """Event time of the start: now, unless the run would cross a UTC midnight (daily budgets reset)."""
-    if now % 86400 + span_s > 86400 - 60:
-        return now - now % 86400 + 86400 + 60
-    return now
+    """Event time of the start: the simulated run ends by ``now`` (event time never runs ahead of the
+    wall clock: workers dead-letter events dated in the future), within one UTC day (daily budgets)."""
+    if now % 86400 < span_s + 60:  # would cross midnight: the end of yesterday instead
+        return now - now % 86400 - span_s - 60
+    return now - span_s
 
 
 class SyntheticApp:

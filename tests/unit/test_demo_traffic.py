@@ -59,8 +59,9 @@ def test_every_attacker_is_found(findings: list) -> None:
     assert set(ATTACKERS) <= users
 
 
-def test_start_avoids_crossing_utc_midnight() -> None:
-    assert sim_start(START, 5400) == START
-    late = START - START % 86400 + 86400 - 1800  # 23:30
-    moved = sim_start(late, 5400)
-    assert moved > late and (moved % 86400) + 5400 < 86400
+def test_the_run_is_in_the_past_and_avoids_crossing_utc_midnight() -> None:
+    noon = START - START % 86400 + 43200
+    assert sim_start(noon, 5400) == noon - 5400
+    early = START - START % 86400 + 1800  # 00:30: the run would cross midnight
+    moved = sim_start(early, 5400)
+    assert moved + 5400 <= early and (moved % 86400) + 5400 < 86400
