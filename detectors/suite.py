@@ -65,7 +65,7 @@ class SeriesState:
     """
 
     __slots__ = ("series_key", "detector", "lateness_s", "_open", "_closed_until", "_newest", "late",
-                 "fired_at", "cleared")
+                 "fired_at", "cleared", "position")
 
     def __init__(self, series_key: str, detector: Detector, lateness_s: float = 0.0) -> None:
         self.series_key = series_key
@@ -77,6 +77,10 @@ class SeriesState:
         self.late = 0
         self.fired_at: float | None = None  # event time of the latest finding
         self.cleared = False  # quiet_for already answered True since that finding
+        # Where the last summary folded in came from (the service: its message's offset in the series
+        # topic's partition and its index in that message); (-1, -1) when unknown. Kept in the snapshot,
+        # so that a summary read again after a crash (at or before this) is not folded twice.
+        self.position: tuple[int, int] = (-1, -1)
 
     @property
     def deadline(self) -> float | None:
@@ -168,7 +172,8 @@ class SeriesState:
                 "o": [w.to_dict() for w in self._open] or None,
                 "c": self._closed_until if math.isfinite(self._closed_until) else None,
                 "t": self._newest if math.isfinite(self._newest) else None,
-                "late": self.late, "s": self.detector.state(), "f": self.fired_at, "q": self.cleared}
+                "late": self.late, "s": self.detector.state(), "f": self.fired_at, "q": self.cleared,
+                "p": list(self.position)}
 
     def snapshot(self) -> bytes:
         return orjson.dumps(self.to_dict())
@@ -184,6 +189,8 @@ class SeriesState:
             self._newest = -math.inf if newest is None else newest
             self.late = d.get("late", 0)
             self.fired_at, self.cleared = d.get("f"), d.get("q", False)
+        position = d.get("p")  # snapshots of earlier versions: unknown
+        self.position = (position[0], position[1]) if position else (-1, -1)
         return self
 
     def __eq__(self, other: object) -> bool:
@@ -228,7 +235,14 @@ class DetectorSuite:
 
     # ---- per event ---------------------------------------------------------------------------------
 
-    def observe(self, event: Any) -> list[Finding]:
+    def observe(self, event: Any, skip: Any = None) -> list[Finding]:
+        """Fold ``event`` into the pending summaries; the per-event findings.
+
+        ``skip``: a function of a summary's series key telling that this event was already counted in
+        that series (the service re-reading events after a crash); such series are left alone.
+        """
+        if skip is not None:
+            return self._observe_skipping(event, skip)
         t = event.timestamp.timestamp()
         bucket = math.floor(t / self.bucket_s) * self.bucket_s
         pending = self._pending
@@ -255,6 +269,44 @@ class DetectorSuite:
                 if summaries is None:
                     summaries = pending[k] = [self._summary(d, series, bucket, event)]
                 d.fold(summaries[0], event, t)
+        return [finding]
+
+    def _observe_skipping(self, event: Any, skip: Any) -> list[Finding]:
+        """``observe`` for an event some of whose series already counted it (kept apart from the hot path)."""
+        t = event.timestamp.timestamp()
+        bucket = math.floor(t / self.bucket_s) * self.bucket_s
+        pending = self._pending
+        for gi, (spec, detectors) in enumerate(self._groups):
+            series = spec._key(event)
+            if series is None:
+                continue
+            k = (gi, series, bucket)
+            summaries = pending.get(k)
+            if summaries is None:
+                summaries = [self._summary(d, series, bucket, event) for d in detectors]
+                if all(skip(s.series_key) for s in summaries):
+                    continue
+                pending[k] = summaries
+            for d, s in zip(detectors, summaries):
+                if not skip(s.series_key):
+                    d.fold(s, event, t)
+        if self.injection is None:
+            return []
+        finding = self.injection.update(event)
+        if finding is None:
+            return []
+        for d in self._rate:
+            series = d._spec.key(event)
+            if series is not None:
+                k = (d.name, series, bucket)
+                summaries = pending.get(k)
+                if summaries is None:
+                    summary = self._summary(d, series, bucket, event)
+                    if skip(summary.series_key):
+                        continue
+                    summaries = pending[k] = [summary]
+                if not skip(summaries[0].series_key):
+                    d.fold(summaries[0], event, t)
         return [finding]
 
     def _summary(self, d: Detector, series: str, bucket: float, event: Any) -> BucketSummary:

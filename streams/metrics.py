@@ -34,6 +34,14 @@ class Metrics:
             buckets=(0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64))
         self.series_dropped = Counter(
             "tracewatch_series_summaries_dropped", "Bucket summaries that could not be sent on.", registry=r)
+        # Crash recovery (docs/exactly-once.md): what was recognised as already counted and not counted again.
+        self.series_refolds_skipped = Counter(
+            "tracewatch_series_summaries_skipped",
+            "Bucket summaries read again after a crash that their series' snapshot already counted.", registry=r)
+        self.events_refolds_skipped = Counter(
+            "tracewatch_events_recounted_skipped",
+            "Events read again after a crash whose summaries had already been sent on (every series).",
+            registry=r)
         self.findings = Counter(
             "tracewatch_findings", "Findings emitted, by detector.", ["detector"], registry=r)
         self.incidents_open = Gauge(

@@ -104,6 +104,10 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 class _Consumer(faust_aiokafka.Consumer):
     _log_ends: LogEnds | None = None
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._bounded: dict[Any, int] = {}  # the offset last committed to the broker, where bounded
+
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -136,7 +140,21 @@ class _Consumer(faust_aiokafka.Consumer):
         except ProducerSendError as exc:
             await self.crash(exc)
             return False
-        return await self._commit_offsets(commit_offsets, start_new_transaction=start_new_transaction)
+        # The app may hold a partition's committed offset back (``App.commit_bounds``): the broker gets
+        # the bounded offset, while Faust's own bookkeeping moves on as if it had committed all it chose
+        # (its acked-offset tracking expects that).
+        bounded = dict(commit_offsets)
+        for bound in self.app.commit_bounds:
+            for tp, offset in commit_offsets.items():
+                limit = bound(tp.topic, tp.partition)
+                if limit is not None and limit < bounded[tp]:
+                    bounded[tp] = max(limit, self._bounded.get(tp, 0))
+        done = await self._commit_offsets(bounded, start_new_transaction=start_new_transaction)
+        if bounded != commit_offsets:
+            for tp, offset in bounded.items():
+                self._bounded[tp] = offset
+            self._committed_offset.update({tp: o for tp, o in commit_offsets.items() if tp in self.assignment()})
+        return done
 
 
 class _Transport(faust_aiokafka.Transport):
@@ -148,12 +166,17 @@ class App(faust.App):
 
     ``before_commit``: coroutine functions awaited before each offset commit, after the offsets to
     commit were chosen, e.g. to write the table entries that changed since the last commit once
-    instead of on every change.
+    instead of on every change. ``commit_bounds``: functions that may lower the offset committed for
+    a partition, asked after those hooks.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.before_commit: list[Callable[[], Awaitable[None]]] = []
+        # ``(topic, partition) -> offset or None``, asked after the before-commit hooks: the committed
+        # offset of that partition is at most this (the ingest holds back offsets whose events are not
+        # all sent on yet, streams.agents.ingest)
+        self.commit_bounds: list[Callable[[str, int], int | None]] = []
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)

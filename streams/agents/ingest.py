@@ -7,6 +7,13 @@ bad item of a batch, ``tracewatch.index``. A record must always fit the broker's
 than ``DEADLETTER_VALUE_BYTES`` keeps only its first ``DEADLETTER_PREFIX_BYTES``, and the headers
 ``tracewatch.truncated``, ``tracewatch.size`` and ``tracewatch.sha256`` say so and identify the original.
 
+Exactly once across crashes (``docs/exactly-once.md``): every flush message to a series partition carries,
+per source partition read here, which of its events that partition has received (``streams.coverage``,
+header ``tracewatch.covered``), atomically with the summaries. Source offsets are committed only up to
+the first event whose summaries are not all sent (held-back buckets included). A worker that takes a
+source partition over reads those covers from the tail of ``tracewatch.series`` and, while re-reading from
+the committed offset, folds an event only into the series that did not receive it.
+
 Event time is bounded by arrival time: an event dated more than ``future_tolerance_s`` after its Kafka
 record's timestamp (or this worker's clock, if earlier) is dead-lettered, so that one bad clock cannot
 move a series' watermark into the future and make its later traffic look late.
@@ -24,9 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
+
+from streams.coverage import COVERED_HEADER, Cover, part_cover
 from streams.decode import DecodeError, Decoded, decode
 from streams.events import TraceEvent
-from streams.topics import KeyPartitioner
+from streams.topics import KeyPartitioner, bootstrap_of
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
@@ -37,6 +48,8 @@ MAX_HELD_SUMMARIES = 200_000  # pre-aggregates held back for a slow partition at
 DELIVERY_TIMEOUT_S = 15.0  # how long an offset commit waits for the series summaries to be delivered
 BEHIND_UNKNOWN = -1e18  # the watermark of a partition that is behind but not read from yet
 PROGRESS_HEADER = "tracewatch.behind"
+TAIL_CHUNK = 500  # series messages read per step when looking back for the covers of a source partition
+TAIL_SCAN_MESSAGES = 50_000  # per series partition at most; older covers are not looked for
 # Kafka's default broker limit is 1,048,588 bytes per record batch: a whole original up to 900 kB leaves
 # room for the headers; anything larger keeps a prefix that is enough to see what it was.
 DEADLETTER_VALUE_BYTES = 900_000
@@ -67,16 +80,147 @@ def decode_message(tw: "Tracewatch", topic: str, raw: bytes | None) -> Decoded:
     return decode(raw, fmt, max_bytes=limit)
 
 
+class Source:
+    """One source partition read by this worker: how far it has been folded, which of its events are in
+    summaries still pending here, and (after a take-over) what the series partitions had received before.
+    """
+
+    __slots__ = ("name", "done", "first", "rules", "rules_low", "rules_high", "handled")
+
+    def __init__(self, name: str, rules: dict[int, Cover] | None = None) -> None:
+        self.name = name
+        self.done = -1  # the last offset whose events are all folded
+        self.first: dict[float, int] = {}  # bucket -> first offset folded into its pending summaries
+        # Per series partition, what it received from this partition before this worker took it over;
+        # dropped once nothing read from now on can fall under it.
+        self.rules = rules or None
+        covers = list(rules.values()) if rules else []
+        self.rules_low = min((c.lowest() for c in covers), default=-1)  # below: every series has it
+        self.rules_high = max((c.highest() for c in covers), default=-1)  # at or above: none has it
+        self.handled = max((c.done for c in covers), default=-1)  # its per-event findings were sent
+
+    def cover(self, q: int, done: int, held: dict, released: dict, cut: tuple | None) -> Cover:
+        cover = part_cover(done, held, released, cut)
+        if self.rules is not None:
+            cover = cover.combine(self.rules.get(q))
+        return cover
+
+    def bound(self) -> int | None:
+        """The offset to commit at most: every event before it has all its summaries sent."""
+        if self.done < 0:
+            return None
+        return min(self.done + 1, min(self.first.values(), default=self.done + 1))
+
+    def settle(self) -> None:
+        """Forget the take-over rules once every offset still to be folded or sent is past them."""
+        if self.rules is not None and self.rules_high <= min(self.done + 1, min(self.first.values(),
+                                                                                  default=self.done + 1)):
+            self.rules = None
+
+
 class Ingest:
     """The per-message step, separated from Faust so that benchmarks and tests can call it directly.
 
     It also keeps, per source partition, the last offset handled and the latest event time seen, from
-    which ``progress`` tells how far in event time every partition that is still behind has come.
+    which ``progress`` tells how far in event time every partition that is still behind has come, and
+    what has been folded and sent of it (``Source``).
     """
 
     def __init__(self, tw: "Tracewatch") -> None:
         self.tw = tw
         self.seen: dict[tuple[str, int], list] = {}  # (topic, partition) -> [offset, latest event time]
+        self.sources: dict[tuple[str, int], Source] = {}
+        # (source partition names) -> per name, per series partition, the latest cover found; set by the
+        # service (``register``); None: nothing to recover (benchmarks, tests)
+        self.recoverer: Any = None
+        self.partition_of: Any = None  # series key (bytes) -> series partition
+        self.last_report: dict[int, dict] = {}  # the progress last sent to each series partition
+        self.last_covered: dict[int, bytes] = {}  # the covers last sent to each series partition
+
+    async def recover(self, topic: str, partition: int) -> Source:
+        """The ``Source`` of a partition read for the first time since it was assigned: what the series
+        partitions received from it before, looked up at once for every assigned partition not read yet."""
+        wanted = [(topic, partition)]
+        app = getattr(self.tw, "app", None)
+        consumer = getattr(app, "consumer", None) if self.recoverer is not None else None
+        if consumer is not None:
+            names = (self.tw.traces.get_topic_name(), self.tw.otlp.get_topic_name())
+            wanted += [(tp.topic, tp.partition) for tp in consumer.assignment()
+                       if tp.topic in names and (tp.topic, tp.partition) not in self.sources
+                       and (tp.topic, tp.partition) != (topic, partition)]
+        found: dict[str, dict[int, Cover]] = {}
+        if self.recoverer is not None:
+            try:
+                found = await self.recoverer([f"{t}/{p}" for t, p in wanted])
+            except Exception:  # noqa: BLE001 - reading on beats stopping; counts may then be off
+                log.exception("could not read what the series partitions received from %s; events read "
+                              "again after a crash may be counted twice", [f"{t}/{p}" for t, p in wanted])
+        for t, p in wanted:
+            name = f"{t}/{p}"
+            if (t, p) not in self.sources:
+                self.sources[(t, p)] = Source(name, found.get(name))
+                if found.get(name):
+                    log.info("%s: taking over after offset %d; series partitions received it up to %s", name,
+                             min(c.lowest() for c in found[name].values()) - 1,
+                             {q: c.done for q, c in sorted(found[name].items())})
+        return self.sources[(topic, partition)]
+
+    def take(self, until: float) -> dict[str, tuple]:
+        """Called with each ``DetectorSuite.flush(until)``, without awaiting in between: per source, the
+        last offset folded and the first offset of each bucket kept pending (``held``) or sent now."""
+        out = {}
+        for source in self.sources.values():
+            source.settle()
+            first = source.first
+            if until == math.inf:
+                held, released = {}, first
+            else:
+                held = {b: f for b, f in first.items() if b > until}
+                released = {b: f for b, f in first.items() if b <= until} if len(held) != len(first) else {}
+            source.first = dict(held)
+            out[source.name] = (source, source.done, held, released)
+        return out
+
+    def messages(self, until: float, report: dict) -> list[tuple[int, bytes, list]]:
+        """One flush: ``(series partition, value, headers)`` of each message to send, in order.
+
+        One message per partition per flush, not one per summary: the series a partition holds are
+        those its keys hash to, exactly as if each summary were sent keyed by its series. Each carries
+        what it covers of every source partition (``streams.coverage``), and the last one to a partition
+        in a flush this worker's progress (``report``), so that the series agent keeps windows open for
+        buckets that another partition, maybe read by another worker, has not reached. A partition gets
+        a message whenever either changed, even without summaries.
+        """
+        partition_of = self.partition_of
+        summaries = self.tw.suite.flush(until)
+        taken = self.take(until)  # no await since the flush: the covers match the summaries
+        by_partition: dict[int, list] = {p: [] for p in range(self.tw.settings.partitions)}
+        for summary in summaries:
+            by_partition[partition_of(summary.series_key.encode())].append(summary)
+        progress = (PROGRESS_HEADER, orjson.dumps(report))
+        out = []
+        for partition, items in by_partition.items():
+            covered = _covers_of(taken, partition, None)
+            if (not items and report == self.last_report.get(partition)
+                    and covered == self.last_covered.get(partition)):
+                continue
+            self.last_report[partition] = report
+            self.last_covered[partition] = covered
+            chunks = _parts(items)
+            if len(chunks) > 1:  # cut in (bucket, series key) order, so that each part's cover is exact
+                items.sort(key=lambda s: (s.bucket_start, s.series_key))
+                chunks = _parts(items)
+            for i, (blob, last) in enumerate(chunks):
+                if i == len(chunks) - 1:
+                    headers = [(COVERED_HEADER, covered), progress]
+                else:
+                    headers = [(COVERED_HEADER, _covers_of(taken, partition, (last.bucket_start, last.series_key)))]
+                out.append((partition, blob, headers))
+        return out
+
+    def commit_bound(self, topic: str, partition: int) -> int | None:
+        source = self.sources.get((topic, partition))
+        return None if source is None else source.bound()
 
     def progress(self, consumer: Any) -> dict[str, float | None]:
         """Per source partition this worker owns, ``None`` if it has nothing left to read, else the
@@ -113,6 +257,11 @@ class Ingest:
         """Decode one message; ``arrived`` is its Kafka record timestamp in epoch seconds, if known."""
         tw = self.tw
         started = time.perf_counter()
+        source = self.sources.get((topic, partition))
+        if source is None:
+            source = await self.recover(topic, partition)
+        if source.done < 0:  # the committed offset: what came before is all sent (``Source.bound``)
+            source.done = offset - 1
         seen = self.seen.get((topic, partition))
         if seen is None:
             seen = self.seen[(topic, partition)] = [offset, -math.inf]
@@ -121,10 +270,12 @@ class Ingest:
             decoded = decode_message(tw, topic, raw)
         except DecodeError as exc:
             await self.deadletter(topic, partition, offset, raw or b"", exc.reason, None)
+            source.done = max(source.done, offset)
             return []
         except Exception as exc:  # a decoder bug must not stop the worker; the record is kept
             log.exception("decoder failed on %s[%d]@%d", topic, partition, offset)
             await self.deadletter(topic, partition, offset, raw or b"", f"internal decoder error: {type(exc).__name__}", None)
+            source.done = max(source.done, offset)
             return []
         for item in decoded.errors:
             await self.deadletter(topic, partition, offset, item.raw, item.reason, item.index)
@@ -134,14 +285,43 @@ class Ingest:
             latest = max(e.timestamp for e in decoded.events).timestamp()
             if latest > seen[1]:
                 seen[1] = latest
+        # Every event of the message is folded, and the source's bookkeeping updated, without awaiting in
+        # between: a flush sees a message either not folded at all or folded whole.
+        suite = tw.suite
+        bucket_s = suite.bucket_s
+        first = source.first
+        again = source.rules is not None and offset < source.rules_high  # some series may have it
+        if again and offset < source.rules_low:
+            tw.metrics.events_refolds_skipped.inc(len(decoded.events))
+        findings = []
         for event in decoded.events:
             if event.cost_usd is None and not tw.prices.apply(event):
                 tw.metrics.cost_unknown.inc()
-            # Per-event findings (prompt injection) go out now; the rest is pre-aggregated per series.
-            for finding in tw.suite.observe(event):
+            bucket = math.floor(event.timestamp.timestamp() / bucket_s) * bucket_s
+            if bucket not in first:
+                first[bucket] = offset
+            found = suite.observe(event, self.skipper(source, offset, bucket)) if again else suite.observe(event)
+            if found:
+                findings += found
+        source.done = max(source.done, offset)
+        # Per-event findings (prompt injection) go out now; the rest is pre-aggregated per series. Those
+        # of an event handled before a crash were sent then.
+        if findings and offset > source.handled:
+            for finding in findings:
                 await tw.send_finding(finding)
         tw.metrics.observe_message(decoded.events, time.perf_counter() - started)
         return decoded.events
+
+    def skipper(self, source: Source, offset: int, bucket: float) -> Any:
+        """Whether the series partition of a series key already received this event (after a take-over)."""
+        rules, partition_of = source.rules, self.partition_of
+        assert rules is not None
+
+        def skip(key: str) -> bool:
+            cover = rules.get(partition_of(key.encode()))
+            return cover is not None and offset < cover.threshold(key, bucket)
+
+        return skip
 
     async def refuse_future(
         self, topic: str, partition: int, offset: int, raw: bytes, decoded: Decoded, arrived: float | None
@@ -200,6 +380,19 @@ class Ingest:
         log.info("dead-lettered %s[%d]@%d: %s", topic, partition, offset, reason[:200])
 
 
+def _covers_of(taken: dict[str, tuple], partition: int, cut: tuple | None) -> bytes:
+    return orjson.dumps({name: source.cover(partition, done, held, released, cut).to_json()
+                         for name, (source, done, held, released) in taken.items()})
+
+
+def _parts(items: list) -> list[tuple[bytes, Any]]:
+    blob = orjson.dumps([s.to_dict() for s in items])
+    if len(blob) > SERIES_MESSAGE_BYTES and len(items) > 1:  # stay far below the broker's limit
+        half = len(items) // 2
+        return _parts(items[:half]) + _parts(items[half:])
+    return [(blob, items[-1] if items else None)]
+
+
 def truncated_headers(raw: bytes) -> dict[str, bytes]:
     """What identifies an original that a dead-letter record keeps only the start of."""
     return {"tracewatch.truncated": b"true", "tracewatch.size": str(len(raw)).encode(),
@@ -209,6 +402,7 @@ def truncated_headers(raw: bytes) -> dict[str, bytes]:
 def register(tw: "Tracewatch") -> None:
     ingest = Ingest(tw)
     tw.ingest = ingest
+    ingest.partition_of = KeyPartitioner(tw.settings.partitions)
 
     @tw.app.agent(tw.app.topic(tw.traces.get_topic_name(), tw.otlp.get_topic_name(),
                                key_type=bytes, value_type=bytes, key_serializer="raw",
@@ -219,12 +413,27 @@ def register(tw: "Tracewatch") -> None:
             await ingest.handle(msg.topic, msg.partition, msg.offset, event.value,
                                 msg.timestamp if msg.timestamp else None)
 
+    series_topic = tw.series.get_topic_name()
+
+    async def recoverer(names: list[str]) -> dict[str, dict[int, Cover]]:
+        return await read_covers(bootstrap_of(tw.broker_url), series_topic, tw.settings.partitions, names)
+
+    ingest.recoverer = recoverer
+    tw.app.commit_bounds.append(ingest.commit_bound)
+
     @tw.app.on_partitions_revoked.connect
     async def _forget_sources(sender: object, revoked: object, **kwargs: object) -> None:
+        # Whoever reads a source partition next must find in the series partitions' covers everything
+        # that was read of it here: send every pending summary now (held-back buckets too).
+        names = (tw.traces.get_topic_name(), tw.otlp.get_topic_name())
+        if ingest.sources and any(tp.topic in names for tp in revoked):  # type: ignore[attr-defined]
+            try:
+                await asyncio.wait_for(asyncio.gather(*await flush(everything=True)), timeout=DELIVERY_TIMEOUT_S)
+            except Exception:  # noqa: BLE001 - the next owner may then count some events twice
+                log.exception("could not send the pending series summaries before giving partitions up")
         ingest.seen.clear()  # a partition assigned again may have been read on by another worker
-
-    partition_of = KeyPartitioner(tw.settings.partitions)
-    last_report: dict[int, dict] = {}  # the progress last sent to each series partition
+        ingest.sources.clear()
+        ingest.last_covered.clear()
 
     flushing = asyncio.Lock()  # one flush at a time: each series partition gets its messages in order
 
@@ -233,48 +442,91 @@ def register(tw: "Tracewatch") -> None:
         await flush()
 
     async def flush_before_commit() -> None:
-        # The offsets about to be committed cover events whose summaries may still be pending here; a
-        # worker killed right after the commit must not lose them. (Summaries held back while catching
-        # up are the exception: they go out once the slowest partition has reached their bucket.)
-        # A delivery that does not come in time fails the hook: the offsets are then not committed.
+        # Send what is ready, so that the offsets committed next cover as much as possible: they are
+        # bounded by the first event whose summaries are not all sent (``Ingest.commit_bound``), which
+        # includes the summaries held back while catching up. A delivery that does not come in time
+        # fails the hook: the offsets are then not committed.
         await asyncio.wait_for(asyncio.gather(*await flush()), timeout=DELIVERY_TIMEOUT_S)
 
     tw.app.before_commit.append(flush_before_commit)
 
-    async def flush() -> list[Any]:
-        """Send what is ready; the delivery futures of the messages sent."""
+    async def flush(everything: bool = False) -> list[Any]:
+        """Send what is ready (``everything``: all that is pending); the delivery futures of the messages sent."""
         async with flushing:
-            # One message per partition per flush, not one per summary: the series a partition holds
-            # are those its keys hash to, exactly as if each summary were sent keyed by its series.
             # While catching up, buckets later than the slowest source partition has reached wait (up
             # to a bound), so that each series receives its summaries in event-time order.
             consumer = tw.app.consumer
             report = ingest.progress(consumer) if consumer is not None else {}
             until = watermark_of(report)
-            if tw.suite.pending > MAX_HELD_SUMMARIES:
+            if everything or tw.suite.pending > MAX_HELD_SUMMARIES:
                 until = math.inf
-            by_partition: dict[int, list[dict]] = {p: [] for p in range(tw.settings.partitions)}
-            for summary in tw.suite.flush(until):
-                by_partition[partition_of(summary.series_key.encode())].append(summary.to_dict())
-            # Every message carries this worker's progress, so that the series agent keeps windows
-            # open for buckets that another partition, maybe read by another worker, has not reached.
-            headers = [(PROGRESS_HEADER, orjson.dumps(report))]
             sent: list[Any] = []
-            for partition, items in by_partition.items():
-                if items or report != last_report.get(partition):
-                    last_report[partition] = report
-                    await send_summaries(partition, items, headers, sent)
+            for partition, blob, headers in ingest.messages(until, report):
+                try:
+                    sent.append(await tw.series.send(key=b"series", value=blob, partition=partition,
+                                                     headers=headers))
+                except Exception:  # noqa: BLE001 - an exception in a Faust timer would stop the whole worker
+                    lost = blob.count(b'"k":')
+                    log.exception("could not send %d series summaries to partition %d", lost, partition)
+                    tw.metrics.series_dropped.inc(lost)
             return sent
 
-    async def send_summaries(partition: int, items: list[dict], headers: list, sent: list) -> None:
-        blob = orjson.dumps(items)
-        if len(blob) > SERIES_MESSAGE_BYTES and len(items) > 1:  # stay far below the broker's limit
-            half = len(items) // 2
-            await send_summaries(partition, items[:half], [], sent)  # the progress holds once all are sent
-            await send_summaries(partition, items[half:], headers, sent)
-            return
-        try:
-            sent.append(await tw.series.send(key=b"series", value=blob, partition=partition, headers=headers))
-        except Exception:  # noqa: BLE001 - an exception in a Faust timer would stop the whole worker
-            log.exception("could not send %d series summaries to partition %d", len(items), partition)
-            tw.metrics.series_dropped.inc(len(items))
+
+async def read_covers(bootstrap: str, topic: str, partitions: int, names: list[str],
+                      limit: int = TAIL_SCAN_MESSAGES) -> dict[str, dict[int, Cover]]:
+    """Per source partition name, per series partition, the latest cover found in that partition's tail
+    (read backwards in chunks until every name is found, the start, or ``limit`` messages)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                client_id="tracewatch-covers", fetch_max_wait_ms=50)
+    await consumer.start()
+    out: dict[str, dict[int, Cover]] = {}
+    try:
+        tps = [TopicPartition(topic, q) for q in range(partitions)]
+        consumer.assign(tps)
+        ends = await consumer.end_offsets(tps)
+        for tp in tps:
+            for name, cover in (await _scan_back(consumer, tp, ends[tp], set(names), limit)).items():
+                out.setdefault(name, {})[tp.partition] = cover
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def _scan_back(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int, wanted: set[str],
+                     limit: int) -> dict[str, Cover]:
+    found: dict[str, Cover] = {}
+    if not end:
+        return found
+    high: int | None = None  # the chunk ends before this offset; None: at the log's true end, which a
+    scanned = 0              # broker may report short (streams.transport.LogEnds)
+    while True:
+        low = max(0, (end if high is None else high) - TAIL_CHUNK)
+        consumer.seek(tp, low)
+        chunk: dict[str, Any] = {}
+        idle = 0
+        reading = True
+        while reading:
+            records = (await consumer.getmany(tp, timeout_ms=200, max_records=TAIL_CHUNK)).get(tp, [])
+            if not records:
+                position = await consumer.position(tp)
+                idle += 1
+                if position >= (end if high is None else high) or idle > 25:
+                    break
+                continue
+            for record in records:
+                if high is not None and record.offset >= high:
+                    reading = False
+                    break
+                scanned += 1
+                for key, value in record.headers or ():
+                    if key == COVERED_HEADER:
+                        covers = orjson.loads(value)
+                        for name in wanted:
+                            if name in covers:
+                                chunk[name] = covers[name]  # a later message overrides an earlier one
+        for name, value in chunk.items():
+            if name not in found:
+                found[name] = Cover.from_json(value)
+        if low == 0 or wanted <= found.keys() or scanned >= limit:
+            return found
+        high = low

@@ -7,6 +7,9 @@ with the number of series, not of events. Each series' state (learned baseline, 
 last fired) is kept as a snapshot in a table whose changelog lets another worker take the partition over
 with the learned baselines. Snapshots are written right before each offset commit, once per series that
 changed since the last one, in a few record batches (``streams.changelog``), not on every summary.
+A snapshot names the last summary folded into it (``SeriesState.position``: the message's offset in
+the series topic's partition, which is the series key's own, and the summary's index in it), so a message read again after a crash between the snapshot
+and the commit is recognised and skipped (``docs/exactly-once.md``).
 When a series that produced findings has been quiet for the incident policy's resolve time (in event
 time), a ``clear`` goes to the incident agent.
 
@@ -81,10 +84,12 @@ def register(tw: "Tracewatch") -> None:
     async def series_agent(stream):  # noqa: ANN001 - Faust stream
         async for event in stream.events():
             partition = event.message.partition
+            offset = event.message.offset
             behind = progress.setdefault(partition, {})
             until = watermark_of(behind)
-            for item in orjson.loads(event.value):  # the summaries of this partition from one flush
-                state = await judge(BucketSummary.from_dict(item, owned=True), until)
+            # the summaries of this partition from one flush
+            for index, item in enumerate(orjson.loads(event.value)):
+                state = await judge(BucketSummary.from_dict(item, owned=True), until, (offset, index))
                 if state.waiting:
                     waiting.setdefault(partition, set()).add(state.series_key)
             report = event.headers.get(PROGRESS_HEADER)
@@ -92,13 +97,19 @@ def register(tw: "Tracewatch") -> None:
                 behind.update(orjson.loads(report))
                 await release(partition, behind)
 
-    async def judge(summary: BucketSummary, until: float) -> SeriesState:
+    async def judge(summary: BucketSummary, until: float, position: tuple[int, int]) -> SeriesState:
         key = summary.series_key
         state = states.get(key)
         if state is None:
             blob = tw.series_state.get(key.encode())
             state = tw.suite.restore_series(blob) if blob else tw.suite.series_state(key)
             states[key] = state
+        if position <= state.position:
+            # Read again after a crash between writing this state's snapshot and committing the offset:
+            # the snapshot already counts it.
+            tw.metrics.series_refolds_skipped.inc()
+            return state
+        state.position = position
         await publish(state, state.add(summary, until), summary.bucket_start)
         return state
 
