@@ -35,7 +35,7 @@ import math
 from typing import Any, Callable
 
 from detectors.base import BucketSummary, ew_alpha
-from detectors.calibration import Calibrated
+from detectors.calibration import Calibrated, learn
 from detectors.finding import Finding
 
 DAY_S = 86_400.0
@@ -74,12 +74,12 @@ def getter(field: str) -> Callable[[Any], float | None]:
 
 class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
-                 "_day", "_day_dev", "_err", "_t0", "_peak", "_hour")
+                 "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
               "shift_windows": 6, "daily": True, "daily_margin": 0.5,
-              "routine_decay": 0.7}
+              "routine_decay": 0.7, "learn_alarms_after_s": 604800.0}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
 
@@ -108,9 +108,10 @@ class FieldAnomaly(Calibrated):
         self._day = []  # per hour of day: level (empty until used)
         self._day_dev = []
         self._err = [0.0, 0.0]  # EW mean absolute error of the fast and the hour-of-day baselines
-        self._t0 = 0.0
+        self._t0 = 0.0  # the first window's start
         self._peak = []  # per hour of day: the highest score seen there, decayed per day
         self._hour = -1  # the hour of day of the last judged window
+        self._alarm_learned = 0.0  # when an alarming window was last learned (``_learn_tail``; 0: never)
 
     def load_state(self, state: dict[str, Any]) -> None:
         if "_var" in state and "_dev" not in state:  # a snapshot before calibration: deviation from variance
@@ -165,6 +166,7 @@ class FieldAnomaly(Calibrated):
         if self.daily:
             self._learn_day(window, x)
         if self._windows == 0:
+            self._t0 = window.bucket_start
             self._mean, self._dev = x, 0.0
             self._slow, self._slow_dev = x, 0.0
         else:
@@ -186,7 +188,7 @@ class FieldAnomaly(Calibrated):
     def _learn_day(self, window: BucketSummary, x: float) -> None:
         """Learn the hour-of-day level (clipped like the others) and both baselines' errors."""
         if not self._day:
-            self._day, self._day_dev, self._t0 = [0.0] * 24, [-1.0] * 24, window.bucket_start
+            self._day, self._day_dev = [0.0] * 24, [-1.0] * 24
         h = int((window.bucket_start % DAY_S) // 3600)
         m, d = self._day[h], self._day_dev[h]
         if d < 0:  # first visit of this hour
@@ -212,10 +214,27 @@ class FieldAnomaly(Calibrated):
                     found = self._finding(window, score, limit, mean)
             else:
                 self._streak = 0
-            self.learn_score(score, limit)
+            self._learn_tail(window, score, limit)
             self._level_shift(score >= limit, mean)
         self.learn_one(window)
         return found
+
+    def _learn_tail(self, window: BucketSummary, score: float, limit: float) -> None:
+        """Learn the window's score for the alarm threshold. An alarming score is left out (one incident
+        must not blunt the detector, nor its size teach anything), except that once the series has
+        ``learn_alarms_after_s`` of history, one alarming window per ``cooldown_s`` (one would-be page)
+        counts as an excess at the threshold: a series that keeps paging more often than its budget
+        (bursty by nature, its bursts are its normal) raises its own threshold, while a lasting incident
+        teaches at most one excess per cooldown."""
+        if score < limit:
+            self.learn_score(score, limit)
+            return
+        t = window.bucket_start
+        after = self.learn_alarms_after_s
+        if (after and t - self._t0 >= after
+                and (not self._alarm_learned or t - self._alarm_learned >= self.cooldown_s)):
+            learn(self._tail, limit, self._decay)
+            self._alarm_learned = t
 
     def _routine(self, window: BucketSummary, score: float) -> bool:
         """Whether the series reached ``score`` at this hour of day (give or take one) on the last days;

@@ -1,4 +1,5 @@
-"""The anomaly detector's behaviour beyond the contract: routines of the day are not news."""
+"""The anomaly detector's behaviour beyond the contract: routines of the day are not news; a series that
+keeps paging beyond its budget raises its own threshold."""
 
 from __future__ import annotations
 
@@ -55,3 +56,33 @@ def test_the_routine_survives_a_snapshot():
     restored = _detector()
     restored.load_state(d.state())
     assert restored == d
+
+
+def _bursty(**kw) -> tuple[list[float], FieldAnomaly]:
+    """Three weeks of five-minute windows around 100 with a burst (130-250) every three hours or so, at
+    random times; returns the days of the findings."""
+    rng = random.Random(3)
+    d = FieldAnomaly("a", "app", field="metadata.v", window_s=300, cooldown_s=3600, **kw)
+    type(d).watched = 1
+    found = []
+    for w in range(21 * 288):
+        t = T0 + w * 300
+        v = rng.uniform(130, 250) if rng.random() < 1 / 36 else rng.gauss(100, 1)
+        if d.update(BucketSummary.make("a|app=x", t, n=1, total=v, t_last=t + 1)) is not None:
+            found.append((t - T0) / DAY)
+    return found, d
+
+
+def test_a_series_that_keeps_paging_beyond_its_budget_raises_its_own_threshold():
+    learning, _ = _bursty()
+    never, _ = _bursty(learn_alarms_after_s=0)
+    week = [sum(1 for x in found if 14 <= x < 21) for found in (learning, never)]
+    first = [sum(1 for x in found if x < 7) for found in (learning, never)]
+    assert first[0] == first[1]  # the first week is the same
+    assert 2 * week[0] <= week[1], week  # the third week: half the pages (12 vs 24 here)
+
+
+def test_a_steady_series_still_pages_after_its_first_week():
+    d = _detector()
+    assert _run(d, 10, {(9, 12 * 3600): 110.0}) == [(9, 12)]
+    assert d.state()["_alarm_learned"] == 0.0 or d.state()["_alarm_learned"] >= T0 + 7 * DAY
