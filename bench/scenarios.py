@@ -13,7 +13,13 @@ count as catching it and the window in which it happens:
   (target: that version);
 - ``runaway``: an agent session loops at ~3 requests per second for 5 minutes;
 - ``budget``: one user burns through the daily budget in half an hour;
-- ``score``: one feature's ``groundedness`` score drops by 0.25 for 20 minutes (``kind: anomaly``).
+- ``score``: one feature's ``groundedness`` score drops by 0.25 for 20 minutes (``kind: anomaly``);
+- ``update_announced``: the provider moves one model to a new snapshot, named in ``response_model``,
+  rolled out to all its calls over 10 minutes, for good (``kind: model_update``);
+- ``update_silent``: one model's behaviour changes for good with the same served name: answers ~45 %
+  shorter and 3x the flagged calls (``kind: model_update``).
+
+Every call names the model that answered (``response_model``, a dated snapshot of its model).
 
 >>> s = generate(seed=1, days=0.05, rate=0.5, incidents=0)
 >>> len(s.events) > 300, s.labels
@@ -38,7 +44,13 @@ MODELS = {"gpt-4o": ("openai", 5e-6, 900.0), "claude-sonnet": ("anthropic", 6e-6
           "gpt-4o-mini": ("openai", 0.4e-6, 500.0)}
 FEATURES = [("support", "chat"), ("support", "summarize"), ("search", "answer"), ("search", "rerank")]
 PROMPTS = {"chat": "support-chat", "summarize": "support-summary", "answer": "search-answer"}
-KINDS = ("cost", "latency", "errors", "quality", "runaway", "budget", "score")
+KINDS = ("cost", "latency", "errors", "quality", "runaway", "budget", "score", "update_announced",
+         "update_silent")
+#: the snapshot each model is served by until an announced update
+SERVED = {"gpt-4o": "gpt-4o-2024-08-06", "claude-sonnet": "claude-sonnet-4-20250514",
+          "gpt-4o-mini": "gpt-4o-mini-2024-07-18"}
+#: an announced update reaches all of a model's calls over this many seconds
+ROLLOUT_S = 600.0
 
 
 @dataclass
@@ -77,8 +89,13 @@ def _event(rng: random.Random, t: float, i: int, users: int, overrides: dict[str
             overrides = {**overrides, **extra}
     user = overrides.get("user_id") or f"u{int(users * rng.random() ** 1.5)}"
     session = overrides.get("session_id") or f"{user}-s{int(t // 1800)}"
+    served = SERVED[model]
+    if "served_new" in overrides:  # an announced update, rolling out
+        new, since = overrides["served_new"]
+        if rng.random() < (t - since) / ROLLOUT_S:
+            served = new
     inp = int(rng.lognormvariate(6.5, 0.6))
-    out = int(rng.lognormvariate(5.0, 0.7))
+    out = max(1, int(rng.lognormvariate(5.0, 0.7) * overrides.get("out_x", 1.0)))
     cost = (inp + out) * price * overrides.get("cost_x", 1.0)
     lat = rng.lognormvariate(math.log(latency), 0.35) * overrides.get("latency_x", 1.0)
     if rng.random() < 0.004:  # rare slow outliers that must never page on their own
@@ -89,11 +106,11 @@ def _event(rng: random.Random, t: float, i: int, users: int, overrides: dict[str
     prompt = PROMPTS.get(feature)
     version = overrides.get("versions", {}).get(prompt, "3") if prompt else None
     flags = []
-    if prompt and rng.random() < overrides.get("bad_p", {}).get((prompt, version), 0.02):
+    if prompt and rng.random() < overrides.get("bad_p", {}).get((prompt, version), 0.02) * overrides.get("bad_x", 1.0):
         flags.append("hallucination" if rng.random() < 0.6 else "negative_feedback")
     return TraceEvent.model_construct(
         schema_version=1, trace_id=f"tr-{i:08d}", timestamp=datetime.fromtimestamp(t, tz=timezone.utc),
-        model=model, provider=provider, app=app, feature=feature, prompt_id=prompt, prompt_version=version,
+        model=model, response_model=served, provider=provider, app=app, feature=feature, prompt_id=prompt, prompt_version=version,
         user_id=user, session_id=session, input_tokens=inp, output_tokens=out, cost_usd=round(cost, 8),
         latency_ms=round(lat, 1), status=status, error_type="upstream_500" if status == "error" else None,
         scores={"groundedness": round(min(1.0, max(0.0, rng.gauss(0.85 - overrides.get("score_drop", 0.0),
@@ -148,6 +165,16 @@ def generate(seed: int = 7, days: float = 3.0, rate: float = 2.0, incidents: int
             windows.append((t0, t0 + 1200, {"feature": feature, "score_drop": 0.25, "_match": "feature"}, kind))
             labels.append(Label(kind, t0, t0 + 1200, f"app={app}/feature={feature}", ("anomaly",),
                                 {"app": app, "feature": feature}))
+        elif kind == "update_announced":  # for good: the window lasts to the end
+            model = rng.choice(list(MODELS))
+            new = f"{model}-{datetime.fromtimestamp(t0, tz=timezone.utc):%Y-%m-%d}-{int(t0) % 1000:03d}"
+            windows.append((t0, end, {"model": model, "served_new": (new, t0), "_match": "model"}, kind))
+            labels.append(Label(kind, t0, t0 + 1800, f"model={model}", ("model_update",),
+                                {"model": model, "served_model": new}))
+        elif kind == "update_silent":
+            model = rng.choice(list(MODELS))
+            windows.append((t0, end, {"model": model, "out_x": 0.55, "bad_x": 3.0, "_match": "model"}, kind))
+            labels.append(Label(kind, t0, t0 + 1800, f"model={model}", ("model_update",), {"model": model}))
         elif kind == "runaway":
             session = f"loop-{int(t0)}"
             windows.append((t0, t0 + 300, {"session_id": session, "user_id": "agent-7", "_loop": 3.0}, kind))

@@ -13,6 +13,7 @@ from detectors.errors import ErrorSurge
 from detectors.finding import Evidence, Finding, Target
 from detectors.injection_rate import InjectionRate
 from detectors.latency import LatencyRegression
+from detectors.model_update import ModelUpdate
 from detectors.quality import QualityRegression
 from detectors.runaway import Runaway
 from detectors.suite import DetectorSuite, SeriesState, replay
@@ -20,6 +21,6 @@ from detectors.suite import DetectorSuite, SeriesState, replay
 __all__ = [
     "BucketSummary", "Budget", "ConfigError", "CostSpike", "Detector", "DetectorSuite", "ErrorSurge",
     "Evidence", "FieldAnomaly", "Finding", "InjectionRate", "KINDS", "LatencyRegression",
-    "QualityRegression", "Runaway", "SeriesSpec", "SeriesState", "Target", "lint_file", "lint_text",
+    "ModelUpdate", "QualityRegression", "Runaway", "SeriesSpec", "SeriesState", "Target", "lint_file", "lint_text",
     "load_config", "replay",
 ]

@@ -33,6 +33,7 @@ from detectors.cost import MEASURES, CostSpike
 from detectors.errors import ErrorSurge
 from detectors.injection_rate import InjectionRate
 from detectors.latency import LatencyRegression
+from detectors.model_update import ModelUpdate
 from detectors.quality import QualityRegression
 from detectors.runaway import Runaway
 from detectors.safe_yaml import SafeLoader
@@ -42,7 +43,7 @@ SHIPPED = Path(__file__).with_name("config.yaml")
 #: every detector class, by the ``kind`` that names it in the config
 KINDS: dict[str, type[Detector]] = {
     cls.kind: cls for cls in (CostSpike, Budget, Runaway, LatencyRegression, ErrorSurge,
-                              QualityRegression, FieldAnomaly, InjectionRate)
+                              QualityRegression, FieldAnomaly, InjectionRate, ModelUpdate)
 }
 TOP_KEYS = {"bucket_s": 5.0, "lateness_s": None, "injection": {}, "detectors": []}
 INJECTION_KEYS = {"enabled": True, "options": {}}
@@ -74,6 +75,7 @@ MESSAGES = {
     "choice": '"{value}" is not allowed; allowed: {allowed}',
     "severity": 'unknown severity "{value}"; allowed: info, warning, critical',
     "field": "{problem}",
+    "share": "must be a share of calls above 0 and at most 1, got {value}",
 }
 
 
@@ -293,8 +295,11 @@ class _Linter:
             elif key in ("warmup", "min_volume", "cooldown_s", "min_window_calls") and value < 0:
                 self.error(vn, p, "non_negative", value=value)
             elif key in ("limit", "ratio", "z", "half_life_s", "max_requests_per_min", "max_tokens_per_min",
-                         "min_hits", "consecutive", "season_days", "max_versions") and value <= 0:
+                         "min_hits", "consecutive", "season_days", "max_versions", "min_signals",
+                         "recent_windows", "max_models", "rate_ratio") and value <= 0:
                 self.error(vn, p, "positive", value=value)
+            elif key == "share" and not 0 < value <= 1:
+                self.error(vn, p, "share", value=value)
             elif key == "period" and value not in PERIODS:
                 self.error(vn, p, "choice", value=value, allowed=", ".join(PERIODS))
             elif key == "measure" and value not in MEASURES:

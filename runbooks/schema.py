@@ -35,7 +35,7 @@ STEP_TYPES = (
 #: Keys every step may carry next to its one action key.
 STEP_COMMON_KEYS = ("name", "when", "on_failure", "retries")
 #: Detector families (``Finding.kind``).
-KINDS = ("cost", "budget", "runaway", "latency", "errors", "quality", "injection", "anomaly")
+KINDS = ("cost", "budget", "runaway", "latency", "errors", "quality", "injection", "anomaly", "model_update")
 
 #: Every message the loader prints, by error type ({placeholders} from the error's context).
 MESSAGES: dict[str, str] = {

@@ -39,6 +39,13 @@ def window_stream(kind: str, seed: int, count: int = 80, start: float = 1_767_22
             version = "2" if i > count // 2 else "1"
             s.bad = sum(rng.random() < (0.12 if version == "2" else 0.02) for _ in range(n))
             s.versions = {version: [n, s.bad, t0]}
+        elif kind == "model_update":  # a silent update: shorter answers, more flagged calls
+            lo = math.log(200 * (0.55 if bad else 1.0) * rng.uniform(0.95, 1.05))
+            lt = math.log(5.0 * rng.uniform(0.95, 1.05))
+            s.counts = {"o": n, "o1": n * lo, "o2": n * (lo * lo + 0.36), "l": n, "l1": n * lt,
+                        "l2": n * (lt * lt + 0.1), "g": rng.randint(0, 1) + (n // 8 if bad else 0)}
+            s.versions = {"m-2024-08-06": [n, 0, t0]}
+            s.target = {"model": "m"}
         elif kind == "injection":
             s.n = s.bad = 3 if bad else (1 if i % 7 == 0 else 0)
             if not s.n:
@@ -52,7 +59,7 @@ def make_detector(kind: str):
     series = {"budget": "user_id", "runaway": "session_id", "injection": "user_id",
               "quality": "prompt_id"}.get(kind, "model")
     extra = {"budget": {"limit": 2.0}, "quality": {"min_volume": 300},
-             "anomaly": {"field": "latency_ms"}}.get(kind, {})
+             "anomaly": {"field": "latency_ms"}, "model_update": {"window_s": 60.0}}.get(kind, {})
     if kind == "injection":
         extra = {"window_s": 60.0}
     warm = {} if kind in ("budget", "runaway", "injection", "quality") else {"warmup": 10}

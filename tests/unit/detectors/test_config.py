@@ -39,7 +39,7 @@ def test_the_shipped_config_is_valid_and_covers_every_kind():
        - name: spend
          kind: cots
      """, ['d.yaml:4: detectors[0].kind: unknown kind "cots" (did you mean "cost"?); allowed: cost, budget, '
-           'runaway, latency, errors, quality, anomaly, injection']),
+           'runaway, latency, errors, quality, anomaly, injection, model_update']),
     ("""
      detectors:
        - name: a
@@ -123,7 +123,7 @@ def test_load_config_raises_with_every_error(tmp_path):
     assert exc.value.errors == [
         f"{path}:1: bucket_s: must be greater than 0, got -1",
         f'{path}:4: detectors[0].kind: unknown kind "nope"; allowed: cost, budget, runaway, latency, errors, '
-        'quality, anomaly, injection']
+        'quality, anomaly, injection, model_update']
 
 
 def test_environment_variable_selects_the_config(tmp_path, monkeypatch):

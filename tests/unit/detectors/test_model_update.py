@@ -1,0 +1,144 @@
+"""Issue 16: the model_update detector finds announced and silent provider model updates, once each, and
+stays quiet on clean traffic, on noisy traffic (outliers, an outage burst, a latency regression alone) and
+on a gradual drift."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+from datetime import datetime, timezone
+from typing import Callable
+
+import orjson
+import pytest
+
+from detectors import DetectorSuite, ModelUpdate, replay
+from detectors.config import SHIPPED, lint_text, load_config
+from streams.events import TraceEvent
+
+T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+HOUR = 3600.0
+
+
+def traffic(hours: float, *, rate: float = 1.0, seed: int = 1, served: Callable[[float, float], str] | None = None,
+            out_x: Callable[[float], float] = lambda t: 1.0, bad_p: Callable[[float], float] = lambda t: 0.02,
+            error_p: Callable[[float], float] = lambda t: 0.005,
+            latency_x: Callable[[float], float] = lambda t: 1.0) -> list[TraceEvent]:
+    """One model's calls (Poisson, ``rate`` per second, with a daily swing), each signal a function of
+    the hours since the start (``served`` also of a uniform draw)."""
+    rng = random.Random(seed)
+    out, t, i = [], T0, 0
+    served = served or (lambda h, u: "gpt-4o-2024-08-06")
+    while True:
+        h = (t - T0) / HOUR
+        t += rng.expovariate(rate * (1.0 + 0.4 * math.sin(2 * math.pi * h / 24)))
+        if t >= T0 + hours * HOUR:
+            return out
+        h = (t - T0) / HOUR
+        tokens = max(1, int(rng.lognormvariate(5.3, 0.7) * out_x(h)))
+        latency = rng.lognormvariate(math.log(900.0), 0.35) * (tokens / 200) ** 0.3 * latency_x(h)
+        if rng.random() < 0.004:
+            latency *= 10  # rare slow outliers
+        status = "error" if rng.random() < error_p(h) else "ok"
+        flags = ["hallucination"] if rng.random() < bad_p(h) else []
+        out.append(TraceEvent.model_construct(
+            trace_id=f"t{i}", timestamp=datetime.fromtimestamp(t, tz=timezone.utc), model="gpt-4o",
+            response_model=served(h, rng.random()), provider="openai", output_tokens=tokens, input_tokens=500,
+            latency_ms=round(latency, 1), status=status, flags=flags,
+            scores={"groundedness": min(1.0, max(0.0, rng.gauss(0.85, 0.05)))}))
+        i += 1
+
+
+def findings(events: list[TraceEvent], **params) -> list:
+    suite = DetectorSuite([ModelUpdate("model_update", "model/provider?", **params)], bucket_s=5, lateness_s=5)
+    return list(replay(events, suite))
+
+
+def test_an_announced_update_is_found_once_with_the_served_models_before_and_after():
+    def served(h: float, u: float) -> str:  # rolled out over ten minutes from hour 4
+        return "gpt-4o-2024-11-20" if h > 4 and u < (h - 4) * 6 else "gpt-4o-2024-08-06"
+    (f,) = findings(traffic(7, served=served))
+    assert f.kind == "model_update" and f.labels["cause"] == "announced"
+    assert 4 * HOUR < f.time - T0 < 4.5 * HOUR
+    assert f.labels["served_model"] == "gpt-4o-2024-11-20"
+    assert f.evidence.details["served_before"] == ["gpt-4o-2024-08-06"]
+    assert f.evidence.details["served_after"]["gpt-4o-2024-11-20"] >= 0.2
+    assert (f.target.model, f.target.provider) == ("gpt-4o", "openai")
+    assert "gpt-4o is answered by a new model: gpt-4o-2024-11-20" in f.summary
+
+
+def test_a_silent_update_is_found_once_with_figures_per_signal():
+    after = 4.0
+    (f,) = findings(traffic(8, out_x=lambda h: 0.55 if h > after else 1.0,
+                            bad_p=lambda h: 0.06 if h > after else 0.02))
+    assert f.labels["cause"] == "silent" and f.evidence.details["cause"] == "silent"
+    assert after * HOUR < f.time - T0 < (after + 0.5) * HOUR  # within half an hour
+    signals = f.evidence.details["signals"]
+    moved = {name for name, figure in signals.items() if figure["moved"]}
+    assert {"output_tokens", "flagged"} <= moved  # (latency per token too: the answers are shorter)
+    assert signals["output_tokens"]["after"] < 0.7 * signals["output_tokens"]["before"]
+    assert signals["flagged"]["after"] > 2 * signals["flagged"]["before"]
+    assert not signals["failed"]["moved"] and not signals["score"]["moved"]
+    assert "behaves differently on 3 signals at once: output tokens 2" in f.summary
+
+
+def test_clean_traffic_is_quiet():
+    assert findings(traffic(10, seed=3)) == []
+
+
+def test_noisy_traffic_is_not_an_update():
+    """Outliers, a six-minute outage (errors and slow calls at once), a 25-minute latency regression alone,
+    a week-day's volume swing and a canary that never reaches a fifth of the calls."""
+    def window(start: float, minutes: float, inside: float, outside: float = 1.0) -> Callable[[float], float]:
+        return lambda h: inside if start <= h < start + minutes / 60 else outside
+
+    outage = window(5.0, 6, 0.35, 0.005)
+    events = traffic(
+        10, seed=4, error_p=outage,
+        latency_x=lambda h: window(5.0, 6, 4.0)(h) * window(8.0, 25, 3.0)(h),
+        served=lambda h, u: "gpt-4o-canary" if 9 < h < 10 and u < 0.1 else "gpt-4o-2024-08-06")
+    assert findings(events) == []
+
+
+def test_a_gradual_drift_is_not_an_update():
+    """Answers 40 % shorter and twice the flagged calls, but spread over two days."""
+    events = traffic(48, rate=0.25, seed=5, out_x=lambda h: 1.0 - 0.4 * h / 48, bad_p=lambda h: 0.02 + 0.02 * h / 48)
+    assert findings(events) == []
+
+
+def test_a_rollback_to_an_established_model_is_not_news():
+    def served(h: float, u: float) -> str:
+        return "gpt-4o-2024-11-20" if 4 < h < 6 else "gpt-4o-2024-08-06"
+    found = findings(traffic(9, served=served))
+    assert [f.labels["served_model"] for f in found] == ["gpt-4o-2024-11-20"]
+
+
+def test_state_stays_small_with_hostile_served_names():
+    d = ModelUpdate("model_update", "model/provider?")
+    suite = DetectorSuite([d], bucket_s=5)
+    states: dict = {}
+    events = traffic(3, served=lambda h, u: f"{'x' * 500}-{int(u * 97)}")
+    list(replay(events, suite, states=states))
+    (state,) = states.values()
+    assert len(state.snapshot()) <= 2048
+    assert len(state.detector._served) <= d.max_models
+    assert pickle.loads(pickle.dumps(state.detector)) == state.detector
+    assert suite.restore_series(state.snapshot()) == state
+    assert orjson.loads(state.snapshot())["s"]["_ring"]
+
+
+def test_config_lint_and_shipped_defaults():
+    errors = lint_text("detectors:\n  - name: mu\n    kind: model_update\n    share: 1.5\n    min_signals: 0\n",
+                       "d.yaml")
+    assert errors == ["d.yaml:4: detectors[0].share: must be a share of calls above 0 and at most 1, got 1.5",
+                      "d.yaml:5: detectors[0].min_signals: must be greater than 0, got 0"]
+    (spec,) = [d for d in load_config(SHIPPED).detectors if d["kind"] == "model_update"]
+    assert spec.get("enabled", True) and spec["series"] == "model/provider?"
+
+
+@pytest.mark.parametrize("kind", ["model_update"])
+def test_runbooks_can_trigger_on_the_kind(kind):
+    from runbooks.schema import KINDS
+
+    assert kind in KINDS
