@@ -130,7 +130,8 @@ def load_rows() -> list[dict]:
         if not k or k in seen:
             continue
         seen[k] = row
-        out.append({**row, "split": split_of(row["text"])})
+        # A row's "group" (own set: its template) decides its split when it has one, else its text.
+        out.append({**row, "split": split_of(row.get("group") or row["text"])})
     return out
 
 

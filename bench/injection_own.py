@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from bench.injection_own_more import ATTACK_MORE, BENIGN_MORE, SYSTEM_PROMPTS
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "data" / "injection" / "own.jsonl"
 
@@ -399,36 +401,59 @@ def _project_rows() -> list[dict]:
 
 
 def build() -> list[dict]:
+    """Every row of the own set, each with its split ``group`` (see :mod:`bench.injection_data`):
+    a template-combined text is split with its template (the override phrase of an attack, the
+    benign sentence a frame wraps, the code snippet, the system prompt), so the report split holds
+    templates the model never saw in training."""
     rng = random.Random(11)
     rows: list[dict] = []
 
-    def add(text: str, label: int, lang: str, source: str) -> None:
+    def add(text: str, label: int, lang: str, source: str, group: str | None = None) -> None:
         rows.append({"text": text, "label": label, "set": "own", "source": source, "license": "project (Apache-2.0)",
-                     "lang": lang})
+                     "lang": lang, "group": group or text})
 
     for lang, parts in ATTACK.items():
         for text in parts["solo"]:
             add(text, 1, lang, "bench/injection_own.py ATTACK solo")
         for _ in range(60):
-            text = rng.choice(parts["open"]) + rng.choice(parts["override"]) + " " + rng.choice(parts["do"])
+            i = rng.randrange(len(parts["override"]))
+            text = rng.choice(parts["open"]) + parts["override"][i] + " " + rng.choice(parts["do"])
             if rng.random() < 0.4:  # hidden after a benign request, as in an indirect injection
                 text = rng.choice(BENIGN[lang]) + rng.choice(["\n", " ", "\n\n"]) + text
-            add(text, 1, lang, "bench/injection_own.py ATTACK template")
+            add(text, 1, lang, "bench/injection_own.py ATTACK template", f"{lang}:override:{i}")
         for _ in range(10):  # inside a long system prompt: the customer's message is the attack
-            add(LONG_SYSTEM[lang].format(q=rng.choice(parts["override"]) + " " + rng.choice(parts["do"])), 1, lang,
-                "bench/injection_own.py ATTACK in system prompt")
+            i = rng.randrange(len(parts["override"]))
+            add(LONG_SYSTEM[lang].format(q=parts["override"][i] + " " + rng.choice(parts["do"])), 1, lang,
+                "bench/injection_own.py ATTACK in system prompt", f"{lang}:override:{i}")
     for lang, texts in BENIGN.items():
         for text in texts:
             add(text, 0, lang, "bench/injection_own.py BENIGN")
         for _ in range(40):
-            add(rng.choice(BENIGN_FRAMES[lang]).format(q=rng.choice(texts)), 0, lang, "bench/injection_own.py BENIGN frame")
-        for code in CODE:
-            add(rng.choice(CODE_ASK[lang]).format(c=code), 0, lang, "bench/injection_own.py BENIGN code")
+            q = rng.choice(texts)
+            add(rng.choice(BENIGN_FRAMES[lang]).format(q=q), 0, lang, "bench/injection_own.py BENIGN frame", q)
+        for k, code in enumerate(CODE):
+            add(rng.choice(CODE_ASK[lang]).format(c=code), 0, lang, "bench/injection_own.py BENIGN code", f"code:{k}")
         for _ in range(10):
-            add(LONG_SYSTEM[lang].format(q=rng.choice(texts)), 0, lang, "bench/injection_own.py BENIGN system prompt")
+            add(LONG_SYSTEM[lang].format(q=rng.choice(texts)), 0, lang, "bench/injection_own.py BENIGN system prompt",
+                f"{lang}:system:ava")
+    for lang, texts in BENIGN_MORE.items():
+        for text in texts:
+            add(text, 0, lang, "bench/injection_own_more.py BENIGN_MORE")
+    for lang, texts in ATTACK_MORE.items():
+        for text in texts:
+            add(text, 1, lang, "bench/injection_own_more.py ATTACK_MORE")
+    for lang, prompts in SYSTEM_PROMPTS.items():
+        queries = BENIGN[lang] + BENIGN_MORE[lang]
+        attacks = ATTACK_MORE[lang] + ATTACK[lang]["solo"]
+        for k, prompt in enumerate(prompts):
+            group = f"{lang}:system:{k}"
+            for q in rng.sample(queries, 8):
+                add(prompt.format(q=q), 0, lang, "bench/injection_own_more.py SYSTEM_PROMPTS", group)
+            for q in rng.sample(attacks, 4):
+                add(prompt.format(q=q), 1, lang, "bench/injection_own_more.py SYSTEM_PROMPTS + attack", group)
     for row in _project_rows():
         rows.append({"text": row["text"], "label": row["label"], "set": "own", "source": row["source"],
-                     "license": "project (Apache-2.0)", "lang": row["lang"]})
+                     "license": "project (Apache-2.0)", "lang": row["lang"], "group": row["text"]})
     return rows
 
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import gzip
 import hashlib
+import json
+import random
 import sys
 import time
 from pathlib import Path
@@ -24,14 +27,19 @@ import numpy as np
 from scipy import optimize, sparse
 
 from bench.injection_data import load_rows
-from detectors.injection.model import MODEL_FILE, HashedLinearModel
+from detectors.injection.model import MODEL_FILE, REPLAY_FILE, HashedLinearModel
 from detectors.injection.normalize import normal_bytes, words_bytes
+from detectors.injection.scanner import InjectionScanner
+from detectors.injection.signatures import SignatureLibrary
 
 BITS = 18
 WINDOW = 2048
-L2 = 3e-4  # per unit of total sample weight
+L2 = 3e-5  # per unit of total sample weight (chosen with --validate)
 MAX_TRAIN_BYTES = 8192
 BENIGN_WEIGHT = 2.0  # benign texts count double: false positives cost more than misses
+LONG_PER_LANG = 0
+REPEAT_PER_LANG = 0
+REPLAY_PER_GROUP = 25
 
 
 def words_form(text: str) -> bytes:
@@ -78,30 +86,101 @@ def fit(x: sparse.csr_matrix, y: np.ndarray, sw: np.ndarray, l2: float = L2) -> 
     return res.x[:-1], float(res.x[-1])
 
 
+def augment(rows: list[dict], seed: int = 0) -> list[dict]:
+    """Long benign texts made of benign training texts, so that the model sees texts as long as its
+    windows: per language, ``LONG_PER_LANG`` concatenations of random benign texts (1.5-6 KB) and
+    ``REPEAT_PER_LANG`` benign texts repeated to 2-4 KB. Deterministic."""
+    rng = random.Random(seed)
+    out = []
+    for lang in sorted({r["lang"] for r in rows}):
+        benign = [r["text"] for r in rows if r["label"] == 0 and r["lang"] == lang]
+        if len(benign) < 5:
+            continue
+        for _ in range(LONG_PER_LANG):
+            target, parts = rng.randint(1500, 6000), []
+            while sum(map(len, parts)) < target:
+                parts.append(rng.choice(benign))
+            out.append({"text": rng.choice(["\n\n", "\n", " "]).join(parts), "label": 0, "set": "augment", "lang": lang})
+        for _ in range(REPEAT_PER_LANG):
+            text = rng.choice(benign)
+            out.append({"text": " ".join([text] * (rng.randint(2048, 4096) // (len(text) + 1) + 1)), "label": 0,
+                        "set": "augment", "lang": lang})
+    return out
+
+
+def write_replay(rows: list[dict], path: Path = REPLAY_FILE, per_group: int = REPLAY_PER_GROUP) -> int:
+    """A fixed, stratified sample of the training rows (at most ``per_group`` per set, label and
+    language; words forms cut to 1 KB) for feedback to replay (``replay_sample``)."""
+    sample = _stratified(rows, per_group)
+    lines = []
+    for r in sample:
+        words = words_form(r["text"])[:1024].decode("utf-8", "ignore")
+        lines.append(json.dumps({"words": words, "label": r["label"]}, ensure_ascii=False) + "\n")
+    path.write_bytes(gzip.compress("".join(lines).encode("utf-8"), compresslevel=9, mtime=0))  # reproducible
+    return len(sample)
+
+
 def train(rows: list[dict], bits: int = BITS, l2: float = L2) -> HashedLinearModel:
+    rows = rows + augment(rows)
     x = design([r["text"] for r in rows], bits)
     y = np.array([r["label"] for r in rows], dtype=float)
     w, b = fit(x, y, group_weights(rows), l2)
-    return HashedLinearModel(w.astype(np.float32), b, window=WINDOW)
+    model = HashedLinearModel(w.astype(np.float32), b, window=WINDOW)
+    model.df = np.asarray((x != 0).sum(axis=0)).ravel().astype(np.float32)  # texts per bucket (feedback's prior)
+    return model
 
 
-def evaluate(model: HashedLinearModel, rows: list[dict]) -> None:
+def evaluate(model: HashedLinearModel, rows: list[dict], label: str = "") -> dict:
+    """Accuracy, recall and FPR of signatures + ``model`` (the scanner's verdict) per set and language."""
+    scanner = InjectionScanner(SignatureLibrary.load(), model)
     stats: dict = collections.defaultdict(lambda: [0, 0, 0, 0])  # tp fp tn fn
     for r in rows:
-        p = model.logit(words_form(r["text"])) >= 0
+        p = scanner.scan(r["text"]).verdict == "injection"
         cell = 0 if p and r["label"] else 1 if p else 2 if not r["label"] else 3
         for key in ((r["set"], "*"), ("*", r["lang"]), ("*", "*")):
             stats[key][cell] += 1
+    out = {}
     for key in sorted(stats):
         tp, fp, tn, fn = stats[key]
         n = tp + fp + tn + fn
-        print(f"{key[0]:>15} {key[1]:>3} n={n:5d} acc={(tp + tn) / n:.3f} "
-              f"recall={tp / max(tp + fn, 1):.3f} fpr={fp / max(fp + tn, 1):.3f}")
+        out[key] = (tp + tn) / n
+        if label is not None:
+            print(f"{label}{key[0]:>15} {key[1]:>3} n={n:5d} acc={(tp + tn) / n:.3f} "
+                  f"recall={tp / max(tp + fn, 1):.3f} fpr={fp / max(fp + tn, 1):.3f}")
+    return out
+
+
+def validate_feedback(model: HashedLinearModel, fit_rows: list[dict], val_rows: list[dict]) -> None:
+    """Feedback on the validation slice: for each set, learn its fit rows (as ``tracewatch feedback``
+    does, replaying a sample of the other fit rows) and score every set's validation rows."""
+    import copy
+
+    replay = [(words_form(r["text"])[:1024], r["label"]) for r in _stratified(fit_rows, REPLAY_PER_GROUP)]
+    base = evaluate(model, val_rows, None)
+    for name in sorted({r["set"] for r in fit_rows}):
+        fb = [r for r in fit_rows if r["set"] == name]
+        m = copy.deepcopy(model)
+        m.learn_many([words_form(r["text"]) for r in fb], [r["label"] for r in fb], replay=replay)
+        after = evaluate(m, val_rows, None)
+        own = after.get((name, "*"))
+        drops = {k: base[k] - after[k] for k in base if k[1] == "*" and k[0] not in (name, "*")}
+        worst = max(drops.items(), key=lambda kv: kv[1]) if drops else (None, 0.0)
+        print(f"feedback {name:>15}: own {base.get((name, '*'), 0):.3f} -> {own if own is None else round(own, 3)}; "
+              f"worst other {worst[0]} {-worst[1] * 100:+.1f} pt")
+
+
+def _stratified(rows: list[dict], per_group: int) -> list[dict]:
+    rng = random.Random(1)
+    by_group: dict = collections.defaultdict(list)
+    for r in rows:
+        by_group[(r["set"], r["label"], r["lang"])].append(r)
+    return [r for key in sorted(by_group) for r in rng.sample(by_group[key], min(per_group, len(by_group[key])))]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--validate", action="store_true", help="fit on 80 %% of train, score the other 20 %%")
+    ap.add_argument("--feedback", action="store_true", help="with --validate: feedback per set, forgetting")
     ap.add_argument("--l2", type=float, default=L2)
     ap.add_argument("--bits", type=int, default=BITS)
     ap.add_argument("--out", type=Path, default=MODEL_FILE)
@@ -114,9 +193,13 @@ def main(argv: list[str] | None = None) -> int:
         model = train([r for r in rows if not val(r)], args.bits, args.l2)
         print(f"fitted in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
         evaluate(model, [r for r in rows if val(r)])
+        if args.feedback:
+            validate_feedback(model, [r for r in rows if not val(r)], [r for r in rows if val(r)])
         return 0
     model = train(rows, args.bits, args.l2)
     model.save(args.out)
+    n_replay = write_replay(rows, args.out.with_name(REPLAY_FILE.name))
+    print(f"replay sample: {n_replay} rows", file=sys.stderr)
     print(f"{len(rows)} train rows, fitted in {time.perf_counter() - t0:.1f}s -> {args.out}", file=sys.stderr)
     return 0
 

@@ -29,7 +29,10 @@ True
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ from typing import Any
 import numpy as np
 
 MODEL_FILE = Path(__file__).with_name("model.npz")
+REPLAY_FILE = Path(__file__).with_name("replay.jsonl.gz")
 CHAR_NS = (3, 4, 5)
 _P = np.uint64(0x100000001B3)  # FNV prime: the polynomial hash's base
 _GOLD = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads the polynomial hash over buckets
@@ -45,6 +49,12 @@ _SALT_WORD = np.uint64(0x51ED270B)
 _SALT_BIGRAM = np.uint64(0x2545F491)
 _SPACE = 32
 MAX_LOGIT = 30.0
+FEEDBACK_L2 = 1e-3  # learn_many: pull of the change towards zero (per unit of batch weight)
+REPLAY_WEIGHT = 1.0  # learn_many: weight of the replay sample against the batch
+FEEDBACK_MARGIN = 2.0  # learn_many: log-odds margin beyond which a text no longer pulls
+DF_SCALE = 10.0  # learn_many: the pull on a bucket grows by 1 per DF_SCALE training texts that have it
+BIAS_PULL = 100.0  # learn_many: the bias is held this much harder than the weights
+N_REF = 1024  # n-grams up to which a text's weights are divided by sqrt(n); beyond, by n / sqrt(N_REF)
 
 
 _INV_P = np.uint64(pow(int(_P), -1, 2 ** 64))  # P is odd, hence invertible modulo 2**64
@@ -114,13 +124,16 @@ class HashedLinearModel:
     change), so a state file stores only that.
     """
 
-    def __init__(self, weights: np.ndarray, bias: float, *, window: int = 2048, digest: str = "") -> None:
+    def __init__(self, weights: np.ndarray, bias: float, *, window: int = 2048, n_ref: int = N_REF,
+                 digest: str = "") -> None:
         self.weights = np.asarray(weights, dtype=np.float32)
         self.bits = int(round(math.log2(len(self.weights))))
         if 2 ** self.bits != len(self.weights):
             raise ValueError("the number of weights must be a power of two")
         self.bias = float(bias)
         self.window = int(window)
+        self.n_ref = int(n_ref)
+        self.df: np.ndarray | None = None  # per bucket: how many training texts have it (feedback's prior)
         self.digest = digest  # of the shipped weights, so that a state file names its base model
         self.delta: dict[int, float] = {}
         self.delta_bias = 0.0
@@ -138,8 +151,12 @@ class HashedLinearModel:
             weights = data["weights"].astype(np.float32) * np.float32(scale)
             bias = float(data["bias"])
             window = int(data["window"])
+            n_ref = int(data["n_ref"]) if "n_ref" in data else N_REF
+            df = data["df"].astype(np.float32) if "df" in data else None
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-        return cls(weights, bias, window=window, digest=digest)
+        model = cls(weights, bias, window=window, n_ref=n_ref, digest=digest)
+        model.df = df
+        return model
 
     def save(self, path: Path) -> None:
         """The weights as int8 with one scale (the shipped file; ``bench/train_injection.py``)."""
@@ -147,7 +164,9 @@ class HashedLinearModel:
         q = np.clip(np.round(self.weights / scale), -127, 127).astype(np.int8)
         with open(path, "wb") as fh:
             np.savez_compressed(fh, weights=q, scale=np.float64(scale), bias=np.float64(self.bias),
-                                window=np.int64(self.window))
+                                window=np.int64(self.window), n_ref=np.int64(self.n_ref),
+                                df=np.minimum(self.df if self.df is not None else 0, 65535).astype(np.uint16)
+                                if self.df is not None else np.zeros(len(self.weights), dtype=np.uint16))
 
     # ---- scoring ------------------------------------------------------------------------------------
 
@@ -162,7 +181,7 @@ class HashedLinearModel:
             return bias
         contrib = self.weights[buckets]
         if positions is None:
-            return max(-MAX_LOGIT, min(MAX_LOGIT, bias + float(contrib.sum()) / math.sqrt(n)))
+            return max(-MAX_LOGIT, min(MAX_LOGIT, bias + float(contrib.sum()) / self.norm(n)))
         # Windows [s, s + w) every w // 2 bytes, the last one ending at the end; per-byte sums first.
         per_byte = np.bincount(positions, weights=contrib, minlength=length)
         count = np.bincount(positions, minlength=length)
@@ -173,7 +192,7 @@ class HashedLinearModel:
             starts = np.append(starts, length - w)
         sums = cs[starts + w] - cs[starts]
         counts = np.maximum(cc[starts + w] - cc[starts], 1)
-        best = float(np.max(sums / np.sqrt(counts)))
+        best = float(np.max(sums / np.maximum(np.sqrt(counts), counts / math.sqrt(self.n_ref))))
         return max(-MAX_LOGIT, min(MAX_LOGIT, bias + best - math.log(len(starts))))
 
     def vector(self, words_form: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -183,7 +202,13 @@ class HashedLinearModel:
         if len(buckets) == 0:
             return buckets, np.zeros(0)
         uniq, counts = np.unique(buckets, return_counts=True)
-        return uniq, counts / math.sqrt(len(buckets))
+        return uniq, counts / self.norm(len(buckets))
+
+    def norm(self, n: int) -> float:
+        """What the weights of ``n`` n-grams are divided by: ``sqrt(n)`` up to ``n_ref`` n-grams, then
+        ``n / sqrt(n_ref)`` (a long text scores its mean weight times ``sqrt(n_ref)``, so repeating a
+        sentence does not amplify it)."""
+        return max(math.sqrt(n), n / math.sqrt(self.n_ref))
 
     # ---- learning -----------------------------------------------------------------------------------
 
@@ -213,6 +238,79 @@ class HashedLinearModel:
             self.delta[b] = self.delta.get(b, 0.0) + s
         self.delta_bias += 0.01 * tau * y
 
+    def learn_many(self, forms: list[bytes], labels: list[int], *, replay: list[tuple[bytes, int]] = (),
+                   l2: float = FEEDBACK_L2, replay_weight: float = REPLAY_WEIGHT,
+                   margin: float = FEEDBACK_MARGIN, df_scale: float = DF_SCALE,
+                   offsets: list[float] | None = None) -> None:
+        """Learn a batch: a regularised logistic fit of a sparse change to the current weights.
+
+        Minimises ``mean(log-loss on the batch) + replay_weight * mean(log-loss on replay)
+        + l2 * |change|²`` over the buckets of the batch's n-grams (and the bias, which ``l2`` holds
+        too), with scipy's L-BFGS. ``offsets`` (per batch text) are added to its log-odds: the
+        scanner passes its rule weights, so feedback moves the score it reports. ``replay`` is a fixed sample of the shipped training data
+        (:func:`replay_sample`): it keeps what the batch does not teach from moving, so feedback
+        for one kind of text does not make the model forget the others.
+        """
+        from scipy import optimize, sparse  # noqa: PLC0415 (feedback only; scipy comes with river)
+
+        for label in labels:
+            if label not in (0, 1):
+                raise ValueError(f"label must be 0 (benign) or 1 (injection), not {label!r}")
+        if not forms:
+            return
+        self.n_learned += len(forms)
+        vectors = [self.vector(f[: 4 * self.window]) for f in forms]
+        touched = np.unique(np.concatenate([b for b, _ in vectors] + [np.zeros(0, dtype=np.int64)]))
+        if len(touched) == 0:
+            return
+        rvectors = [self.vector(f[: 4 * self.window]) for f, _ in replay]
+        all_vectors = vectors + rvectors
+        y = np.array(list(labels) + [label for _, label in replay], dtype=float)
+        # Replay weight per class: replay_weight / 2 each, plus the batch's share of the other class,
+        # so that a batch of one class is balanced by as much replay of the other.
+        share = np.array([np.mean(np.asarray(labels) == c) for c in (0, 1)])
+        rlabels = np.array([label for _, label in replay], dtype=int)
+        rcount = np.array([max(int(np.sum(rlabels == c)), 1) for c in (0, 1)])
+        rclass = (replay_weight / 2 + share[::-1]) / rcount
+        sw = np.concatenate([np.full(len(vectors), 1.0 / len(vectors)), rclass[rlabels]])
+        # Each text's fixed part (current weights) and its values on the touched buckets.
+        fixed = np.array([float(self.weights[b] @ v) for b, v in all_vectors]) + self.bias + self.delta_bias
+        if offsets is not None:  # what else adds to the batch texts' score (the scanner's rule weights)
+            fixed[: len(vectors)] += np.asarray(offsets, dtype=float)
+        indptr, indices, data = [0], [], []
+        for b, v in all_vectors:
+            pos = np.searchsorted(touched, b)
+            keep = (pos < len(touched)) & (touched[np.minimum(pos, len(touched) - 1)] == b)
+            indices.append(pos[keep])
+            data.append(v[keep])
+            indptr.append(indptr[-1] + int(keep.sum()))
+        x = sparse.csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)),
+                              shape=(len(all_vectors), len(touched)))
+        xt = x.T.tocsr()
+        s = 2.0 * y - 1.0
+        # The pull back is stronger on n-grams that many training texts share (an EWC-like prior):
+        # a common n-gram moves every text it is in, a rare one only the texts that taught it.
+        pull = l2 * (1.0 + self.df[touched] / df_scale) if self.df is not None else np.full(len(touched), l2)
+
+        def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+            d, db = params[:-1], params[-1]
+            m = s * (fixed + x @ d + db)
+            short = np.maximum(margin - m, 0.0)  # squared hinge: a text right by the margin pulls no more
+            g = -2.0 * s * sw * short
+            grad = np.empty_like(params)
+            grad[:-1] = xt @ g + 2 * pull * d
+            grad[-1] = g.sum() + 2 * l2 * BIAS_PULL * db
+            return float(sw @ (short * short) + pull @ (d * d) + l2 * BIAS_PULL * db * db), grad
+
+        res = optimize.minimize(loss, np.zeros(len(touched) + 1), jac=True, method="L-BFGS-B",
+                                options={"maxiter": 300})
+        step = res.x[:-1].astype(np.float32)
+        nonzero = np.abs(step) > 1e-6
+        self.weights[touched[nonzero]] += step[nonzero]
+        for b, v in zip(touched[nonzero].tolist(), step[nonzero].tolist()):
+            self.delta[b] = self.delta.get(b, 0.0) + v
+        self.delta_bias += float(res.x[-1])
+
     def snapshot(self) -> dict[str, Any]:
         return {"model": self.digest, "n_learned": self.n_learned, "delta_bias": self.delta_bias,
                 "delta": {str(b): v for b, v in sorted(self.delta.items())}}
@@ -227,3 +325,14 @@ class HashedLinearModel:
             self.delta[b] = float(v)
         self.delta_bias = float(state.get("delta_bias", 0.0))
         self.n_learned = int(state.get("n_learned", 0))
+
+
+@functools.lru_cache(maxsize=4)
+def replay_sample(path: Path = REPLAY_FILE) -> list[tuple[bytes, int]]:
+    """The fixed sample of the shipped model's training data that feedback replays: ``[(words form,
+    label), ...]`` (``bench/train_injection.py`` writes it next to ``model.npz``; empty if absent)."""
+    if not Path(path).exists():
+        return []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        rows = [json.loads(line) for line in fh if line.strip()]
+    return [(row["words"].encode("utf-8"), int(row["label"])) for row in rows]

@@ -43,7 +43,7 @@ from typing import Any, Literal
 import re2
 from pydantic import BaseModel
 
-from detectors.injection.model import HashedLinearModel
+from detectors.injection.model import HashedLinearModel, replay_sample
 from detectors.injection.normalize import fold_leet_bytes, normal_bytes, normalize, rot13_bytes, words_bytes
 from detectors.injection.signatures import TARGETS, SignatureLibrary, compile_set, needs_non_ascii
 from detectors.safe_yaml import safe_load
@@ -66,7 +66,6 @@ MIN_SIGNATURE_LOGIT = -3.0  # benign-context rules together subtract at most thi
 CLASSIFIER_CLIP_BENIGN = 3.0  # the most the model can subtract
 CLASSIFIER_CLIP_INJECTION = 6.0  # the most it can add
 SIGNATURES_ONLY_BIAS = -1.5  # with use_model=False: a medium rule (2) alone flags a text, a low one (1) not
-FEEDBACK_EPOCHS = 3  # passes over a feedback batch
 MAX_CANDIDATES = 8  # decoded payloads per text, per kind
 MAX_CANDIDATE_CHARS = 8192
 
@@ -383,17 +382,21 @@ class InjectionScanner:
         """Learn from one labelled text: 1 = injection, 0 = benign (one passive-aggressive step)."""
         self.classifier.learn(words_bytes(normal_bytes(text)[0]), label)
 
-    def learn_many(self, examples: list[tuple[str, int]], epochs: int = FEEDBACK_EPOCHS) -> int:
-        """Learn a batch of labelled texts: ``epochs`` passes in a fixed order (what ``tracewatch
-        feedback`` does). Returns the number of examples."""
-        forms = [(words_bytes(normal_bytes(text)[0]), label) for text, label in examples]
-        for label in {label for _, label in forms} - {0, 1}:
-            raise ValueError(f"label must be 0 (benign) or 1 (injection), not {label!r}")
-        before = self.classifier.n_learned
-        for _ in range(epochs):
-            for form, label in forms:
-                self.classifier.learn(form, label)
-        self.classifier.n_learned = before + len(forms)  # texts learnt, not steps taken
+    def learn_many(self, examples: list[tuple[str, int]], epochs: int | None = None) -> int:
+        """Learn a batch of labelled texts (what ``tracewatch feedback`` does): a regularised fit of a
+        sparse change to the model, anchored by a fixed sample of its training data
+        (:meth:`HashedLinearModel.learn_many`). Returns the number of examples. (``epochs`` is
+        accepted for callers of older versions and ignored.)"""
+        forms, offsets = [], []
+        for text, _ in examples:
+            normal, cleaned, invisible, hidden = normal_bytes(text)
+            form = words_bytes(normal)
+            hits = self._signature_hits(self._form_sets(), normal, form, text, cleaned, invisible, hidden)
+            forms.append(form)
+            offsets.append(self.bias + (max(MIN_SIGNATURE_LOGIT, min(self._weight(hits), MAX_SIGNATURE_LOGIT))
+                                        if hits else 0.0))
+        labels = [label for _, label in examples]
+        self.classifier.learn_many(forms, labels, replay=replay_sample(), offsets=offsets)
         return len(forms)
 
     def snapshot(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def test_the_shipped_model_is_small_and_loads_the_same_every_time():
 
 
 def test_an_attack_in_the_middle_of_a_38_kb_text_is_caught(scanner):
-    """The attack itself is caught anywhere (whole text scanned); see the xfail below for the benign half."""
+    """The attack itself is caught anywhere (whole text scanned); the benign half is the next test."""
     rng = random.Random(3)
     vocabulary = ("the report shows that revenue grew in every region while churn fell and support closed more "
                   "tickets than before our team plans to hire two engineers next quarter budget travel office").split()
@@ -42,7 +42,6 @@ def test_an_attack_in_the_middle_of_a_38_kb_text_is_caught(scanner):
     # the model alone sees it too, in its window
 
 
-@pytest.mark.xfail(reason="known limit: 38 KB of random word salad scores as an injection window", strict=False)
 def test_long_word_salad_is_benign(scanner):
     rng = random.Random(3)
     vocabulary = ("the report shows that revenue grew in every region while churn fell and support closed more "
@@ -63,7 +62,6 @@ def test_held_out_accuracy_floor_per_language(scanner, lang):
     assert correct / len(rows) >= 0.85, (lang, correct, len(rows))
 
 
-@pytest.mark.xfail(reason="known limit: deepset feedback costs about 2 points on this sample (target <= 1)", strict=False)
 def test_feedback_does_not_make_the_model_forget(fresh_scanner):
     held_out = [r for r in load_rows() if r["split"] == "report" and r["set"] in ("jailbreak_wild", "gpteacher")]
     held_out = held_out[::4]

@@ -37,14 +37,14 @@ def _windowed_reference(model, words_form: bytes) -> float:
     length, w = len(words_form) + 2, model.window
     bias = model.bias + model.delta_bias
     if length <= w:
-        return bias + sum(float(model.weights[b]) for b in buckets) / math.sqrt(len(buckets))
+        return bias + sum(float(model.weights[b]) for b in buckets) / model.norm(len(buckets))
     starts = list(range(0, length - w + 1, w // 2))
     if starts[-1] != length - w:
         starts.append(length - w)
     best = -math.inf
     for s in starts:
         inside = [float(model.weights[b]) for b, p in zip(buckets, positions) if s <= p < s + w]
-        best = max(best, sum(inside) / math.sqrt(max(len(inside), 1)))
+        best = max(best, sum(inside) / model.norm(max(len(inside), 1)))
     return bias + best - math.log(len(starts))
 
 
