@@ -142,3 +142,12 @@ def test_runbooks_can_trigger_on_the_kind(kind):
     from runbooks.schema import KINDS
 
     assert kind in KINDS
+
+
+def test_a_finding_opens_an_incident_of_its_kind():
+    from streams.incidents import IncidentBook, IncidentPolicy
+
+    (f,) = findings(traffic(6, served=lambda h, u: "gpt-4o-2024-11-20" if h > 4 and u < (h - 4) * 6
+                            else "gpt-4o-2024-08-06"))
+    (opened,) = IncidentBook({}, IncidentPolicy(resolve_after_s=60)).on_finding(f)
+    assert (opened.event, opened.incident.kind, opened.incident.detector) == ("opened", "model_update", "model_update")
