@@ -281,7 +281,7 @@ def feedback_command(
                 continue
             batch.append((row.text, label))
             learned += 1
-    scanner.learn_many(batch)  # a few passes over the batch, in file order
+    scanner.learn_many(batch)  # one regularised fit of the batch (replaying a sample of the training data)
     if learned:
         try:
             scanner.save_state(state_file)
