@@ -11,20 +11,29 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, Field
 
 SubjectKind = Literal["user", "session"]
+#: What a control acts on: a user or a session (a block), or a requested model (a pin).
+ControlKind = Literal["user", "session", "model"]
 
 
 class Control(BaseModel):
-    """A block on a user or a session (compacted topic ``tracewatch.controls``, keyed by subject)."""
+    """A block on a user or a session, or a pin of a model (compacted topic ``tracewatch.controls``,
+    keyed by subject).
 
-    subject: str  # "user:<id>" or "session:<id>"
-    kind: SubjectKind
+    A pin (``kind: model``, subject ``model:<requested name>``) tells applications to request ``use``
+    instead of ``value``: the version served before a provider update (``runbooks/actions/model.py``).
+    """
+
+    subject: str  # "user:<id>", "session:<id>" or "model:<name>"
+    kind: ControlKind
     value: str
     reason: str = ""
     incident_id: str | None = None
     created_at: float
     expires_at: float | None = None  # None: until removed
     created_by: str = "tracewatch"
-    active: bool = True  # False is the tombstone-like "unblocked" record
+    active: bool = True  # False is the tombstone-like "unblocked" (or "unpinned") record
+    use: str | None = None  # pins: the model version to request instead of ``value``
+    instead_of: str | None = None  # pins: the new served version being avoided, when known
 
     @staticmethod
     def subject_of(kind: SubjectKind, value: str) -> str:
@@ -70,6 +79,19 @@ class ControlsPort(Protocol):
     async def unblock(self, subject: str, *, by: str, reason: str) -> bool: ...
 
     def is_blocked(self, subject: str, now: float) -> bool: ...
+
+
+class ModelPinsPort(Protocol):
+    """Pins of requested models to a version (the ``models`` control), beside the blocks."""
+
+    async def pin_model(
+        self, model: str, *, use: str, reason: str, incident_id: str | None, ttl_s: float | None,
+        by: str, instead_of: str | None = None,
+    ) -> Control: ...
+
+    async def unpin_model(self, model: str, *, by: str, reason: str) -> bool: ...
+
+    def pinned(self, model: str, now: float) -> Control | None: ...
 
 
 class PromptsPort(Protocol):

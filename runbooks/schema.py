@@ -30,7 +30,7 @@ from runbooks.incident import IncidentEventType
 #: Every step type the language knows; an action module registers the ones it implements.
 STEP_TYPES = (
     "page", "resolve_page", "slack", "block", "unblock", "rollback_prompt", "promote_prompt",
-    "webhook", "wait_for_ack",
+    "pin_model", "unpin_model", "webhook", "wait_for_ack",
 )
 #: Keys every step may carry next to its one action key.
 STEP_COMMON_KEYS = ("name", "when", "on_failure", "retries")

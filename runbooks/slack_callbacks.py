@@ -15,7 +15,7 @@ to answer (401 for signature and age, 400 for the payload).
 >>> sig = "v0=" + hmac.new(b"s3cret", b"v0:1700000000:" + body, hashlib.sha256).hexdigest()
 >>> headers = {"X-Slack-Request-Timestamp": "1700000000", "X-Slack-Signature": sig}
 >>> parse_slack_action(headers, body, "s3cret", now=1700000010.0)
-SlackAction(action='ack', incident_id='inc-1', user='U1', user_name='ana', subject=None, prompt_id=None, channel_id=None, message_ts=None, response_url=None)
+SlackAction(action='ack', incident_id='inc-1', user='U1', user_name='ana', subject=None, prompt_id=None, channel_id=None, message_ts=None, response_url=None, model=None)
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from slack_sdk.signature import Clock, SignatureVerifier
 
 from runbooks.actions.slack import ACTION_ID_PREFIX
 
-CallbackAction = Literal["ack", "unblock", "roll_forward"]
-ACTIONS: tuple[str, ...] = ("ack", "unblock", "roll_forward")
+CallbackAction = Literal["ack", "unblock", "roll_forward", "adopt_model"]
+ACTIONS: tuple[str, ...] = ("ack", "unblock", "roll_forward", "adopt_model")
 MAX_AGE_S = 300
 MAX_BODY_BYTES = 64 * 1024
 MAX_ID_CHARS = 256
@@ -66,6 +66,7 @@ class SlackAction:
     channel_id: str | None = None
     message_ts: str | None = None  # the message the button was on (to update it)
     response_url: str | None = None
+    model: str | None = None  # adopt_model: the requested model whose pin goes
 
     @property
     def actor(self) -> str:
@@ -158,6 +159,7 @@ def parse_slack_action(
             raise MalformedPayload("unblock's subject must be user:<id> or session:<id>")
     if action == "roll_forward":
         prompt_id = _string(value.get("prompt_id"), "roll_forward's prompt_id")
+    model = _string(value.get("model"), "adopt_model's model") if action == "adopt_model" else None
     channel = payload.get("channel") if isinstance(payload.get("channel"), dict) else {}
     container = payload.get("container") if isinstance(payload.get("container"), dict) else {}
     response_url = payload.get("response_url")
@@ -172,4 +174,5 @@ def parse_slack_action(
         channel_id=channel.get("id") if isinstance(channel.get("id"), str) else None,
         message_ts=container.get("message_ts") if isinstance(container.get("message_ts"), str) else None,
         response_url=response_url if isinstance(response_url, str) else None,
+        model=model,
     )

@@ -27,7 +27,7 @@ from runbooks.schema import IncidentSpec, Runbook, RunbookTest
 T0 = 1_700_000_000.0
 FINDING_SPACING_S = 60.0
 #: Actions whose in-memory effect is real in a test (the others are only recorded).
-_IN_MEMORY = ("block", "unblock", "rollback_prompt", "promote_prompt")
+_IN_MEMORY = ("block", "unblock", "rollback_prompt", "promote_prompt", "pin_model", "unpin_model")
 
 
 class FakeClock:

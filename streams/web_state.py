@@ -1,15 +1,20 @@
-"""The API for blocks (``/v1/blocks``) and prompts (``/v1/prompts``), and Slack's button callbacks."""
+"""The API for blocks (``/v1/blocks``), model pins (``/v1/models``) and prompts (``/v1/prompts``), and
+Slack's button callbacks."""
 
 from __future__ import annotations
 
 import time
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+import re2
 from faust.web import Request, Response
 
+from runbooks.durations import parse_duration
 from runbooks.prompts import PromptBackendError, PromptError, PromptRecord
 from runbooks.slack_callbacks import SlackAction, SlackCallbackError, parse_slack_action
-from streams.web import ID, ApiView, authorized, body_of, check_id
+from runbooks.templating import escape_slack
+from streams.web import ID, ApiView, BadRequest, authorized, body_of, check_id
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
@@ -48,6 +53,70 @@ def register(tw: "Tracewatch") -> None:
             if not removed:
                 return self.error(404, f"{subject} is not blocked")
             return self.json({"removed": subject})
+
+    # ---- model pins (the `models` control; runbooks/actions/model.py) --------------------------------
+
+    @app.page("/v1/models")
+    class Models(ApiView):
+        async def get(self, request: Request) -> Response:
+            return self.json({"models": [c.model_dump(mode="json") for c in tw.controls_state.pins(time.time())]})
+
+    @app.page("/v1/models/check")
+    class ModelCheck(ApiView):
+        async def get(self, request: Request) -> Response:
+            model = request.query.get("model")
+            if not model:
+                return self.error(400, "pass the model you are about to request, e.g. /v1/models/check?model=gpt-4o")
+            pin = tw.controls_state.pinned(model, time.time())
+            return self.json({"model": model, "pinned": pin is not None, "use": pin.use if pin else model,
+                              "pin": pin.model_dump(mode="json") if pin else None})
+
+    @app.page(f"/v1/models/{{model:{ID}}}")
+    class Model(ApiView):
+        async def delete(self, request: Request, model: str) -> Response:
+            if not authorized(tw, request):
+                return self.refuse()
+            body = await body_of(request)
+            removed = await tw.controls_state.unpin_model(model, by=str(body.get("by") or "api")[:200],
+                                                          reason=str(body.get("reason") or "unpinned via API")[:500])
+            if not removed:
+                return self.error(404, f"{model} is not pinned")
+            return self.json({"unpinned": model})
+
+    @app.page(f"/v1/models/{{model:{ID}}}/pin")
+    class ModelPin(ApiView):
+        async def post(self, request: Request, model: str) -> Response:
+            if not authorized(tw, request):
+                return self.refuse()
+            check_id("the model", model)
+            body = await body_of(request)
+            use = body.get("to")
+            if not isinstance(use, str) or not use.strip():
+                raise BadRequest('"to" (text) is required: the version to request instead, '
+                                 'e.g. {"to": "gpt-4o-2024-08-06", "ttl": "2h"}')
+            use = use.strip()
+            check_id('"to"', use)
+            if use == model:
+                raise BadRequest(f'"to" is {model} itself: pin it to another version')
+            ttl = body.get("ttl")
+            if ttl is not None:
+                try:
+                    ttl = parse_duration(ttl)
+                except ValueError as exc:
+                    raise BadRequest(f'"ttl": {exc}; or null for until unpinned') from None
+                if ttl <= 0:
+                    raise BadRequest('"ttl" must be more than 0 (or null for until unpinned)')
+            known_from = model_known_from(tw, model)
+            if known_from is None:
+                return self.error(409, f"{model} has not been seen: no series of this worker, incident or pin "
+                                  "names it and the price table does not list it; check the name (it is the "
+                                  "model your application requests, e.g. gpt-4o)")
+            incident_id = body.get("incident_id")
+            control = await tw.controls_state.pin_model(
+                model, use=use, reason=str(body.get("reason") or "pinned via API")[:500],
+                incident_id=incident_id[:200] if isinstance(incident_id, str) and incident_id else None,
+                ttl_s=ttl, by=str(body.get("by") or "api")[:200])
+            return self.json({**control.model_dump(mode="json"), "known_from": known_from})
 
     @app.page("/v1/prompts")
     class Prompts(ApiView):
@@ -123,6 +192,53 @@ def register(tw: "Tracewatch") -> None:
             return self.json({"response_type": "in_channel", "replace_original": False, "text": text})
 
 
+# a model's value in a series key: "model=gpt-4o" up to the next "/<field>=" (or the end)
+_SERIES_MODEL = re2.compile(r"(?:^|[|/])model=(.*?)(?:/[a-z_]+=|@|$)")
+MAX_SERIES_SCANNED = 200_000
+
+
+def models_seen(tw: "Tracewatch") -> dict[str, str]:
+    """The model names this worker knows, and from where: its series (this worker's share of the
+    series-state table), incidents (target, labels, served models in the evidence) and pins.
+
+    The ingest does not keep a list of the models it saw, so a name only seen by another worker's
+    partitions, with no incident, is not here; ``model_known_from`` also accepts the price table's names.
+    """
+    seen: dict[str, str] = {}
+    for name in tw.controls_state.known_models():
+        seen.setdefault(name, "pins")
+    for incident in list(tw.view.by_id.values()):
+        names = [incident.target.model, incident.labels.get("model"), incident.labels.get("served_model")]
+        for finding in incident.findings[-3:]:
+            details = finding.evidence.details
+            before, after = details.get("served_before"), details.get("served_after")
+            names += list(before) if isinstance(before, list) else []
+            names += list(after) if isinstance(after, dict) else []
+        for name in names:
+            if isinstance(name, str) and name:
+                seen.setdefault(name, "incidents")
+    try:
+        keys = list(islice(tw.series_state.keys(), MAX_SERIES_SCANNED))
+    except Exception:  # noqa: BLE001 - the table is not ready (a rebalance): the other sources answer
+        keys = []
+    for key in keys:
+        text = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key)
+        match = _SERIES_MODEL.search(text.split("|", 1)[-1] if "|" in text else text)
+        if match and match.group(1):
+            seen.setdefault(match.group(1), "series")
+    return seen
+
+
+def model_known_from(tw: "Tracewatch", model: str) -> str | None:
+    """Where ``model`` is known from (``series``, ``incidents``, ``pins``, ``prices``), ``None`` if nowhere."""
+    found = models_seen(tw).get(model)
+    if found is not None:
+        return found
+    if model.strip().lower() in tw.prices.prices:
+        return "prices"
+    return None
+
+
 def prompt_summary(record: PromptRecord) -> dict[str, Any]:
     return {"prompt_id": record.prompt_id, "labels": record.labels,
             "versions": [v.version for v in record.versions],
@@ -150,4 +266,18 @@ async def act_on_slack(tw: "Tracewatch", action: SlackAction, by: str) -> str:
         except (PromptError, PromptBackendError) as exc:
             return f"could not roll {action.prompt_id} forward: {exc}"
         return f"{action.prompt_id}: production is version {move.to_version} again ({by})"
+    if action.action == "adopt_model" and action.model:
+        # the model and the ids come from trace data: escaped for Slack like every action's text
+        unpinned = await tw.controls_state.unpin_model(action.model, by=by, reason="new version adopted from Slack")
+        model, incident_id, who = (escape_slack(v) for v in (action.model, action.incident_id, by))
+        done = f"`{model}` unpinned" if unpinned else f"`{model}` was not pinned"
+        incident = tw.view.get(action.incident_id)
+        if incident is None:
+            return f"{done}; no incident {incident_id} to resolve ({who})"
+        if (current := tw.view.superseded_by(incident)) is not None:
+            return f"{done}; {incident_id} was superseded by {escape_slack(current)}, left as it is ({who})"
+        if incident.state != "resolved":
+            await tw.send_command("resolve", incident.key, by=by, time=time.time())
+            return f"{done}: the new version is adopted and {incident_id} resolved by {who}"
+        return f"{done}: the new version is adopted ({who}); {incident_id} was already resolved"
     return f"nothing to do for {action.action}"

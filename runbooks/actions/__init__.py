@@ -11,6 +11,7 @@ from typing import Any
 
 from runbooks.actions.base import Action
 from runbooks.actions.block import Block, Unblock
+from runbooks.actions.model import PinModel, UnpinModel
 from runbooks.actions.pagerduty import PageAction, ResolvePageAction
 from runbooks.actions.prompt import PromotePrompt, RollbackPrompt
 from runbooks.actions.settings import ActionConfigError
@@ -28,7 +29,7 @@ def register(cls: type[Action]) -> type[Action]:
     return cls
 
 
-for _cls in (Block, Unblock, RollbackPrompt, PromotePrompt):
+for _cls in (Block, Unblock, RollbackPrompt, PromotePrompt, PinModel, UnpinModel):
     register(_cls)
 for _cls in (PageAction, ResolvePageAction, SlackAction, WebhookAction):
     register(_cls)

@@ -1,4 +1,5 @@
-"""``slack``: a Block Kit message with the evidence and buttons (Acknowledge, Unblock, Roll forward).
+"""``slack``: a Block Kit message with the evidence and buttons (Acknowledge, Unblock, Roll forward,
+Adopt new version).
 
 Sent with ``slack_sdk``'s ``AsyncWebClient`` (base URL ``TRACEWATCH_SLACK_API_URL``, TLS trusting
 ``TRACEWATCH_CA_BUNDLE``). A 429 becomes a retryable ``ActionError`` whose ``retry_after`` is Slack's
@@ -9,7 +10,7 @@ Slack has no idempotency key. The message carries the step's idempotency key in 
 (``event_type: tracewatch_incident``), and the result's ``detail`` has ``channel`` and ``ts`` for the
 audit record: an executor that finds a succeeded audit for the key does not post again.
 
-Every button's ``value`` is compact JSON ``{"action", "incident_id", "subject"?, "prompt_id"?}``, read
+Every button's ``value`` is compact JSON ``{"action", "incident_id", "subject"?, "prompt_id"?, "model"?}``, read
 back by ``runbooks.slack_callbacks.parse_slack_action``.
 """
 
@@ -36,8 +37,9 @@ from runbooks.templating import RenderError, check, check_each, escape_slack, in
 
 log = logging.getLogger(__name__)
 
-ButtonAction = Literal["ack", "unblock", "roll_forward"]
-BUTTON_TEXT: dict[str, str] = {"ack": "Acknowledge", "unblock": "Unblock", "roll_forward": "Roll forward"}
+ButtonAction = Literal["ack", "unblock", "roll_forward", "adopt_model"]
+BUTTON_TEXT: dict[str, str] = {"ack": "Acknowledge", "unblock": "Unblock", "roll_forward": "Roll forward",
+                               "adopt_model": "Adopt new version"}
 ACTION_ID_PREFIX = "tracewatch:"
 METADATA_EVENT_TYPE = "tracewatch_incident"
 DEFAULT_TEXT = (":rotating_light: *{{ incident.severity }}* {{ incident.detector }} on "
@@ -55,7 +57,7 @@ class SlackParams(StepParams):
     channel: str | None = None  # default: TRACEWATCH_SLACK_CHANNEL
     text: str = DEFAULT_TEXT  # template, Slack mrkdwn; every value escaped (no links, no mentions)
     blocks: bool = True  # False: text only, no evidence, no buttons
-    buttons: list[ButtonAction] | None = None  # default: ack, plus unblock / roll_forward when they apply
+    buttons: list[ButtonAction] | None = None  # default: ack, plus unblock / roll_forward / adopt_model when they apply
     fields: dict[str, str] = Field(default_factory=dict)  # extra evidence fields: title → template
 
     @field_validator("text")
@@ -154,13 +156,16 @@ class SlackAction(Action):
 def buttons(incident: Incident, wanted: list[str] | None, extra: dict[str, Any]) -> list[dict[str, Any]]:
     """The button elements. By default: Acknowledge; Unblock when the incident targets a user or a
     session (``extra["blocked_subject"]``, set by a ``block`` step, wins); Roll forward when it targets
-    a prompt."""
+    a prompt; Adopt new version on a ``model_update`` incident with a model target (it unpins the model
+    and resolves the incident)."""
     target = incident.target
     subject = extra.get("blocked_subject") or (
         f"user:{target.user_id}" if target.user_id else f"session:{target.session_id}" if target.session_id
         else None)
+    model = target.model if incident.kind == "model_update" else None
     if wanted is None:
-        wanted = ["ack"] + (["unblock"] if subject else []) + (["roll_forward"] if target.prompt_id else [])
+        wanted = (["ack"] + (["unblock"] if subject else []) + (["roll_forward"] if target.prompt_id else [])
+                  + (["adopt_model"] if model else []))
     elements = []
     for action in wanted:
         value: dict[str, str] = {"action": action, "incident_id": incident.id}
@@ -168,6 +173,10 @@ def buttons(incident: Incident, wanted: list[str] | None, extra: dict[str, Any])
             value["subject"] = subject
         if action == "roll_forward" and target.prompt_id:
             value["prompt_id"] = target.prompt_id
+        if action == "adopt_model":
+            if not target.model:
+                continue  # nothing to adopt: the incident names no model
+            value["model"] = target.model
         element: dict[str, Any] = {
             "type": "button",
             "action_id": ACTION_ID_PREFIX + action,
@@ -176,12 +185,13 @@ def buttons(incident: Incident, wanted: list[str] | None, extra: dict[str, Any])
         }
         if action == "ack":
             element["style"] = "primary"
-        elif action == "unblock" or action == "roll_forward":
+        elif action in ("unblock", "roll_forward", "adopt_model"):
             element["confirm"] = {
                 "title": {"type": "plain_text", "text": BUTTON_TEXT[action] + "?"},
                 "text": {"type": "plain_text", "text": truncate(
                     f"{BUTTON_TEXT[action]} for incident {incident.id}"
-                    + (f" ({value.get('subject') or value.get('prompt_id')})" if len(value) > 2 else ""), 300)},
+                    + (f" ({value.get('subject') or value.get('prompt_id') or value.get('model')})"
+                       if len(value) > 2 else ""), 300)},
                 "confirm": {"type": "plain_text", "text": BUTTON_TEXT[action]},
                 "deny": {"type": "plain_text", "text": "Cancel"},
             }

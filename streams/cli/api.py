@@ -1,4 +1,4 @@
-"""``tracewatch incidents|blocks|prompts …``: the HTTP API from the terminal (tables, or ``--json``)."""
+"""``tracewatch incidents|blocks|models|prompts …``: the HTTP API from the terminal (tables, or ``--json``)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,11 @@ from streams.cli._common import console, settings_or_exit
 incidents_app = typer.Typer(help="List, show, acknowledge and resolve incidents.", no_args_is_help=True)
 blocks_app = typer.Typer(help="List and remove blocks on users and sessions.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Show, register, roll back and promote prompt versions.", no_args_is_help=True)
+models_app = typer.Typer(help="List, pin and unpin model versions (after a provider model update).",
+                         no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(blocks_app, name="blocks")
+app.add_typer(models_app, name="models")
 app.add_typer(prompts_app, name="prompts")
 
 out = Console(markup=False, highlight=False)  # ids and reasons come from traces: text, never markup
@@ -145,6 +148,44 @@ def blocks_remove(subject: str = typer.Argument(..., help="user:<id> or session:
         raise typer.BadParameter("expected user:<id> or session:<id>", param_hint="SUBJECT")
     call("DELETE", f"/v1/blocks/{seg(subject)}", url, body={"reason": reason, "by": "cli"})
     out.print(f"removed {subject}")
+
+
+@models_app.command("list")
+def models_list(url: Optional[str] = typer.Option(None, help=URL_HELP),
+                as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """List the pinned models. Example: [bold]tracewatch models list[/bold]"""
+    data = call("GET", "/v1/models", url)
+    if as_json:
+        return emit_json(data)
+    table("pinned models", ["model", "use", "instead of", "reason", "incident", "since", "expires", "by"],
+          [[m["value"], m.get("use"), m.get("instead_of"), m["reason"][:60], m.get("incident_id"),
+            when(m["created_at"]), when(m.get("expires_at")), m["created_by"]] for m in data["models"]])
+
+
+@models_app.command("pin")
+def models_pin(model: str = typer.Argument(..., help="The model your application requests, e.g. gpt-4o."),
+               to: str = typer.Option(..., "--to", help="The version to request instead, e.g. gpt-4o-2024-08-06."),
+               ttl: Optional[str] = typer.Option(None, help="How long, e.g. 2h; default until unpinned."),
+               reason: str = typer.Option("pinned by on-call", help="Why (kept in the record)."),
+               url: Optional[str] = typer.Option(None, help=URL_HELP),
+               as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Pin a model: applications asking /v1/models/check request TO instead.
+    Example: [bold]tracewatch models pin gpt-4o --to gpt-4o-2024-08-06 --ttl 1d[/bold]"""
+    data = call("POST", f"/v1/models/{seg(model)}/pin", url,
+                body={"to": to, "ttl": ttl, "reason": reason, "by": "cli"})
+    if as_json:
+        return emit_json(data)
+    until = f" until {when(data['expires_at'])}" if data.get("expires_at") else " until unpinned"
+    out.print(f"pinned {model} to {data['use']}{until}")
+
+
+@models_app.command("unpin")
+def models_unpin(model: str = typer.Argument(..., help="The pinned model, e.g. gpt-4o."),
+                 reason: str = typer.Option("new version adopted by on-call", help="Why (kept in the record)."),
+                 url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
+    """Remove a pin (adopt the new version). Example: [bold]tracewatch models unpin gpt-4o[/bold]"""
+    call("DELETE", f"/v1/models/{seg(model)}", url, body={"reason": reason, "by": "cli"})
+    out.print(f"unpinned {model}")
 
 
 @prompts_app.command("list")

@@ -24,7 +24,7 @@ EXPECTED = {
     'condition_lambda.yaml': 'condition_lambda.yaml:6: steps[0].when: lambda is not allowed in a condition',
     'duplicate_key.yaml': 'duplicate_key.yaml:2: duplicate key "name"',
     'missing_trigger.yaml': 'missing_trigger.yaml:1: missing required key "trigger"',
-    'no_action.yaml': 'no_action.yaml:5: steps[0]: a step needs one action key (one of: page, resolve_page, slack, block, unblock, rollback_prompt, promote_prompt, webhook, wait_for_ack)',
+    'no_action.yaml': 'no_action.yaml:5: steps[0]: a step needs one action key (one of: page, resolve_page, slack, block, unblock, rollback_prompt, promote_prompt, pin_model, unpin_model, webhook, wait_for_ack)',
     'no_steps.yaml': 'no_steps.yaml:3: steps: needs at least 1 item(s)',
     'not_mapping.yaml': 'not_mapping.yaml:1: a runbook file must be a mapping (name, trigger, steps, ...), got a list',
     'recursive_alias.yaml': 'recursive_alias.yaml:6: invalid YAML: recursive alias *steps: it refers to &steps, which contains it',
