@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test bench soak install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,8 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# kill -9 of the worker at many random points while publishing, compared with an undisturbed run
+# (tests/e2e/test_exactly_once.py); TRACEWATCH_SOAK_KILLS (default 20), TRACEWATCH_SOAK_SEED
+soak: $(STAMP)
+	TRACEWATCH_SOAK=1 $(BIN)/python -m pytest -p no:cacheprovider -s tests/e2e/test_exactly_once.py -k soak

@@ -85,7 +85,7 @@ class Source:
     summaries still pending here, and (after a take-over) what the series partitions had received before.
     """
 
-    __slots__ = ("name", "done", "first", "rules", "rules_low", "rules_high", "handled")
+    __slots__ = ("name", "done", "first", "rules", "rules_low", "rules_high")
 
     def __init__(self, name: str, rules: dict[int, Cover] | None = None) -> None:
         self.name = name
@@ -97,7 +97,6 @@ class Source:
         covers = list(rules.values()) if rules else []
         self.rules_low = min((c.lowest() for c in covers), default=-1)  # below: every series has it
         self.rules_high = max((c.highest() for c in covers), default=-1)  # at or above: none has it
-        self.handled = max((c.done for c in covers), default=-1)  # its per-event findings were sent
 
     def cover(self, q: int, done: int, held: dict, released: dict, cut: tuple | None) -> Cover:
         cover = part_cover(done, held, released, cut)
@@ -305,10 +304,10 @@ class Ingest:
                 findings += found
         source.done = max(source.done, offset)
         # Per-event findings (prompt injection) go out now; the rest is pre-aggregated per series. Those
-        # of an event handled before a crash were sent then.
-        if findings and offset > source.handled:
-            for finding in findings:
-                await tw.send_finding(finding)
+        # of an event read again after a crash go out again: the first copy may not have reached the
+        # broker, and the incident agent recognises a repeated finding (same incident id, same finding).
+        for finding in findings:
+            await tw.send_finding(finding)
         tw.metrics.observe_message(decoded.events, time.perf_counter() - started)
         return decoded.events
 
