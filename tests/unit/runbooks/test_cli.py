@@ -14,7 +14,7 @@ LIBRARY = Path(__file__).resolve().parents[3] / "runbooks" / "library"
 def test_library_lints_clean():
     result = CliRunner().invoke(app, ["runbooks", "lint", str(LIBRARY)])
     assert result.exit_code == 0, result.output
-    assert "4 runbook(s) OK in 4 file(s)" in result.stdout
+    assert "6 runbook(s) OK in 6 file(s)" in result.stdout
 
 
 def test_library_tests_pass():
