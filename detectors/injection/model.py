@@ -75,16 +75,21 @@ def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def feature_positions(words_form: bytes, bits: int, with_positions: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(buckets, positions)``: every n-gram's bucket and the byte offset where it starts
+    """``(buckets, positions)``: every n-gram's bucket (int64) and the byte offset where it starts
     (``positions`` is None unless ``with_positions``).
 
     Character n-grams first (by n), then word unigrams, then word bigrams; ``words_form`` is a words
-    form (single spaces between words), scored with a space before and after.
+    form (single spaces between words), scored with a space before and after. Every n-gram's salted
+    hash is written into one array, which is then spread to buckets in place in one pass.
     """
     a = np.frombuffer(b" " + words_form + b" ", dtype=np.uint8).astype(np.uint64)
     length = len(a)
-    shift = np.uint64(64 - bits)
-    buckets, positions = [], []
+    spaces = np.flatnonzero(a == _SPACE)
+    n_words = max(len(spaces) - 1, 0)
+    sizes = [length - n + 1 for n in CHAR_NS if length >= n] + [n_words, max(n_words - 1, 0)]
+    out = np.empty(sum(sizes), dtype=np.uint64)
+    positions = []
+    at = 0
     with np.errstate(over="ignore"):
         h = a
         for n in range(2, max(CHAR_NS) + 1):
@@ -92,11 +97,11 @@ def feature_positions(words_form: bytes, bits: int, with_positions: bool = True)
                 break
             h = h[:-1] * _P + a[n - 1:]
             if n in CHAR_NS:
-                buckets.append(((h ^ _SALT_CHAR[n]) * _GOLD) >> shift)
+                np.bitwise_xor(h, _SALT_CHAR[n], out=out[at: at + len(h)])
+                at += len(h)
                 if with_positions:
                     positions.append(np.arange(len(h)))
-        spaces = np.flatnonzero(a == _SPACE)
-        if len(spaces) >= 2:
+        if n_words:
             starts, ends = spaces[:-1] + 1, spaces[1:]
             # hash(a[s:e]) = Σ a[j] P**(e-1-j) = P**(e-1) (G[e] - G[s]),  G[i] = Σ_{j<i} a[j] P**-j
             up, down = _powers(length + 1)
@@ -104,17 +109,21 @@ def feature_positions(words_form: bytes, bits: int, with_positions: bool = True)
             g[0] = 0
             np.cumsum(a * down[:length], dtype=np.uint64, out=g[1:])
             words = up[ends - 1] * (g[ends] - g[starts])
-            buckets.append(((words ^ _SALT_WORD) * _GOLD) >> shift)
+            np.bitwise_xor(words, _SALT_WORD, out=out[at: at + n_words])
+            at += n_words
             if with_positions:
                 positions.append(starts)
-            if len(words) >= 2:
-                bigrams = words[:-1] * _P + words[1:]
-                buckets.append(((bigrams ^ _SALT_BIGRAM) * _GOLD) >> shift)
+            if n_words >= 2:
+                bigrams = words[:-1] * _P
+                bigrams += words[1:]
+                np.bitwise_xor(bigrams, _SALT_BIGRAM, out=out[at: at + n_words - 1])
+                at += n_words - 1
                 if with_positions:
                     positions.append(starts[:-1])
-    if not buckets:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64) if with_positions else None
-    return np.concatenate(buckets), np.concatenate(positions) if with_positions else None
+        out *= _GOLD
+        out >>= np.uint64(64 - bits)
+    buckets = out.view(np.int64)  # < 2**bits: the same numbers as int64, ready to index with
+    return buckets, np.concatenate(positions) if with_positions else None
 
 
 class HashedLinearModel:
@@ -198,7 +207,6 @@ class HashedLinearModel:
     def vector(self, words_form: bytes) -> tuple[np.ndarray, np.ndarray]:
         """The text's sparse feature vector as ``(buckets, values)`` (counts / sqrt(n)), whole text."""
         buckets, _ = feature_positions(words_form, self.bits, False)
-        buckets = buckets.astype(np.int64)
         if len(buckets) == 0:
             return buckets, np.zeros(0)
         uniq, counts = np.unique(buckets, return_counts=True)
