@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from runbooks.actions.base import Action, ActionContext, ActionError, ActionResult, StepParams
+from runbooks.controls import model_subject
 from runbooks.durations import Duration
 
 DEFAULT_REASON = "tracewatch {{ incident.kind }} incident {{ incident.id }}: {{ incident.summary }}"
@@ -130,8 +131,8 @@ class PinModel(Action):
             model, use=use, reason=ctx.render(params.reason, "plain"), incident_id=ctx.incident.id,
             ttl_s=params.ttl, by=_by(ctx), instead_of=version_after(details, ctx),
         )
-        return ActionResult(detail={"model": model, "use": control.use, "instead_of": control.instead_of,
-                                    "subject": control.subject, "expires_at": control.expires_at})
+        return ActionResult(detail={"target": control.subject, "model": model, "use": control.use,
+                                    "instead_of": control.instead_of, "expires_at": control.expires_at})
 
 
 class UnpinModel(Action):
@@ -141,7 +142,7 @@ class UnpinModel(Action):
     async def _run(self, params: UnpinModelParams, ctx: ActionContext) -> ActionResult:  # type: ignore[override]
         model = _model(params.model, ctx)
         removed = await ctx.ports.controls.unpin_model(model, by=_by(ctx), reason=ctx.render(params.reason, "plain"))
-        return ActionResult(detail={"model": model, "was_pinned": removed})
+        return ActionResult(detail={"target": model_subject(model), "model": model, "was_pinned": removed})
 
 
 def _by(ctx: ActionContext) -> str:
