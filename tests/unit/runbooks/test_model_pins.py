@@ -255,3 +255,32 @@ async def test_the_evaluation_webhook_example_sends_old_and_new_model_when_switc
         "cause": "announced", "incident": "inc-1"}}
     bare = update_event(details={}, served=None).incident  # nothing named: still valid JSON
     assert json.loads(render(step.params.body, template_data(bare), "json"))["inputs"]["old_model"] == "gpt-4o"
+
+
+async def test_the_adopt_press_unpins_and_resolves_the_incident():
+    from types import SimpleNamespace
+
+    from runbooks.slack_callbacks import SlackAction
+    from streams.views import IncidentView, incident_record
+    from streams.web_state import act_on_slack
+
+    clock, commands = FakeClock(1000.0), []
+    view = IncidentView()
+    incident = update_event(model="gpt-4o <!channel>").incident
+    view.apply_incident(None, incident_record("opened", incident, 1000.0))
+
+    async def send_command(kind, key, **fields):
+        commands.append((kind, key, fields["by"]))
+
+    tw = SimpleNamespace(controls_state=InMemoryControls(clock), view=view, send_command=send_command)
+    await tw.controls_state.pin_model("gpt-4o <!channel>", use="v1", reason="", incident_id="inc-1",
+                                      ttl_s=None, by="rb")
+    press = SlackAction(action="adopt_model", incident_id="inc-1", user="U1", model="gpt-4o <!channel>")
+    text = await act_on_slack(tw, press, "slack:ana")
+    assert tw.controls_state.pinned("gpt-4o <!channel>") is None
+    assert tw.controls_state.get("model:gpt-4o <!channel>").created_by == "slack:ana"
+    assert commands == [("resolve", incident.key, "slack:ana")]
+    assert text == "`gpt-4o &lt;!channel&gt;` unpinned: the new version is adopted and inc-1 resolved by slack:ana"
+    gone = SlackAction(action="adopt_model", incident_id="inc-404", user="U1", model="gpt-4o <!channel>")
+    assert await act_on_slack(tw, gone, "slack:ana") == (
+        "`gpt-4o &lt;!channel&gt;` was not pinned; no incident inc-404 to resolve (slack:ana)")

@@ -1,0 +1,129 @@
+"""Model pins (issue 16, item 4) on a real worker: a pin published on tracewatch.controls (as a runbook on
+any worker would) reaches GET /v1/models/check; the API and the CLI pin and unpin; a model never seen is
+refused; every refusal is a 4xx with a JSON reason; any model name is addressable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from urllib.parse import quote
+
+import httpx
+import orjson
+import pytest
+
+from runbooks.ports import Control
+from streams.topics import CONTROLS, TRACES
+from tests.helpers.service import TRACEWATCH, wait_for
+from tests.integration.test_ingest import produce
+
+pytestmark = pytest.mark.integration
+
+TOKEN = {"Authorization": "Bearer t"}
+HOSTILE = ["acme/{model}", "100% <b>", "sp ace?q=1#f"]
+
+
+def seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+def pin_record(model: str, use: str, at: float, **extra) -> bytes:
+    return Control(subject=f"model:{model}", kind="model", value=model, use=use, reason="quality regressed",
+                   incident_id="inc-1", created_at=at, created_by="runbook:provider-model-update",
+                   **extra).model_dump_json().encode()
+
+
+def check(worker, model: str) -> dict:
+    response = httpx.get(f"{worker.url}/v1/models/check", params={"model": model})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def worker(start_worker):
+    return start_worker(TRACEWATCH_API_TOKEN="t")
+
+
+def test_a_published_pin_reaches_the_check_and_is_undone_by_the_api(broker, worker):
+    now = time.time()
+    produce(broker, CONTROLS, pin_record("gpt-4o", "gpt-4o-2024-08-06", now, instead_of="gpt-4o-2024-11-20"),
+            *(pin_record(m, m + "-v1", now) for m in HOSTILE))
+    wait_for(lambda: check(worker, "gpt-4o")["pinned"], timeout=30, message="the pin to be mirrored")
+    body = check(worker, "gpt-4o")
+    assert (body["model"], body["use"], body["pin"]["instead_of"], body["pin"]["incident_id"]) == (
+        "gpt-4o", "gpt-4o-2024-08-06", "gpt-4o-2024-11-20", "inc-1")
+    assert check(worker, "gpt-4o-mini") == {"model": "gpt-4o-mini", "pinned": False, "use": "gpt-4o-mini", "pin": None}
+    wait_for(lambda: all(check(worker, m)["pinned"] for m in HOSTILE), timeout=30, message="every pin mirrored")
+    listed = {m["value"] for m in httpx.get(f"{worker.url}/v1/models").json()["models"]}
+    assert listed == {"gpt-4o", *HOSTILE}
+    assert httpx.get(f"{worker.url}/v1/blocks").json()["blocks"] == []  # pins are not blocks
+    assert httpx.delete(f"{worker.url}/v1/blocks/{seg('model:gpt-4o')}", headers=TOKEN).status_code == 404
+
+    assert httpx.delete(f"{worker.url}/v1/models/gpt-4o").status_code == 401
+    for model in ["gpt-4o", *HOSTILE]:
+        response = httpx.request("DELETE", f"{worker.url}/v1/models/{seg(model)}", headers=TOKEN, json={"by": "ana"})
+        assert response.status_code == 200, (model, response.text)
+        assert response.json() == {"unpinned": model}
+    again = httpx.delete(f"{worker.url}/v1/models/gpt-4o", headers=TOKEN)
+    assert again.status_code == 404 and again.json()["error"] == "gpt-4o is not pinned"
+    assert check(worker, "gpt-4o")["pinned"] is False
+
+    # an older record read back late (the pin before the unpin) does not undo the unpin
+    produce(broker, CONTROLS, pin_record("gpt-4o", "gpt-4o-2024-08-06", now - 60))
+    time.sleep(2)
+    assert check(worker, "gpt-4o")["pinned"] is False
+
+
+def test_pin_through_the_api_and_the_cli_and_refusals(broker, worker):
+    url = worker.url
+    assert httpx.get(f"{url}/v1/models/check").status_code == 400
+    pin = lambda model, body, headers=TOKEN: httpx.post(f"{url}/v1/models/{seg(model)}/pin",  # noqa: E731
+                                                         json=body, headers=headers)
+    assert pin("gpt-4o", {"to": "gpt-4o-2024-08-06"}, headers={}).status_code == 401
+    for body, reason in [({}, '"to" (text) is required'), ({"to": " "}, '"to" (text) is required'),
+                         ({"to": "gpt-4o"}, '"to" is gpt-4o itself'),
+                         ({"to": "x", "ttl": "soon"}, '"ttl": expected a duration'),
+                         ({"to": "x", "ttl": 0}, '"ttl" must be more than 0'),
+                         ({"to": "a\nb"}, '"to" must not contain control characters')]:
+        response = pin("gpt-4o", body)
+        assert response.status_code == 400, (body, response.text)
+        assert response.json()["error"].startswith(reason), (body, response.json())
+    never = pin("gtp-4o", {"to": "gpt-4o-2024-08-06"})
+    assert never.status_code == 409 and "gtp-4o has not been seen" in never.json()["error"]
+
+    # known from the price table
+    done = pin("gpt-4o", {"to": "gpt-4o-2024-08-06", "ttl": "2h", "reason": "evaluation failed"})
+    assert done.status_code == 200, done.text
+    record = done.json()
+    assert (record["use"], record["known_from"], record["created_by"], record["reason"]) == (
+        "gpt-4o-2024-08-06", "prices", "api", "evaluation failed")
+    assert 7100 < record["expires_at"] - time.time() <= 7200
+    wait_for(lambda: check(worker, "gpt-4o")["use"] == "gpt-4o-2024-08-06", timeout=10, message="the pin")
+
+    # known from traffic: a model no price names, once the worker holds a series of it
+    event = {"trace_id": "t", "timestamp": time.time(), "model": "acme-llm-7", "provider": "acme",
+             "input_tokens": 10, "output_tokens": 5, "latency_ms": 100.0, "user_id": "u1"}
+    produce(broker, TRACES, *(orjson.dumps({**event, "trace_id": f"t{i}"}) for i in range(20)))
+    seen = wait_for(lambda: (r := pin("acme-llm-7", {"to": "acme-llm-6"})).status_code == 200 and r.json(),
+                    timeout=60, message="the model's series to be known")
+    assert seen["known_from"] == "series"
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRACEWATCH_")},
+           "TRACEWATCH_API_TOKEN": "t", "TRACEWATCH_API_URL": url, "COLUMNS": "250"}
+    cli = lambda *args: subprocess.run([TRACEWATCH, "models", *args], env=env, capture_output=True,  # noqa: E731
+                                       text=True, timeout=60)
+    listed = cli("list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert {m["value"] for m in orjson.loads(listed.stdout)["models"]} == {"gpt-4o", "acme-llm-7"}
+    pinned = cli("pin", "gpt-4o-mini", "--to", "gpt-4o-mini-2024-07-18", "--reason", "[red]x[/red]")
+    assert pinned.returncode == 0, pinned.stderr
+    assert "pinned gpt-4o-mini to gpt-4o-mini-2024-07-18 until unpinned" in pinned.stdout
+    refused = cli("pin", "gtp-4o", "--to", "x")
+    assert refused.returncode == 1 and "has not been seen" in refused.stderr + refused.stdout
+    unpinned = cli("unpin", "gpt-4o")
+    assert unpinned.returncode == 0 and "unpinned gpt-4o" in unpinned.stdout, unpinned.stderr
+    table = cli("list")
+    assert table.returncode == 0 and "gpt-4o-mini-2024-07-18" in table.stdout and "[red]x" in table.stdout
+    assert cli("unpin", "gpt-4o").returncode == 1  # not pinned any more: a 404, said so
+    assert check(worker, "gpt-4o")["pinned"] is False and check(worker, "gpt-4o-mini")["pinned"] is True
