@@ -71,17 +71,23 @@ def register(tw: "Tracewatch") -> None:
             return self.json({"model": model, "pinned": pin is not None, "use": pin.use if pin else model,
                               "pin": pin.model_dump(mode="json") if pin else None})
 
+        async def delete(self, request: Request) -> Response:  # a model named "check"
+            return await unpin(self, request, "check")
+
+    async def unpin(view: ApiView, request: Request, model: str) -> Response:
+        if not authorized(tw, request):
+            return view.refuse()
+        body = await body_of(request)
+        removed = await tw.controls_state.unpin_model(model, by=str(body.get("by") or "api")[:200],
+                                                      reason=str(body.get("reason") or "unpinned via API")[:500])
+        if not removed:
+            return view.error(404, f"{model} is not pinned")
+        return view.json({"unpinned": model})
+
     @app.page(f"/v1/models/{{model:{ID}}}")
     class Model(ApiView):
         async def delete(self, request: Request, model: str) -> Response:
-            if not authorized(tw, request):
-                return self.refuse()
-            body = await body_of(request)
-            removed = await tw.controls_state.unpin_model(model, by=str(body.get("by") or "api")[:200],
-                                                          reason=str(body.get("reason") or "unpinned via API")[:500])
-            if not removed:
-                return self.error(404, f"{model} is not pinned")
-            return self.json({"unpinned": model})
+            return await unpin(self, request, model)
 
     @app.page(f"/v1/models/{{model:{ID}}}/pin")
     class ModelPin(ApiView):

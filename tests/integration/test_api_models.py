@@ -21,7 +21,7 @@ from tests.integration.test_ingest import produce
 pytestmark = pytest.mark.integration
 
 TOKEN = {"Authorization": "Bearer t"}
-HOSTILE = ["acme/{model}", "100% <b>", "sp ace?q=1#f"]
+HOSTILE = ["acme/{model}", "100% <b>", "sp ace?q=1#f", "check"]
 
 
 def seg(value: str) -> str:
