@@ -35,10 +35,12 @@ import math
 from typing import Any, Callable
 
 from detectors.base import BucketSummary, ew_alpha
-from detectors.calibration import Calibrated, learn
+from detectors.calibration import HALF_LIFE_S as TAIL_HALF_LIFE_S, Calibrated, learn
 from detectors.finding import Finding
 
 DAY_S = 86_400.0
+#: a window after a gap in the series weighs at most this much time: no data is no evidence of a change
+GAP_CAP_S = 3600.0
 
 TOP_LEVEL = ("latency_ms", "ttft_ms", "cost_usd", "input_tokens", "output_tokens", "total_tokens")
 DIRECTIONS = ("up", "down", "both")
@@ -74,11 +76,11 @@ def getter(field: str) -> Callable[[Any], float | None]:
 
 class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
-                 "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour")
+                 "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
-              "shift_windows": 6, "daily": True, "daily_margin": 0.5,
+              "shift_windows": 6, "daily": True, "daily_margin": 0.5, "daily_half_life_s": 864000.0,
               "routine_decay": 0.7, "learn_alarms_after_s": 604800.0}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
@@ -90,11 +92,7 @@ class FieldAnomaly(Calibrated):
             raise ValueError(problem)
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {self.direction!r}")
-        slow = self.slow_half_life_s
-        super().configure(_get=staticmethod(getter(self.field)),  # a function, not a method
-                          _alpha=ew_alpha(self.window_s, self.half_life_s),
-                          _slow_alpha=ew_alpha(self.window_s, slow) if slow and slow > 0 else 0.0,
-                          _day_alpha=ew_alpha(self.window_s, slow if slow and slow > 0 else self.half_life_s))
+        super().configure(_get=staticmethod(getter(self.field)))  # a function, not a method
 
     def reset(self) -> None:
         super().reset()
@@ -112,6 +110,7 @@ class FieldAnomaly(Calibrated):
         self._peak = []  # per hour of day: the highest score seen there, decayed per day
         self._hour = -1  # the hour of day of the last judged window
         self._alarm_learned = 0.0  # when an alarming window was last learned (``_learn_tail``; 0: never)
+        self._tp = -1.0  # the last learned window's start (0: none yet): decays are per second between windows
 
     def load_state(self, state: dict[str, Any]) -> None:
         if "_var" in state and "_dev" not in state:  # a snapshot before calibration: deviation from variance
@@ -148,7 +147,7 @@ class FieldAnomaly(Calibrated):
             m = self._day[h]
             return self._side((x - m) / self._scale(m, self._day_dev[h]))
         score = self._side((x - self._mean) / self._scale(self._mean, self._dev))
-        if self._slow_alpha:
+        if self.slow_half_life_s > 0:
             score = min(score, self._side((x - self._slow) / self._scale(self._slow, self._slow_dev)))
         return score
 
@@ -161,19 +160,23 @@ class FieldAnomaly(Calibrated):
         h = int((window.bucket_start % DAY_S) // 3600)
         return h if self._day_dev[h] >= 0 else None
 
-    def learn_one(self, window: BucketSummary) -> None:
+    def learn_one(self, window: BucketSummary, dt: float | None = None) -> None:
         x = window.total / window.n
+        if dt is None:
+            dt = self._gap(window)
+        self._tp = window.bucket_start
         if self.daily:
-            self._learn_day(window, x)
+            self._learn_day(window, x, dt)
         if self._windows == 0:
             self._t0 = window.bucket_start
             self._mean, self._dev = x, 0.0
             self._slow, self._slow_dev = x, 0.0
         else:
             clip = self._windows >= self.warmup
-            self._mean, self._dev = self._step(self._mean, self._dev, x, self._alpha, clip)
-            if self._slow_alpha:
-                self._slow, self._slow_dev = self._step(self._slow, self._slow_dev, x, self._slow_alpha, clip)
+            self._mean, self._dev = self._step(self._mean, self._dev, x, ew_alpha(dt, self.half_life_s), clip)
+            if self.slow_half_life_s > 0:
+                self._slow, self._slow_dev = self._step(self._slow, self._slow_dev, x,
+                                                        ew_alpha(dt, self.slow_half_life_s), clip)
         self._windows += 1
 
     def _step(self, level: float, dev: float, x: float, alpha: float, clip: bool) -> tuple[float, float]:
@@ -185,8 +188,10 @@ class FieldAnomaly(Calibrated):
         dev += alpha * (abs(x - level) - dev)
         return level + alpha * (x - level), dev
 
-    def _learn_day(self, window: BucketSummary, x: float) -> None:
-        """Learn the hour-of-day level (clipped like the others) and both baselines' errors."""
+    def _learn_day(self, window: BucketSummary, x: float, dt: float) -> None:
+        """Learn the hour-of-day level (clipped like the others) and both baselines' errors. A slot is
+        fed one hour a day, so it decays by the time since the last window (at most an hour) times 24:
+        its level keeps half its weight for ``daily_half_life_s`` of days."""
         if not self._day:
             self._day, self._day_dev = [0.0] * 24, [-1.0] * 24
         h = int((window.bucket_start % DAY_S) // 3600)
@@ -195,15 +200,19 @@ class FieldAnomaly(Calibrated):
             self._day[h], self._day_dev[h] = x, 0.0
             return
         if self._windows:
-            e = self._day_alpha
+            e = ew_alpha(dt, self.slow_half_life_s if self.slow_half_life_s > 0 else self.half_life_s)
             self._err[0] += e * (abs(x - self._mean) - self._err[0])
             self._err[1] += e * (abs(x - m) - self._err[1])
-        self._day[h], self._day_dev[h] = self._step(m, d, x, self._day_alpha, clip=d > 0)
+        a = ew_alpha(min(dt, 3600.0) * 24, self.daily_half_life_s)
+        days = (window.bucket_start - self._t0) / DAY_S  # the first days: a running mean of the days seen
+        a = max(a, 1.0 - (1.0 - 1.0 / (days + 1.0)) ** (min(dt, 3600.0) / 3600.0))
+        self._day[h], self._day_dev[h] = self._step(m, d, x, a, clip=d > 0)
 
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
         if partial or window.n < self.min_volume:
             return None
         found = None
+        dt = self._gap(window)
         if self._windows >= self.warmup:
             score, limit = self.score_one(window), self.alarm_at()
             mean = window.total / window.n
@@ -214,26 +223,35 @@ class FieldAnomaly(Calibrated):
                     found = self._finding(window, score, limit, mean)
             else:
                 self._streak = 0
-            self._learn_tail(window, score, limit)
+            self._learn_tail(window, score, limit, dt)
             self._level_shift(score >= limit, mean)
-        self.learn_one(window)
+        self.learn_one(window, dt)
         return found
 
-    def _learn_tail(self, window: BucketSummary, score: float, limit: float) -> None:
+    def _gap(self, window: BucketSummary) -> float:
+        """Seconds of event time since the last learned window (``window_s`` for the first, or after an
+        old snapshot): every decay is per second, so its half-life means the same on 1-minute, 5-minute,
+        hourly and sparse series."""
+        if self._tp < 0 or not self._windows:
+            return self.window_s
+        return min(max(window.bucket_start - self._tp, 0.0), GAP_CAP_S)
+
+    def _learn_tail(self, window: BucketSummary, score: float, limit: float, dt: float) -> None:
         """Learn the window's score for the alarm threshold. An alarming score is left out (one incident
         must not blunt the detector, nor its size teach anything), except that once the series has
         ``learn_alarms_after_s`` of history, one alarming window per ``cooldown_s`` (one would-be page)
         counts as an excess at the threshold: a series that keeps paging more often than its budget
         (bursty by nature, its bursts are its normal) raises its own threshold, while a lasting incident
         teaches at most one excess per cooldown."""
+        decay = 0.5 ** (dt / TAIL_HALF_LIFE_S)
         if score < limit:
-            self.learn_score(score, limit)
+            learn(self._tail, score, decay)
             return
         t = window.bucket_start
         after = self.learn_alarms_after_s
         if (after and t - self._t0 >= after
                 and (not self._alarm_learned or t - self._alarm_learned >= self.cooldown_s)):
-            learn(self._tail, limit, self._decay)
+            learn(self._tail, limit, decay)
             self._alarm_learned = t
 
     def _routine(self, window: BucketSummary, score: float) -> bool:

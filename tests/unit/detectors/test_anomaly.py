@@ -86,3 +86,34 @@ def test_a_steady_series_still_pages_after_its_first_week():
     d = _detector()
     assert _run(d, 10, {(9, 12 * 3600): 110.0}) == [(9, 12)]
     assert d.state()["_alarm_learned"] == 0.0 or d.state()["_alarm_learned"] >= T0 + 7 * DAY
+
+
+def _feed(d: FieldAnomaly, step_s: float, hours: float, value) -> None:
+    type(d).watched = 1
+    for w in range(int(hours * 3600 / step_s)):
+        t = T0 + w * step_s
+        d.update(BucketSummary.make("a|app=x", t, n=1, total=value(t), t_last=t + 1))
+
+
+def test_time_scales_are_seconds_of_event_time_not_windows():
+    """The same level shift seen through 1-minute and 5-minute windows (or windows every 5 minutes of a
+    60 s grid) moves the baselines by the same amount: half-lives are seconds between windows."""
+    def step(t: float) -> float:
+        return 100.0 if t < T0 + 10 * 3600 else 110.0  # after 10 h, +10 for 1 h (the fast half-life)
+    states = []
+    for window_s, step_s in ((60, 60), (300, 300), (60, 300)):
+        d = FieldAnomaly("a", "app", field="metadata.v", window_s=window_s, cooldown_s=0, z=1e9, daily=False)
+        _feed(d, step_s, 11, step)
+        states.append((d.state()["_mean"], d.state()["_slow"]))
+    for mean, slow in states:
+        assert abs(mean - 105.0) < 0.3 and abs(slow - 100.7) < 0.3, states  # 1 h: half; 10 h: 1 - 2^-0.1
+
+
+def test_a_snapshot_from_before_time_based_decay_loads():
+    d = _detector()
+    _run(d, 1, {})
+    old = {k: v for k, v in d.state().items() if k != "_tp"}
+    restored = _detector()
+    restored.load_state(old)
+    restored.update(BucketSummary.make("a|app=x", T0 + DAY, n=1, total=100.0, t_last=T0 + DAY + 1))
+    assert restored.state()["_tp"] == T0 + DAY
