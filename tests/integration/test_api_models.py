@@ -127,3 +127,72 @@ def test_pin_through_the_api_and_the_cli_and_refusals(broker, worker):
     assert table.returncode == 0 and "gpt-4o-mini-2024-07-18" in table.stdout and "[red]x" in table.stdout
     assert cli("unpin", "gpt-4o").returncode == 1  # not pinned any more: a 404, said so
     assert check(worker, "gpt-4o")["pinned"] is False and check(worker, "gpt-4o-mini")["pinned"] is True
+
+
+def produce_keyed(broker, topic: str, key: bytes, value: bytes) -> None:
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def test_the_library_runbook_pins_back_on_a_regressing_update_and_the_adopt_button_undoes_it(broker, start_worker):
+    """A model_update finding → incident → provider-model-update runbook → pin_model → /v1/models/check;
+    then Slack's "Adopt new version" press unpins and resolves."""
+    import hashlib
+    import hmac
+    import json
+    from urllib.parse import urlencode
+
+    from detectors.finding import Evidence, Finding, Target
+    from streams.topics import FINDINGS
+
+    worker = start_worker(TRACEWATCH_API_TOKEN="t", TRACEWATCH_SLACK_SIGNING_SECRET="s3cret")
+    finding = Finding(
+        time=time.time(), detector="model_update", kind="model_update", series="model=gpt-4o/provider=openai",
+        severity="warning", score=0.7, summary="gpt-4o is answered by a new model: gpt-4o-2024-11-20",
+        target=Target(model="gpt-4o", provider="openai"),
+        labels={"cause": "announced", "served_model": "gpt-4o-2024-11-20"},
+        evidence=Evidence(details={
+            "cause": "announced", "served_before": ["gpt-4o-2024-08-06"],
+            "served_after": {"gpt-4o-2024-11-20": 0.7, "gpt-4o-2024-08-06": 0.3},
+            "signals": {"flagged": {"before": 0.012, "after": 0.048, "z": 7.4, "moved": True}}}))
+    produce_keyed(broker, FINDINGS, finding.incident_key.encode(),
+                  orjson.dumps({"type": "finding", "finding": finding.model_dump(mode="json")}))
+    wait_for(lambda: check(worker, "gpt-4o")["pinned"], timeout=60, message="the runbook to pin gpt-4o")
+    pin = check(worker, "gpt-4o")["pin"]
+    assert (pin["use"], pin["instead_of"], pin["created_by"]) == (
+        "gpt-4o-2024-08-06", "gpt-4o-2024-11-20", "runbook:provider-model-update")
+    incident_id = pin["incident_id"]
+
+    def pin_step():
+        incident = httpx.get(f"{worker.url}/v1/incidents/{incident_id}").json()
+        steps = [s for x in incident.get("executions", []) for s in x["steps"] if s["type"] == "pin_model"]
+        return steps and steps[0]["status"] == "ok" and steps[0]
+
+    step = wait_for(pin_step, timeout=30, message="the pin step in the incident's executions")
+    assert step["target"] == "model:gpt-4o" and step["detail"]["use"] == "gpt-4o-2024-08-06"
+
+    value = json.dumps({"action": "adopt_model", "incident_id": incident_id, "model": "gpt-4o"})
+    payload = {"type": "block_actions", "user": {"id": "U1", "username": "ana"},
+               "actions": [{"action_id": "tracewatch:adopt_model", "value": value}]}
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    ts = str(int(time.time()))
+    sig = "v0=" + hmac.new(b"s3cret", f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    response = httpx.post(f"{worker.url}/slack/actions", content=body, headers={
+        "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig,
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 200, response.text
+    assert "`gpt-4o` unpinned" in response.json()["text"]
+    assert check(worker, "gpt-4o")["pinned"] is False
+    wait_for(lambda: httpx.get(f"{worker.url}/v1/incidents/{incident_id}").json()["state"] == "resolved",
+             timeout=30, message="the incident to be resolved by the press")
