@@ -284,3 +284,18 @@ async def test_the_adopt_press_unpins_and_resolves_the_incident():
     gone = SlackAction(action="adopt_model", incident_id="inc-404", user="U1", model="gpt-4o <!channel>")
     assert await act_on_slack(tw, gone, "slack:ana") == (
         "`gpt-4o &lt;!channel&gt;` was not pinned; no incident inc-404 to resolve (slack:ana)")
+
+
+def test_the_library_comparison_escapes_what_traces_wrote():
+    from runbooks.templating import render, template_data
+
+    rb, problems = load_file(LIBRARY / "provider_model_update.yaml")
+    assert not problems, problems
+    text = rb.steps[0].params.text
+    hostile = {**DETAILS, "served_before": ["<!channel> `x`"], "served_after": {"<https://evil|click>": 1.0},
+               "signals": {"flagged": {"before": 0.01, "after": 0.05, "z": 7.0, "moved": True},
+                           "{{ 7*7 }}": {"before": "@here", "after": 1, "z": 0, "moved": False}}}
+    out = render(text, template_data(update_event(model="m<@U1>", details=hostile).incident), "slack")
+    assert "<!channel>" not in out and "&lt;!channel&gt;" in out and "<https" not in out and "<@U1>" not in out
+    assert "{{ 7*7 }}" in out and "49" not in out and "@here" not in out
+    assert "• flagged: 1.0% → 5.0% *moved* (z 7.0)" in out
