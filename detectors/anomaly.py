@@ -9,7 +9,11 @@ an anomaly: this keeps slow drifts and the recent regime from paging); ``slow_ha
 fast baseline alone. With ``daily`` (default on), a level and deviation per hour of day (UTC) are learned
 as well and, once two days exist, replace both when they predict the series clearly better (their mean
 absolute error below ``daily_margin`` times the fast baseline's, both averaged over ``slow_half_life_s``):
-a daily cycle then is the normal, and a missing peak or a night-time surge is the anomaly.
+a daily cycle then is the normal, and a missing peak or a night-time surge is the anomaly. Every decay
+is in seconds of event time between windows (``alpha = 1 - 2^(-dt / half_life)``; a window after a gap
+weighs at most an hour): an hour slot keeps half its weight for ``daily_half_life_s`` (days of that hour,
+a running mean of the days seen before that), the calibration tail for a week, so the settings mean the
+same on 1-minute, 5-minute, hourly and sparse series.
 ``direction`` says which side counts (``up``, ``down``, ``both``), and
 ``consecutive`` windows must agree before it fires.
 
