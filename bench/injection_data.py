@@ -40,6 +40,7 @@ OWN_FILE = DATA_DIR / "own.jsonl"
 SPLIT_SALT = "tracewatch-injection-split-v1"
 REPORT_FRACTION = 0.3
 LANGUAGES = ("en", "de", "fr", "es")
+TRAIN_ONLY_SET = "own_train"  # bench/injection_own_train.py: never in a report split
 
 
 def shared_dir() -> Path:
@@ -125,13 +126,17 @@ def load_rows() -> list[dict]:
     """Every labelled row of every set, deduplicated, each with its ``split``."""
     seen: dict[str, dict] = {}
     out = []
-    for row in shared_rows() + _jsonl(PACKAGES_FILE) + _jsonl(OWN_FILE):
+    from bench.injection_own_train import build as train_only  # noqa: PLC0415
+
+    for row in shared_rows() + _jsonl(PACKAGES_FILE) + _jsonl(OWN_FILE) + train_only():
         k = _key(row["text"])
         if not k or k in seen:
             continue
         seen[k] = row
-        # A row's "group" (own set: its template) decides its split when it has one, else its text.
-        out.append({**row, "split": split_of(row.get("group") or row["text"])})
+        # A row's "group" (own set: its template) decides its split when it has one, else its text;
+        # the train-only set (bench/injection_own_train.py) is always train.
+        split = "train" if row["set"] == TRAIN_ONLY_SET else split_of(row.get("group") or row["text"])
+        out.append({**row, "split": split})
     return out
 
 

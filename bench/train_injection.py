@@ -29,17 +29,18 @@ from scipy import optimize, sparse
 from bench.injection_data import load_rows
 from detectors.injection.model import MODEL_FILE, REPLAY_FILE, HashedLinearModel
 from detectors.injection.normalize import normal_bytes, words_bytes
-from detectors.injection.scanner import InjectionScanner
+from detectors.injection.scanner import MAX_SIGNATURE_LOGIT, MIN_SIGNATURE_LOGIT, InjectionScanner
 from detectors.injection.signatures import SignatureLibrary
 
 BITS = 18
 WINDOW = 2048
-L2 = 3e-5  # per unit of total sample weight (chosen with --validate)
+L2 = 3e-6  # per unit of total sample weight (chosen with --validate)
 MAX_TRAIN_BYTES = 8192
 BENIGN_WEIGHT = 2.0  # benign texts count double: false positives cost more than misses
 LONG_PER_LANG = 0
 REPEAT_PER_LANG = 0
 REPLAY_PER_GROUP = 25
+WITH_RULES = True  # fit the model with the rules' weights as offsets (the scanner adds them)
 
 
 def words_form(text: str) -> bytes:
@@ -65,14 +66,30 @@ def group_weights(rows: list[dict]) -> np.ndarray:
     return weights * len(rows) / weights.sum()
 
 
-def fit(x: sparse.csr_matrix, y: np.ndarray, sw: np.ndarray, l2: float = L2) -> tuple[np.ndarray, float]:
+def rule_offsets(texts: list[str]) -> np.ndarray:
+    """Per text, what the signatures add to the scanner's log-odds (``clip(Σ rule weights, -3, 8)``),
+    the offset the model is fitted with, so that model + rules is the fitted logistic regression."""
+    scanner = InjectionScanner(SignatureLibrary.load(), HashedLinearModel(np.zeros(2, dtype=np.float32), 0.0))
+    forms = scanner._form_sets()
+    out = np.zeros(len(texts))
+    for i, text in enumerate(texts):
+        normal, cleaned, invisible, hidden = normal_bytes(text)
+        hits = scanner._signature_hits(forms, normal, words_bytes(normal), text, cleaned, invisible, hidden)
+        if hits:
+            out[i] = max(MIN_SIGNATURE_LOGIT, min(scanner._weight(hits), MAX_SIGNATURE_LOGIT))
+    return out
+
+
+def fit(x: sparse.csr_matrix, y: np.ndarray, sw: np.ndarray, l2: float = L2,
+        offset: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     s = 2.0 * y - 1.0
+    off = np.zeros(len(y)) if offset is None else offset
     lam = l2 * sw.sum()
     xt = x.T.tocsr()
 
     def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = params[:-1], params[-1]
-        z = x @ w + b
+        z = x @ w + b + off
         m = s * z
         lo = np.logaddexp(0.0, -m)
         g = -s * sw / (1.0 + np.exp(m))
@@ -124,7 +141,7 @@ def train(rows: list[dict], bits: int = BITS, l2: float = L2) -> HashedLinearMod
     rows = rows + augment(rows)
     x = design([r["text"] for r in rows], bits)
     y = np.array([r["label"] for r in rows], dtype=float)
-    w, b = fit(x, y, group_weights(rows), l2)
+    w, b = fit(x, y, group_weights(rows), l2, rule_offsets([r["text"] for r in rows]) if WITH_RULES else None)
     model = HashedLinearModel(w.astype(np.float32), b, window=WINDOW)
     model.df = np.asarray((x != 0).sum(axis=0)).ravel().astype(np.float32)  # texts per bucket (feedback's prior)
     return model
@@ -159,9 +176,9 @@ def validate_feedback(model: HashedLinearModel, fit_rows: list[dict], val_rows: 
     base = evaluate(model, val_rows, None)
     for name in sorted({r["set"] for r in fit_rows}):
         fb = [r for r in fit_rows if r["set"] == name]
-        m = copy.deepcopy(model)
-        m.learn_many([words_form(r["text"]) for r in fb], [r["label"] for r in fb], replay=replay)
-        after = evaluate(m, val_rows, None)
+        scanner = InjectionScanner(SignatureLibrary.load(), copy.deepcopy(model))
+        scanner.learn_many([(r["text"], r["label"]) for r in fb], replay=replay)  # as `tracewatch feedback`
+        after = evaluate(scanner.classifier, val_rows, None)
         own = after.get((name, "*"))
         drops = {k: base[k] - after[k] for k in base if k[1] == "*" and k[0] not in (name, "*")}
         worst = max(drops.items(), key=lambda kv: kv[1]) if drops else (None, 0.0)

@@ -8,12 +8,14 @@ space at each end:
   survive misspellings;
 - word unigrams and word bigrams.
 
-Each n-gram is hashed (a polynomial hash in 64-bit arithmetic, then a multiplicative hash to
-``2**bits`` buckets; deterministic across processes) to one weight. A text of ``n`` n-grams scores
-``bias + Σ weights / sqrt(n)`` (so a benign sentence repeated many times is amplified: a known limit). A text longer than ``window`` bytes is scored in windows of
-``window`` bytes every ``window / 2`` bytes and its score is the most injection-like window's
-(charged ``log(number of windows)`` so long benign documents are not flagged by chance): an attack
-in the middle of a long document is judged on its own, and the work is linear in the text.
+Each n-gram has a 64-bit key — a character n-gram its own bytes read as a little-endian integer; a
+word its bytes when it has at most 8, else its first and last 8 bytes and its length; a bigram
+``key1 * P + key2``; word and bigram keys salted by kind — spread to ``2**bits`` buckets by a multiplicative
+(Fibonacci) hash; deterministic across processes. A text of ``n`` n-grams scores
+``bias + Σ weights / max(sqrt(n), n / sqrt(n_ref))``. A text longer than ``window`` bytes is scored
+in windows of ``window`` bytes every ``window / 2`` bytes and its score is the most injection-like
+window's (charged ``log(number of windows)`` so long benign documents are not flagged by chance): an
+attack in the middle of a long document is judged on its own, and the work is linear in the text.
 
 Everything is numpy array arithmetic over the text's bytes: a 2 KB prompt costs tens of
 microseconds. The weights are trained offline (``python -m bench.train_injection``) and shipped as
@@ -44,7 +46,8 @@ REPLAY_FILE = Path(__file__).with_name("replay.jsonl.gz")
 CHAR_NS = (3, 4, 5)
 _P = np.uint64(0x100000001B3)  # FNV prime: the polynomial hash's base
 _GOLD = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: spreads the polynomial hash over buckets
-_SALT_CHAR = {n: np.uint64((0xA5A5 + n) * 0x1000193) for n in CHAR_NS}
+_MASK = {n: np.uint64((1 << (8 * n)) - 1) for n in CHAR_NS}  # a character n-gram's key: its n bytes
+_MASK_BY_LENGTH = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
 _SALT_WORD = np.uint64(0x51ED270B)
 _SALT_BIGRAM = np.uint64(0x2545F491)
 _SPACE = 32
@@ -57,58 +60,47 @@ BIAS_PULL = 100.0  # learn_many: the bias is held this much harder than the weig
 N_REF = 1024  # n-grams up to which a text's weights are divided by sqrt(n); beyond, by n / sqrt(N_REF)
 
 
-_INV_P = np.uint64(pow(int(_P), -1, 2 ** 64))  # P is odd, hence invertible modulo 2**64
-_pow_cache: list[np.ndarray] = []
-
-
-def _powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(P**i, P**-i)`` for i < n (64-bit wrap-around), cached and grown by doubling."""
-    if not _pow_cache or len(_pow_cache[0]) < n:
-        size = max(n, 2 * len(_pow_cache[0]) if _pow_cache else 8192)
-        with np.errstate(over="ignore"):
-            up = np.cumprod(np.full(size, _P, dtype=np.uint64), dtype=np.uint64)
-            down = np.cumprod(np.full(size, _INV_P, dtype=np.uint64), dtype=np.uint64)
-        up = np.concatenate(([np.uint64(1)], up[:-1]))
-        down = np.concatenate(([np.uint64(1)], down[:-1]))
-        _pow_cache[:] = [up, down]
-    return _pow_cache[0], _pow_cache[1]
-
-
 def feature_positions(words_form: bytes, bits: int, with_positions: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """``(buckets, positions)``: every n-gram's bucket (int64) and the byte offset where it starts
     (``positions`` is None unless ``with_positions``).
 
     Character n-grams first (by n), then word unigrams, then word bigrams; ``words_form`` is a words
     form (single spaces between words), scored with a space before and after. Every n-gram's salted
-    hash is written into one array, which is then spread to buckets in place in one pass.
+    key is written into one array, which is then spread to buckets in place in one pass (see the
+    module docstring; ``tests/unit/injection/test_fast_paths.py`` has the plain definition).
     """
-    a = np.frombuffer(b" " + words_form + b" ", dtype=np.uint8).astype(np.uint64)
-    length = len(a)
+    padded = b" " + words_form + b" "
+    length = len(padded)
+    a = np.frombuffer(padded, dtype=np.uint8)
     spaces = np.flatnonzero(a == _SPACE)
     n_words = max(len(spaces) - 1, 0)
     sizes = [length - n + 1 for n in CHAR_NS if length >= n] + [n_words, max(n_words - 1, 0)]
     out = np.empty(sum(sizes), dtype=np.uint64)
     positions = []
     at = 0
+    # A character n-gram (n <= 8) is its own key: the n bytes read as one little-endian integer, taken
+    # from an 8-byte load at every offset (one strided view, no copy) masked to n bytes.
+    loads = np.ndarray((length,), dtype="<u8", buffer=padded + bytes(8), strides=(1,))
     with np.errstate(over="ignore"):
-        h = a
-        for n in range(2, max(CHAR_NS) + 1):
-            if length < n:
-                break
-            h = h[:-1] * _P + a[n - 1:]
-            if n in CHAR_NS:
-                np.bitwise_xor(h, _SALT_CHAR[n], out=out[at: at + len(h)])
-                at += len(h)
-                if with_positions:
-                    positions.append(np.arange(len(h)))
+        for n in CHAR_NS:
+            k = length - n + 1
+            if k <= 0:
+                continue
+            np.bitwise_and(loads[:k], _MASK[n], out=out[at: at + k])
+            at += k
+            if with_positions:
+                positions.append(np.arange(k))
         if n_words:
             starts, ends = spaces[:-1] + 1, spaces[1:]
-            # hash(a[s:e]) = Σ a[j] P**(e-1-j) = P**(e-1) (G[e] - G[s]),  G[i] = Σ_{j<i} a[j] P**-j
-            up, down = _powers(length + 1)
-            g = np.empty(length + 1, dtype=np.uint64)
-            g[0] = 0
-            np.cumsum(a * down[:length], dtype=np.uint64, out=g[1:])
-            words = up[ends - 1] * (g[ends] - g[starts])
+            # A word's key: its bytes when it has at most 8 (exact), else its first 8 and last 8 bytes
+            # and its length (words longer than 16 bytes that share all three share a key).
+            lens = ends - starts
+            words = loads[starts] & _MASK_BY_LENGTH[np.minimum(lens, 8)]
+            long = lens > 8
+            if long.any():
+                tail = loads[np.where(long, ends - 8, 0)] * _GOLD
+                tail ^= lens.astype(np.uint64) << np.uint64(56)
+                words ^= np.where(long, tail, np.uint64(0))
             np.bitwise_xor(words, _SALT_WORD, out=out[at: at + n_words])
             at += n_words
             if with_positions:

@@ -382,11 +382,13 @@ class InjectionScanner:
         """Learn from one labelled text: 1 = injection, 0 = benign (one passive-aggressive step)."""
         self.classifier.learn(words_bytes(normal_bytes(text)[0]), label)
 
-    def learn_many(self, examples: list[tuple[str, int]], epochs: int | None = None) -> int:
+    def learn_many(self, examples: list[tuple[str, int]], epochs: int | None = None, *,
+                   replay: list[tuple[bytes, int]] | None = None) -> int:
         """Learn a batch of labelled texts (what ``tracewatch feedback`` does): a regularised fit of a
         sparse change to the model, anchored by a fixed sample of its training data
         (:meth:`HashedLinearModel.learn_many`). Returns the number of examples. (``epochs`` is
-        accepted for callers of older versions and ignored.)"""
+        accepted for callers of older versions and ignored; ``replay`` replaces the shipped replay
+        sample, for validation.)"""
         forms, offsets = [], []
         for text, _ in examples:
             normal, cleaned, invisible, hidden = normal_bytes(text)
@@ -396,7 +398,8 @@ class InjectionScanner:
             offsets.append(self.bias + (max(MIN_SIGNATURE_LOGIT, min(self._weight(hits), MAX_SIGNATURE_LOGIT))
                                         if hits else 0.0))
         labels = [label for _, label in examples]
-        self.classifier.learn_many(forms, labels, replay=replay_sample(), offsets=offsets)
+        self.classifier.learn_many(forms, labels, replay=replay_sample() if replay is None else replay,
+                                   offsets=offsets)
         return len(forms)
 
     def snapshot(self) -> dict[str, Any]:

@@ -147,3 +147,38 @@ def test_normal_form_equals_the_plain_table_definition(text):
     # the byte path once the folded text is ASCII: the same result as every table over every character.
     assert normalize(text).text == _normal_reference(text)
     assert normal_bytes(text)[0] == _normal_reference(text).encode()
+
+
+def _buckets_reference(form: bytes, bits: int) -> list[int]:
+    """Every n-gram's bucket by the plain definition (``detectors/injection/model.py``), one at a time."""
+    from detectors.injection import model as m  # noqa: PLC0415
+
+    mask, gold, salt_word, salt_bigram, p = 2 ** 64 - 1, int(m._GOLD), int(m._SALT_WORD), int(m._SALT_BIGRAM), int(m._P)
+    padded = b" " + form + b" "
+
+    def bucket(key: int) -> int:
+        return ((key * gold) & mask) >> (64 - bits)
+
+    out = [bucket(int.from_bytes(padded[i: i + n], "little"))
+           for n in m.CHAR_NS for i in range(len(padded) - n + 1)]
+    words = padded[1:-1].split(b" ")
+    keys = []
+    for w in words:
+        key = int.from_bytes(w[:8], "little")
+        if len(w) > 8:
+            key ^= ((int.from_bytes(w[-8:], "little") * gold) & mask) ^ ((len(w) << 56) & mask)
+        keys.append(key)
+    out += [bucket(k ^ salt_word) for k in keys]
+    out += [bucket((((a * p) & mask) + b & mask) ^ salt_bigram) for a, b in zip(keys, keys[1:])]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["ignore", "a", "übergeordnete", "x" * 17, "abcdefgh", "abcdefghi",
+                                           "système", "prompt"]),
+                          st.text(alphabet="abcxyz'-:é", min_size=1, max_size=20)), max_size=12))
+def test_feature_buckets_equal_the_plain_definition(word_list):
+    form = " ".join(word_list).encode()
+    buckets, positions = feature_positions(form, 18)
+    assert buckets.tolist() == _buckets_reference(form, 18)
+    assert len(positions) == len(buckets)
