@@ -82,11 +82,18 @@ _PROBE_LEET = "probe.leet"  # in the normal form: a digit inside a word ("1gn0r3
 # In the normal form of an ASCII text: matches wherever _CANDIDATE matches the text itself (that
 # text lower-cased, its spaces made " " and runs of them collapsed), so that the raw pass can be
 # skipped for ASCII texts when no raw rule can match ASCII; a match only means "try the decoders".
-_PROBE_CANDIDATE_NORMAL = "probe.candidate_normal"
-_CANDIDATE_IN_NORMAL = (r"[a-z0-9+/]{16}|[a-z0-9_-]{16}|(?:[0-9a-f]{2}[ :]?){10}|(?:\\x[0-9a-f]{2}){6}"
-                        r"|(?:%[0-9a-f]{2}[^%]{0,12}){5}")
+# One probe per kind of payload, so that an ASCII text runs only the decoders whose candidates it has
+# (a long German compound is a base64 candidate, not a hex or %xx one).
+_CANDIDATES_IN_NORMAL = {
+    "encoded.base64": r"[a-z0-9+/]{16}|[a-z0-9_-]{16}",
+    "encoded.hex": r"(?:[0-9a-f]{2}[ :]?){10}|(?:\\x[0-9a-f]{2}){6}",
+    "encoded.url": r"(?:%[0-9a-f]{2}[^%]{0,12}){5}",
+}
+_PROBE_NORMAL = {kind: f"probe.candidate_normal.{kind}" for kind in _CANDIDATES_IN_NORMAL}
 _PROBES = {"raw": [(_PROBE_CANDIDATE, _CANDIDATE.pattern)],
-           "text": [(_PROBE_LEET, _LEET_IN_WORD.pattern), (_PROBE_CANDIDATE_NORMAL, _CANDIDATE_IN_NORMAL)]}
+           "text": [(_PROBE_LEET, _LEET_IN_WORD.pattern)]
+           + [(_PROBE_NORMAL[kind], pattern) for kind, pattern in _CANDIDATES_IN_NORMAL.items()]}
+_ALL_KINDS = frozenset(_CANDIDATES_IN_NORMAL)
 _PROBE_NAMES = frozenset(name for probes in _PROBES.values() for name, _ in probes)
 
 
@@ -308,12 +315,12 @@ class InjectionScanner:
         text_hits = forms.text.match(normal)
         if forms.raw_needs_non_ascii and not invisible and cleaned.isascii():  # the raw text is ASCII
             raw_hits: list[str] = []
-            candidates = _PROBE_CANDIDATE_NORMAL in text_hits
+            candidates = {kind for kind, probe in _PROBE_NORMAL.items() if probe in text_hits}
         else:
             raw_hits = forms.raw.match((raw if invisible else cleaned).encode())
-            candidates = _PROBE_CANDIDATE in raw_hits
+            candidates = _ALL_KINDS if _PROBE_CANDIDATE in raw_hits else ()
             if invisible:  # the probe saw the raw text; the decoders look at the cleaned one
-                candidates = _CANDIDATE.search(cleaned) is not None
+                candidates = _ALL_KINDS if _CANDIDATE.search(cleaned) is not None else ()
         # The words form and its ROT13 in one pass: no words pattern has ^ or $, so every match in
         # either also occurs in "words\nrot13"; only when something does are they matched one by one.
         rotated_form = rot13_bytes(words_form)
@@ -331,6 +338,8 @@ class InjectionScanner:
         kinds = ((_B64, _decode_base64, "encoded.base64"), (_HEX, _decode_hex, "encoded.hex"),
                  (_URL, _decode_url, "encoded.url"))
         for regex, decode, kind in kinds if candidates else ():
+            if kind not in candidates:
+                continue
             for m in islice(regex.finditer(cleaned), MAX_CANDIDATES):
                 decoded = decode(m.group()[:MAX_CANDIDATE_CHARS])
                 if decoded:
