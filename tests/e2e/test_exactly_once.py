@@ -27,7 +27,6 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from runbooks.engine import DONE_STEP
 from streams.broker import EmbeddedBroker
 from streams.events import TraceEvent
 from streams.prices import PriceTable
@@ -163,13 +162,32 @@ class Run:
         while True:
             counted = {user: n for user, (n, _) in budget_totals(self.broker.url).items()}
             over = {u: (n, want.get(u)) for u, n in counted.items() if n > want.get(u, 0)}
-            assert not over, f"events counted twice (user: counted, published): {over}"
+            if over:
+                sent = self.sent_to_series()
+                raise AssertionError("events counted twice (user: counted, published, in the series topic): "
+                                     f"{ {u: (n, w, sent.get(u)) for u, (n, w) in over.items()} }")
             if counted == want:
                 return
             assert time.monotonic() < deadline, (
-                f"events not counted (user: counted, published): "
-                f"{ {u: (counted.get(u), n) for u, n in want.items() if counted.get(u) != n} }")
+                f"events not counted (user: counted, published, in the series topic): "
+                f"{ {u: (counted.get(u), want[u], sent.get(u)) for u in want if counted.get(u) != want[u]} }"
+                if (sent := self.sent_to_series()) or True else "")
             time.sleep(0.5)
+
+    def sent_to_series(self) -> dict[str, int]:
+        """Per user, the events in the budget summaries on tracewatch.series (for a failure's message)."""
+        sent: Counter = Counter()
+        records = read_topic(self.broker.url, "tracewatch.series", timeout=20)
+        with open(self.workdir / "series-topic.jsonl", "wb") as dump:  # for the post-mortem
+            for r in sorted(records, key=lambda r: (r.partition, r.offset)):
+                dump.write(orjson.dumps({"p": r.partition, "o": r.offset, "ts": r.timestamp,
+                                         "h": {k: v.decode() for k, v in r.headers or ()},
+                                         "v": orjson.loads(r.value)}) + b"\n")
+        for record in records:
+            for item in orjson.loads(record.value):
+                if item["k"].startswith(BUDGET):
+                    sent[item["k"][len(BUDGET):]] += item["n"]
+        return dict(sent)
 
     def incidents(self, worker: WorkerProcess) -> dict[str, str]:
         found = httpx.get(f"{worker.url}/v1/incidents", params={"limit": 1000}, timeout=5).json()["incidents"]
@@ -204,11 +222,15 @@ def undisturbed(tmp_path: Path, test_ca, env: dict[str, str], messages: list[byt
 def outcome(run: Run, worker: WorkerProcess) -> dict:
     incidents = wait_for(lambda: run.incidents(worker), timeout=60, message="incidents")
 
-    def steps_done() -> bool:  # every runbook step of every incident has run (or waits for an ack)
+    def steps_done() -> bool:  # no runbook step of any incident is on its way (queued, running, retrying)
         for incident_id in incidents.values():
             executions = httpx.get(f"{worker.url}/v1/incidents/{incident_id}", timeout=5).json()["executions"]
-            if any(step["status"] not in DONE_STEP + ("waiting",) for x in executions for step in x["steps"]):
-                return False
+            if not executions:
+                raise AssertionError(f"{incident_id} has no runbook execution yet")
+            for execution in executions:
+                for step in execution["steps"]:
+                    if step["status"] in ("queued", "running", "retrying"):  # reported if it never ends
+                        raise AssertionError(f"{incident_id}: {step['type']} is {step['status']}")
         return True
 
     wait_for(steps_done, timeout=120, message="every runbook step of every incident")
