@@ -319,7 +319,7 @@ def test_kill_9_at_four_kinds_of_points_counts_every_event_once(tmp_path, test_c
     compare(tmp_path, test_ca, spender_budget, messages, kills=4, seed=13)
 
 
-@pytest.mark.skipif(not os.environ.get("TRACEWATCH_SOAK"), reason="long: make soak")
+@pytest.mark.soak  # long: `make soak` runs it; `make test` deselects it (pyproject addopts)
 def test_soak_kill_9_at_random_points(tmp_path, test_ca, spender_budget):
     kills = int(os.environ.get("TRACEWATCH_SOAK_KILLS", "20"))
     seed = int(os.environ.get("TRACEWATCH_SOAK_SEED", str(random.randrange(1 << 30))))
