@@ -33,6 +33,7 @@ import orjson
 
 from detectors.base import BucketSummary, Detector
 from detectors.finding import Finding, Target
+from detectors.history import SeriesHistory, point_of
 
 #: how many events ``replay`` observes at most between two flushes
 REPLAY_FLUSH_EVERY = 256
@@ -65,7 +66,7 @@ class SeriesState:
     """
 
     __slots__ = ("series_key", "detector", "lateness_s", "_open", "_closed_until", "_newest", "late",
-                 "fired_at", "cleared", "position")
+                 "fired_at", "cleared", "position", "history")
 
     def __init__(self, series_key: str, detector: Detector, lateness_s: float = 0.0) -> None:
         self.series_key = series_key
@@ -81,6 +82,9 @@ class SeriesState:
         # topic's partition and its index in that message); (-1, -1) when unknown. Kept in the snapshot,
         # so that a summary read again after a crash (at or before this) is not folded twice.
         self.position: tuple[int, int] = (-1, -1)
+        # Points of closed windows, for the console's plot: only once the series has fired
+        # (``detectors.history``), so a series that never fires costs nothing here.
+        self.history: SeriesHistory | None = None
 
     @property
     def deadline(self) -> float | None:
@@ -121,6 +125,8 @@ class SeriesState:
             f = d.update(window, partial=True)
             if f is not None:
                 found.append(f)
+                if self.history is None:
+                    self.history = SeriesHistory()
         return found
 
     def release(self, until: float = math.inf) -> list[Finding]:
@@ -149,9 +155,18 @@ class SeriesState:
         while self._open and self._open[0].bucket_start + window_s <= watermark:
             window = self._open.pop(0)
             self._closed_until = window.bucket_start + window_s
+            history = self.history
+            point = point_of(self.detector, window) if history is not None else None  # as judged
             f = self.detector.update(window, partial=False)
             if f is not None:
                 found.append(f)
+                if history is None:  # its first finding: the point as judged is gone, the evidence says it
+                    history = self.history = SeriesHistory()
+                    after = point_of(self.detector, window)
+                    point = (f.evidence.observed if f.evidence.observed is not None else after[0],
+                             f.evidence.baseline if f.evidence.baseline is not None else after[1], *after[2:])
+            if point is not None and history is not None:
+                history.record(window.bucket_start, point)
         return found
 
     def quiet_for(self, t: float, seconds: float, findings: list[Finding]) -> bool:
@@ -173,7 +188,7 @@ class SeriesState:
                 "c": self._closed_until if math.isfinite(self._closed_until) else None,
                 "t": self._newest if math.isfinite(self._newest) else None,
                 "late": self.late, "s": self.detector.state(), "f": self.fired_at, "q": self.cleared,
-                "p": list(self.position)}
+                "p": list(self.position), **({"h": self.history.to_dict()} if self.history is not None else {})}
 
     def snapshot(self) -> bytes:
         return orjson.dumps(self.to_dict())
@@ -189,6 +204,7 @@ class SeriesState:
             self._newest = -math.inf if newest is None else newest
             self.late = d.get("late", 0)
             self.fired_at, self.cleared = d.get("f"), d.get("q", False)
+            self.history = SeriesHistory.from_dict(d["h"]) if d.get("h") else None
         position = d.get("p")  # snapshots of earlier versions: unknown
         self.position = (position[0], position[1]) if position else (-1, -1)
         return self
