@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     prices: Path | None = None  # None: the shipped streams/prices.yaml
 
     data_dir: Path = Path(".tracewatch")
+    # `tracewatch up` keeps the embedded broker's topics and positions here (docs/durability.md);
+    # None: $XDG_DATA_HOME/tracewatch/state, else ~/.local/share/tracewatch/state.
+    state_dir: Path | None = None
+    # The journal stores what it read at least this often; a SIGKILL of the broker loses at most the
+    # records acknowledged in this window plus the journal's lag (docs/durability.md).
+    journal_flush_interval_s: float = Field(0.1, gt=0, le=1.0)
+    journal_offsets_interval_s: float = Field(1.0, gt=0)  # how often consumer positions are snapshotted
+    # Traffic topics (traces, OTLP, series, findings, dead letters) are kept this long in the state
+    # directory; incidents and actions are kept whole, compacted topics keep the latest record per key.
+    journal_retention_s: float = Field(86_400.0, gt=0)
     partitions: int = 4
     max_message_bytes: int = 1_048_576
     # An event dated more than this after its Kafka record's timestamp is dead-lettered (a bad clock).

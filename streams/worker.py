@@ -22,10 +22,20 @@ GC_GEN0_THRESHOLD = 100_000  # net allocations between two young-generation coll
 
 
 @contextmanager
-def broker_for(settings: Settings, *, announce: bool = True) -> Iterator[str]:
-    """Yield the broker URL: ``TRACEWATCH_BROKER`` when set, else an embedded broker started for us."""
+def broker_for(settings: Settings, *, announce: bool = True, durable: bool = False) -> Iterator[str]:
+    """Yield the broker URL: ``TRACEWATCH_BROKER`` when set, else an embedded broker started for us.
+
+    ``durable``: the embedded broker is restored from and journaled to the state directory
+    (``streams.journal``); with ``TRACEWATCH_BROKER`` set it changes nothing.
+    """
     if settings.broker:
         yield settings.broker
+        return
+    if durable:
+        from streams.journal import durable_broker
+
+        with durable_broker(settings, announce=announce) as url:
+            yield url
         return
     broker = EmbeddedBroker().start()
     if announce:

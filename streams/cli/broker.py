@@ -46,17 +46,27 @@ def broker(
 def up(
     config: Optional[str] = typer.Option(None, "--config", help="YAML settings file (env wins)."),
     loglevel: str = typer.Option("warning", help="Worker log level: debug, info, warning, error."),
+    ephemeral: bool = typer.Option(False, "--ephemeral",
+                                   help="Keep nothing: no state directory, everything gone at stop."),
 ) -> None:
     """Run everything: the embedded broker (unless TRACEWATCH_BROKER is set), a worker and the web API.
 
+    The embedded broker's state (incidents, actions, blocks, prompts, baselines, positions) is kept in
+    TRACEWATCH_STATE_DIR (printed at start) and restored by the next `up`; see docs/durability.md.
+
     Example: [bold]tracewatch up[/bold], then [bold]curl localhost:6066/healthz[/bold]
     """
+    from streams.journal import DurabilityError
     from streams.worker import broker_for, run_worker
 
     settings = settings_or_exit(config)
-    with broker_for(settings) as url:
-        console.print(f"tracewatch: API on http://{settings.web_host}:{settings.web_port} — Ctrl-C stops")
-        run_worker(settings, url, loglevel=loglevel)
+    try:
+        with broker_for(settings, durable=not ephemeral) as url:
+            console.print(f"tracewatch: API on http://{settings.web_host}:{settings.web_port} — Ctrl-C stops")
+            run_worker(settings, url, loglevel=loglevel)
+    except (DurabilityError, BrokerError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2 if isinstance(exc, DurabilityError) else 1) from exc
 
 
 @app.command()
