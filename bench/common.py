@@ -174,7 +174,7 @@ class PageClock:
     def __init__(self, workdir: Path) -> None:
         import trustme
 
-        from streams.standins import PagerDutyStandin
+        from demo.standins import PagerDutyStandin
 
         ca = trustme.CA()
         cert = ca.issue_cert("127.0.0.1", "localhost")

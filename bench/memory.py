@@ -28,7 +28,7 @@ SERIES_PER_VALUE = 7  # budget user, runaway session, cost/latency/errors model,
 
 
 def events(values: int) -> Iterator[Any]:
-    from streams.events import TraceEvent
+    from traces.events import TraceEvent
 
     for w in range(WINDOWS):
         for i in range(values):

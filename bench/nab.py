@@ -344,7 +344,7 @@ def event_dicts(f: NabFile) -> list[dict[str, Any]]:
 
 def events_for(f: NabFile) -> list[Any]:
     """The file's ``TraceEvent``s in the order ``tracewatch replay`` runs them (event time, file order)."""
-    from streams.events import TraceEvent
+    from traces.events import TraceEvent
 
     events = [TraceEvent.model_validate(d) for d in event_dicts(f)]
     events.sort(key=lambda e: e.epoch)  # stable: the file order breaks ties, as read_events does

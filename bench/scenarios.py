@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 
 START = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 MODELS = {"gpt-4o": ("openai", 5e-6, 900.0), "claude-sonnet": ("anthropic", 6e-6, 1100.0),

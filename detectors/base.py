@@ -37,7 +37,7 @@ class SeriesSpec:
     """Which fields make a series: ``"model"``, ``"app/feature"``, ``"prompt_id@prompt_version"``,
     ``"model/provider?"`` (``?``: optional, shown as ``-`` when absent), ``"metadata.team"``.
 
-    >>> from streams.events import TraceEvent
+    >>> from traces.events import TraceEvent
     >>> e = TraceEvent(trace_id="t", timestamp=0, model="gpt-4o", prompt_id="support", prompt_version="3")
     >>> SeriesSpec("prompt_id@prompt_version").key(e), SeriesSpec("model/provider?").key(e)
     ('prompt_id=support@3', 'model=gpt-4o/provider=-')

@@ -12,7 +12,7 @@ The service and ``tracewatch replay`` run the same code path:
 
 Examples
 --------
->>> from streams.events import TraceEvent
+>>> from traces.events import TraceEvent
 >>> from detectors.config import build_suite, enable, load_config
 >>> suite = build_suite(enable(load_config(), "runaway_session"))  # the shipped config, its opt-in loop limit on
 >>> events = [TraceEvent(trace_id=f"t{i}", timestamp=1_700_000_000 + i, model="m", session_id="s1",

@@ -31,7 +31,7 @@ from typing import Any, Callable
 
 from pydantic_core import core_schema
 
-from runbooks.incident import IncidentEvent
+from incidents.incident import IncidentEvent
 
 MAX_LENGTH = 1000
 MAX_NODES = 200

@@ -38,7 +38,7 @@ from pydantic import BaseModel, Field
 from runbooks.actions.base import Action, ActionContext, ActionError, Escape
 from runbooks.conditions import condition_data
 from runbooks.durations import format_duration
-from runbooks.incident import Incident, IncidentEvent, IncidentEventType
+from incidents.incident import Incident, IncidentEvent, IncidentEventType
 from runbooks.matcher import match
 from runbooks.ports import Clock, ControlsPort, PromptsPort
 from runbooks.schema import Runbook, Step

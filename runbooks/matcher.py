@@ -4,7 +4,7 @@ A trigger matches when every key it sets holds: the event type (``on``), the det
 detector kind, the severity (at least), each label matcher, and the ``when`` condition.
 
 >>> from detectors.finding import Finding
->>> from runbooks.incident import Incident, IncidentEvent
+>>> from incidents.incident import Incident, IncidentEvent
 >>> from runbooks.schema import Trigger
 >>> f = Finding(time=1.0, detector="cost_spike", kind="cost", series="model=m", severity="critical",
 ...             score=0.9, labels={"app": "chat-eu"})
@@ -21,7 +21,7 @@ from typing import Any, Iterable
 
 from detectors.finding import SEVERITY_RANK
 from runbooks.conditions import condition_data
-from runbooks.incident import IncidentEvent
+from incidents.incident import IncidentEvent
 from runbooks.schema import Runbook, Trigger
 
 

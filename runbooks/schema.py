@@ -25,7 +25,7 @@ from runbooks.actions import ACTION_TYPES
 from runbooks.actions.base import StepParams
 from runbooks.conditions import Condition
 from runbooks.durations import Duration
-from runbooks.incident import IncidentEventType
+from incidents.incident import IncidentEventType
 
 #: Every step type the language knows; an action module registers the ones it implements.
 STEP_TYPES = (

@@ -40,7 +40,7 @@ from jinja2.utils import _PassArg
 
 if TYPE_CHECKING:
     from runbooks.actions.base import Escape
-    from runbooks.incident import Incident, IncidentEvent
+    from incidents.incident import Incident, IncidentEvent
 
 PAGERDUTY_SUMMARY_MAX = 1024
 MAX_RENDERED_CHARS = 100_000  # a template loop over hostile data must not build a huge string

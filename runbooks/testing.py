@@ -20,7 +20,7 @@ from runbooks.actions.base import Action, ActionContext, ActionResult, StepParam
 from runbooks.controls import InMemoryControls
 from runbooks.durations import parse_duration
 from runbooks.engine import Engine, InMemoryOutbox, Ports
-from runbooks.incident import Incident, IncidentEvent
+from incidents.incident import Incident, IncidentEvent
 from runbooks.prompts import PromptRegistry
 from runbooks.schema import IncidentSpec, Runbook, RunbookTest
 

@@ -23,7 +23,7 @@ from runbooks.engine import SystemClock
 from runbooks.ports import Control
 from runbooks.prompts import PromptRecord, PromptRegistry
 from streams.mirror import TopicMirror
-from streams.views import IncidentView
+from incidents.view import IncidentView
 from streams.settings import Settings
 
 if TYPE_CHECKING:
@@ -86,9 +86,9 @@ class Tracewatch:
 
         # ---- pure parts: decoders, prices, detectors, incident policy -------------------------------
         from detectors.suite import DetectorSuite
-        from streams.decode import decode  # noqa: F401  (fail at start-up, not on the first message)
-        from streams.incidents import IncidentPolicy
-        from streams.prices import PriceTable
+        from traces.decode import decode  # noqa: F401  (fail at start-up, not on the first message)
+        from incidents.book import IncidentPolicy
+        from traces.prices import PriceTable
 
         self.prices = PriceTable.load(settings.prices)
         classifier_state = settings.data_dir / "injection_classifier.json"  # written by `tracewatch feedback`

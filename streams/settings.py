@@ -44,7 +44,7 @@ class Settings(BaseSettings):
 
     detectors: Path | None = None  # None: the shipped detectors/config.yaml
     runbooks: Path = PACKAGE_ROOT / "runbooks" / "library"
-    prices: Path | None = None  # None: the shipped streams/prices.yaml
+    prices: Path | None = None  # None: the shipped traces/prices.yaml
 
     data_dir: Path = Path(".tracewatch")
     # `tracewatch up` keeps the embedded broker's topics and positions here (docs/durability.md);

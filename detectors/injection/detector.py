@@ -5,7 +5,7 @@ score of at least ``min_score`` into a :class:`~detectors.finding.Finding` of ki
 keyed by user (else session, else app) so that a block action knows whom to act on. The attacker's
 text appears only as a short, defanged excerpt in ``evidence.details["excerpt"]``.
 
->>> from streams.events import TraceEvent
+>>> from traces.events import TraceEvent
 >>> detector = InjectionDetector()
 >>> events = [
 ...     TraceEvent(trace_id="t1", timestamp=1700000000, model="m", user_id="u1", input="What's the weather in Oslo?"),

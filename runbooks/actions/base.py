@@ -15,7 +15,7 @@ from typing import Any, Callable, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from runbooks.incident import Incident, IncidentEvent
+from incidents.incident import Incident, IncidentEvent
 from runbooks.templating import RenderError
 
 #: Where a rendered string goes decides how it is escaped (see runbooks/templating.py).

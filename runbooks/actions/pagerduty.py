@@ -22,7 +22,7 @@ from pydantic import Field, field_validator
 from runbooks.actions._outbound import http_error, iso8601, not_configured, parse_retry_after, sanitize, scrub
 from runbooks.actions.base import Action, ActionContext, ActionError, ActionResult, StepParams
 from runbooks.actions.settings import PagerDutyConfig, pagerduty_config
-from runbooks.incident import Incident
+from incidents.incident import Incident
 from runbooks.templating import RenderError, check, check_each, incident_url, strip_control, truncate
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from runbooks.actions._outbound import http_error, not_configured, parse_retry_after, scrub
 from runbooks.actions.base import Action, ActionContext, ActionError, ActionResult, StepParams
 from runbooks.actions.settings import SlackConfig, slack_config
-from runbooks.incident import Incident
+from incidents.incident import Incident
 from runbooks.templating import RenderError, check, check_each, escape_slack, incident_url, truncate
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import orjson
 
 from detectors.finding import Finding
-from runbooks.incident import Incident
+from incidents.incident import Incident
 from streams import topics
-from streams.incidents import IncidentBook
-from streams.views import incident_record
+from incidents.book import IncidentBook
+from incidents.view import incident_record
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch

@@ -35,8 +35,8 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from streams.coverage import COVERED_HEADER, Cover, part_cover
-from streams.decode import DecodeError, Decoded, decode
-from streams.events import TraceEvent
+from traces.decode import DecodeError, Decoded, decode
+from traces.events import TraceEvent
 from streams.topics import KeyPartitioner, bootstrap_of
 
 if TYPE_CHECKING:

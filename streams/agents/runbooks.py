@@ -20,9 +20,9 @@ from runbooks.actions.base import ActionContext
 from runbooks.actions.slack import SlackParams
 from runbooks.engine import Engine, Execution, Ports, StepState
 from runbooks.templating import escape_slack
-from runbooks.incident import IncidentEvent
+from incidents.incident import IncidentEvent
 from streams import topics
-from streams.views import RUNBOOK_EVENTS
+from incidents.view import RUNBOOK_EVENTS
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch

@@ -17,8 +17,8 @@ from rich.table import Table
 
 from streams.cli import app
 from streams.cli._common import console, settings_or_exit
-from streams.demo import Demo, DemoError, Live, Outcome, summary_rows
-from streams.demo_traffic import END_MIN, SCENARIOS
+from demo.runner import Demo, DemoError, Live, Outcome, summary_rows
+from demo.traffic import END_MIN, SCENARIOS
 
 
 def _yes(value: bool) -> str:

@@ -18,8 +18,8 @@ from detectors.config import ConfigError, lint_file, load_config, build_suite, r
 from detectors.suite import replay as run_replay
 from streams.cli import app
 from streams.cli._common import settings_or_exit
-from streams.events import TraceEvent
-from streams.prices import PriceTable
+from traces.events import TraceEvent
+from traces.prices import PriceTable
 
 MAX_BAD_SHOWN = 20
 
@@ -151,7 +151,7 @@ async def backtest(findings: list, runbooks: list) -> list[dict]:
     from runbooks.engine import Engine, InMemoryOutbox, Ports
     from runbooks.prompts import PromptRegistry
     from runbooks.testing import STEP_KEY, FakeClock, RecordingAction, in_step_order
-    from streams.incidents import IncidentBook
+    from incidents.book import IncidentBook
 
     clock = FakeClock(findings[0].time if findings else 0.0)
     calls: list[dict] = []

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from streams.settings import Settings
-from streams.standins import PagerDutyStandin, SlackStandin
+from demo.standins import PagerDutyStandin, SlackStandin
 from tests.doubles.tls import TestCA
 
 #: A routing key of the right shape (32 characters) that is obviously not a real one.

@@ -7,7 +7,7 @@ from typing import Any
 
 from detectors.finding import Evidence, Finding, Target
 from runbooks.actions.base import ActionContext
-from runbooks.incident import Incident, IncidentEvent, IncidentEventType
+from incidents.incident import Incident, IncidentEvent, IncidentEventType
 from runbooks.templating import render, template_data
 
 #: Trace text an attacker controls: template syntax, Slack links and mentions, a code-span breaker.

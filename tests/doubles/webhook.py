@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from streams.standins import LoopbackServer, Response
+from demo.standins import LoopbackServer, Response
 
 
 class WebhookReceiver(LoopbackServer):

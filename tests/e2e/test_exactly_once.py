@@ -28,9 +28,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from streams.broker import EmbeddedBroker
-from streams.events import TraceEvent
-from streams.prices import PriceTable
-from streams.standins import PagerDutyStandin, SlackStandin
+from traces.events import TraceEvent
+from traces.prices import PriceTable
+from demo.standins import PagerDutyStandin, SlackStandin
 from streams.topics import bootstrap_of
 from tests.doubles.fixtures import TEST_ROUTING_KEY, TEST_SIGNING_SECRET, TEST_SLACK_TOKEN
 from tests.e2e.test_scenarios import budget_env, publish  # noqa: F401 - budget_env is a fixture

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from detectors.suite import DetectorSuite, replay
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 from tests.e2e.test_scenarios import budget_env, publish  # noqa: F401 - budget_env is a fixture
 from tests.helpers.service import metric_value, wait_for
 from tests.helpers.traffic import BASE, four_scenarios

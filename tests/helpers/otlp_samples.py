@@ -24,7 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from streams.otlp import request_to_otlp_json
+from traces.otlp_json import request_to_otlp_json
 
 #: (request model, response model, provider)
 MODELS = [

@@ -11,7 +11,7 @@ from detectors.finding import Evidence, Finding, Target
 from runbooks.actions import build_actions
 from runbooks.controls import InMemoryControls
 from runbooks.engine import Engine, InMemoryOutbox, Ports
-from runbooks.incident import Incident, IncidentEvent
+from incidents.incident import Incident, IncidentEvent
 from runbooks.loader import load_file
 from runbooks.prompts import PromptRegistry
 from runbooks.testing import FakeClock

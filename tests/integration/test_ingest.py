@@ -7,7 +7,7 @@ import subprocess
 import orjson
 import pytest
 
-from streams.decode import decode_otlp
+from traces.decode import decode_otlp
 from streams.topics import DEADLETTER, OTLP, SERIES, TRACES
 from tests.helpers.otlp_samples import otlp_json_bytes, otlp_proto_bytes
 from tests.helpers.service import TRACEWATCH, metric_value, read_topic, wait_for

@@ -1,5 +1,5 @@
 """The demo's synthetic traffic through the demo's detectors — the shipped config with the opt-in user
-budget on (``streams.demo.detector_config``) — offline (``tracewatch replay``'s engine):
+budget on (``demo.runner.detector_config``) — offline (``tracewatch replay``'s engine):
 the clean background finds nothing, and each scenario is found, by the kind its runbook acts on, soon
 after it starts. This is what lets ``tracewatch demo`` promise four incidents in a short run."""
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 import pytest
 
 from detectors.config import build_suite
-from streams.demo import detector_config
+from demo.runner import detector_config
 from detectors.suite import replay
-from streams.demo_traffic import (ATTACKERS, END_MIN, LATENCY_MODEL, SCENARIOS, SURGE_PROMPT, WHALE,
+from demo.traffic import (ATTACKERS, END_MIN, LATENCY_MODEL, SCENARIOS, SURGE_PROMPT, WHALE,
                                   SyntheticApp, sim_start)
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 
 START = 1_767_261_600.0  # 2026-01-01T10:00:00Z: the run does not cross midnight
 

@@ -20,9 +20,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from pydantic import ValidationError
 
 from streams.cli.replay import read_events
-from streams.decode import decode_json, decode_otlp
-from streams.events import COUNT_FIELDS, ID_FIELDS, MEASURE_FIELDS, TraceEvent, validate_common
-from streams.otlp import _RESOURCE_FIELDS, _SPAN_FIELDS, _ids_to_base64
+from traces.decode import decode_json, decode_otlp
+from traces.events import COUNT_FIELDS, ID_FIELDS, MEASURE_FIELDS, TraceEvent, validate_common
+from traces.otlp_mapping import _RESOURCE_FIELDS, _SPAN_FIELDS
+from traces.otlp_json import _ids_to_base64
 from tests.helpers.otlp_samples import otlp_json_bytes
 from tests.unit.decode.test_fast_path import state
 

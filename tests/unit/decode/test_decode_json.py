@@ -3,7 +3,7 @@
 import orjson
 import pytest
 
-from streams.decode import DecodeError, decode, decode_json
+from traces.decode import DecodeError, decode, decode_json
 
 GOOD = {"trace_id": "t1", "timestamp": 1700000000, "model": "gpt-4o", "input_tokens": 12}
 

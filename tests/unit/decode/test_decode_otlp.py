@@ -7,8 +7,9 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from streams.decode import DecodeError, decode, decode_otlp
-from streams.otlp import evaluation_flag, request_to_otlp_json
+from traces.decode import DecodeError, decode, decode_otlp
+from traces.otlp_mapping import evaluation_flag
+from traces.otlp_json import request_to_otlp_json
 from tests.helpers.otlp_samples import (
     make_otlp_request,
     kv,

@@ -7,9 +7,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from streams.decode import DecodeError, decode
-from streams.events import TraceEvent
-from streams.prices import PriceTable
+from traces.decode import DecodeError, decode
+from traces.events import TraceEvent
+from traces.prices import PriceTable
 from tests.helpers.otlp_samples import otlp_json_bytes, otlp_proto_bytes
 
 FORMATS = ["json", "otlp_proto", "otlp_json"]
@@ -126,7 +126,7 @@ spans = st.builds(
 @FAST
 @given(span_list=st.lists(spans, min_size=1, max_size=4), fmt=st.sampled_from(["otlp_proto", "otlp_json"]))
 def test_every_span_is_an_event_an_error_or_skipped(span_list, fmt):
-    from streams.otlp import request_to_otlp_json
+    from traces.otlp_json import request_to_otlp_json
 
     request = ExportTraceServiceRequest()
     request.resource_spans.add().scope_spans.add().spans.extend(span_list)

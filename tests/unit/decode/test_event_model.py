@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 from pydantic import ValidationError
 
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 
 BASE = {"trace_id": "t1", "timestamp": 1700000000, "model": "gpt-4o"}
 

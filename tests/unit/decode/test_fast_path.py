@@ -1,7 +1,7 @@
 """The fast paths agree with the full ones wherever they take an input.
 
-- ``streams.events.validate_common`` (TraceEvent's strict twin) against ``TraceEvent.model_validate``;
-- ``streams.otlp._j_span_data`` (the OTLP/JSON walker) against ``json_format.ParseDict`` + the
+- ``traces.events.validate_common`` (TraceEvent's strict twin) against ``TraceEvent.model_validate``;
+- ``traces.otlp._j_span_data`` (the OTLP/JSON walker) against ``json_format.ParseDict`` + the
   protobuf mapping.
 
 A fast path may decline any input (then the full path runs); when it accepts one, the result must
@@ -18,9 +18,10 @@ from pydantic import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streams.decode import ItemError, decode_json
-from streams.events import COUNT_FIELDS, ID_FIELDS, TraceEvent, validate_common, validate_common_many
-from streams.otlp import _j_resource, _j_span_data, _parse_span, _Uncommon, proto_span_data, resource_data
+from traces.decode import ItemError, decode_json
+from traces.events import COUNT_FIELDS, ID_FIELDS, TraceEvent, validate_common, validate_common_many
+from traces.otlp_json import _j_resource, _j_span_data, parse_span, _Uncommon
+from traces.otlp_mapping import proto_span_data, resource_data
 from tests.helpers.otlp_samples import otlp_json_bytes
 
 MANY = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -234,7 +235,7 @@ RESOURCE = resource_data({"service.name": "svc", "deployment.environment.name": 
 
 
 def slow_path(span_json):
-    span = _parse_span(copy.deepcopy(span_json), 0)
+    span = parse_span(copy.deepcopy(span_json), 0)
     if isinstance(span, ItemError):
         return span
     return proto_span_data(RESOURCE, span)
@@ -283,7 +284,7 @@ def test_resource_walker_agrees_with_parse_dict(resource):
     from google.protobuf import json_format
     from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-    from streams.otlp import attributes
+    from traces.otlp_mapping import attributes
 
     try:
         fast = _j_resource(copy.deepcopy(resource))

@@ -2,8 +2,8 @@
 
 import pytest
 
-from streams.events import TraceEvent
-from streams.prices import SHIPPED_PRICES, ModelPrice, PriceTable, PriceTableError, parse_prices
+from traces.events import TraceEvent
+from traces.prices import SHIPPED_PRICES, ModelPrice, PriceTable, PriceTableError, parse_prices
 from streams.settings import Settings
 
 

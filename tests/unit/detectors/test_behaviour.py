@@ -9,7 +9,7 @@ from detectors import (BucketSummary, Budget, CostSpike, DetectorSuite, ErrorSur
                        LatencyRegression, QualityRegression, Runaway, replay)
 from detectors.config import build_suite, enable, load_config
 from detectors.latency import bin_of
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 
 DAY = 86400.0
 T0 = 1_767_225_600.0  # midnight UTC

@@ -11,7 +11,7 @@ import pytest
 
 from detectors import Budget, BucketSummary, DetectorSuite, QualityRegression, replay
 from detectors.quality import fisher_greater
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 HOUR = 3600.0

@@ -15,7 +15,7 @@ import pytest
 
 from detectors import DetectorSuite, ModelUpdate, replay
 from detectors.config import SHIPPED, lint_text, load_config
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
 HOUR = 3600.0
@@ -145,7 +145,7 @@ def test_runbooks_can_trigger_on_the_kind(kind):
 
 
 def test_a_finding_opens_an_incident_of_its_kind():
-    from streams.incidents import IncidentBook, IncidentPolicy
+    from incidents.book import IncidentBook, IncidentPolicy
 
     (f,) = findings(traffic(6, served=lambda h, u: "gpt-4o-2024-11-20" if h > 4 and u < (h - 4) * 6
                             else "gpt-4o-2024-08-06"))

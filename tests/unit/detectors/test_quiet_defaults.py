@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 from detectors.config import SHIPPED, build_suite, load_config
 from detectors.suite import replay
 from streams.cli import app as cli
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 
 T0 = 1_767_592_800.0  # 2026-01-05T06:00:00Z, a Monday morning
 HOUR = 3600.0

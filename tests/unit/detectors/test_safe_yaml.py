@@ -1,7 +1,7 @@
 """YAML alias bombs and recursive aliases: every loader reports ``file:line: …``, after bounded work.
 
 The loaders: runbooks (runbooks/loader.py), detector config (detectors/config.py), injection
-signatures (detectors/injection/signatures.py), prices (streams/prices.py), settings
+signatures (detectors/injection/signatures.py), prices (traces/prices.py), settings
 (streams/settings.py). All of them compose through ``detectors.safe_yaml.SafeLoader``.
 """
 
@@ -17,7 +17,7 @@ from detectors.config import lint_text as lint_detectors
 from detectors.injection.signatures import lint_text as lint_signatures
 from detectors.safe_yaml import MAX_ALIAS_NODES, MAX_ALIASES, MAX_DEPTH, SafeLoader, compose, safe_load
 from runbooks.loader import load_text
-from streams.prices import PriceTableError, parse_prices
+from traces.prices import PriceTableError, parse_prices
 from streams.settings import load_settings
 
 
@@ -142,7 +142,7 @@ def test_every_yaml_loader_uses_the_bounded_loader() -> None:
     (bench/ reads third-party data sets on a developer's machine; it is not shipped.)"""
     root = Path(safe_yaml.__file__).resolve().parents[1]
     offenders = []
-    for package in ("detectors", "runbooks", "streams"):
+    for package in ("traces", "detectors", "incidents", "runbooks", "streams", "demo"):
         for path in (root / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             for needle in ("yaml.safe_load(", "Loader=yaml.", "yaml.SafeLoader(", "yaml.full_load(",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from detectors import BucketSummary, DetectorSuite, Finding, replay
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 
 T0 = 1_767_225_600.0
 

@@ -6,7 +6,7 @@ import pytest
 
 from detectors.finding import Finding
 from detectors.injection import InjectionDetector
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 
 
 def _event(text, **kw):

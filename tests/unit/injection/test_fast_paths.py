@@ -13,7 +13,7 @@ from detectors.injection.model import feature_positions
 from detectors.injection.normalize import (fold_leet, fold_leet_bytes, normal_bytes, normalize, rot13, rot13_bytes,
                                            words, words_bytes)
 from detectors.injection.signatures import needs_non_ascii
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 
 # ASCII spaces and separators, punctuation, leetspeak digits, accents, look-alikes, invisibles, tags
 PIECES = st.text(alphabet=st.sampled_from(list("aZ 1@$|+`'-:,.!?¿…•·\t\n\x0b\x0c\r\x1c\x1f\u2028\xa0éßİаι\u200b\u0301")

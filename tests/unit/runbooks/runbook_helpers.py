@@ -6,7 +6,7 @@ from typing import Any
 
 from detectors.finding import Evidence, Finding, Target
 from runbooks.actions.base import Action, ActionContext, ActionError, ActionResult, StepParams
-from runbooks.incident import Incident, IncidentEvent
+from incidents.incident import Incident, IncidentEvent
 
 
 def make_event(event: str = "opened", *, kind: str = "cost", severity: str = "critical",

@@ -18,7 +18,7 @@ from runbooks.actions.model import PinModel, UnpinModel
 from runbooks.actions.slack import buttons
 from runbooks.controls import InMemoryControls
 from runbooks.engine import Engine, InMemoryOutbox, Ports
-from runbooks.incident import Incident, IncidentEvent
+from incidents.incident import Incident, IncidentEvent
 from runbooks.loader import load_file
 from runbooks.prompts import PromptRegistry
 from runbooks.schema import Runbook
@@ -261,7 +261,7 @@ async def test_the_adopt_press_unpins_and_resolves_the_incident():
     from types import SimpleNamespace
 
     from runbooks.slack_callbacks import SlackAction
-    from streams.views import IncidentView, incident_record
+    from incidents.view import IncidentView, incident_record
     from streams.web_state import act_on_slack
 
     clock, commands = FakeClock(1000.0), []

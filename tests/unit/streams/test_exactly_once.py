@@ -24,7 +24,7 @@ from detectors.config import build_suite, enable, load_config
 from detectors.suite import SeriesState
 from streams.agents.ingest import Ingest
 from streams.coverage import COVERED_HEADER, Cover, part_cover
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 from streams.topics import KeyPartitioner
 
 PARTITIONS = 4

@@ -1,5 +1,5 @@
 from detectors.finding import Finding, Target
-from streams.incidents import IncidentBook, IncidentPolicy, incident_id_for
+from incidents.book import IncidentBook, IncidentPolicy, incident_id_for
 
 
 def finding(t, severity="warning", series="model=m", detector="latency_p95"):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runbooks.incident import Incident
-from streams.views import IncidentView, incident_record
+from incidents.incident import Incident
+from incidents.view import IncidentView, incident_record
 from tests.unit.runbooks.runbook_helpers import make_event
 
 

@@ -1,6 +1,6 @@
 """The price table: what a model call cost, when the event does not say.
 
-Shipped as ``streams/prices.yaml`` (USD per million input and output tokens per model, and optionally
+Shipped as ``traces/prices.yaml`` (USD per million input and output tokens per model, and optionally
 per million cached input tokens read from or written to the provider's prompt cache);
 ``Settings.prices`` (``TRACEWATCH_PRICES``) names a user file whose models are merged over it.
 A model matches exactly, or else by the longest known name it starts with followed by ``-``, ``@``
@@ -8,7 +8,7 @@ or ``:`` (dated releases such as ``gpt-4o-2024-08-06``); case and a ``provider/`
 ignored. An unknown model, or an event without token counts, gets no cost: the table never guesses.
 
 >>> table = PriceTable.load()
->>> from streams.events import TraceEvent
+>>> from traces.events import TraceEvent
 >>> e = TraceEvent(trace_id="t", timestamp=0, model="gpt-4o-2024-08-06",
 ...                input_tokens=1000, output_tokens=500)
 >>> table.price(e)
@@ -31,7 +31,7 @@ from typing import Mapping
 import yaml
 
 from detectors.safe_yaml import SafeLoader
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 
 SHIPPED_PRICES = Path(__file__).with_name("prices.yaml")
 _SEPARATORS = ("-", "@", ":")
@@ -103,7 +103,7 @@ def parse_prices(text: str, source: str = "<prices>") -> dict[str, ModelPrice]:
     >>> parse_prices("models:\\n  m1: {input: 1}\\n  m2: {input: -1, output: 2, cached: 0}\\n", "p.yaml")
     Traceback (most recent call last):
     ...
-    streams.prices.PriceTableError: p.yaml:2: m1: missing 'output' (USD per million output tokens)
+    traces.prices.PriceTableError: p.yaml:2: m1: missing 'output' (USD per million output tokens)
     p.yaml:3: m2: 'input' must be a number ≥ 0, got -1
     p.yaml:3: m2: unknown key 'cached' (allowed: input, output, cached_input, cache_write)
     """

@@ -3,7 +3,7 @@
 Parts: the embedded broker (or ``TRACEWATCH_BROKER``), loopback stand-ins for PagerDuty and Slack
 (HTTPS with a throwaway CA; the real services when ``TRACEWATCH_PAGERDUTY_ROUTING_KEY`` /
 ``TRACEWATCH_SLACK_TOKEN`` are set), one ``tracewatch worker`` subprocess, and the synthetic application
-of :mod:`streams.demo_traffic`, which publishes with aiokafka in compressed event time. The demo only
+of :mod:`demo.traffic`, which publishes with aiokafka in compressed event time. The demo only
 observes the product from outside — through its API (``/metrics``, ``/v1/incidents``,
 ``/v1/blocks/check``, ``/v1/prompts``) and what the stand-ins received — and reports per scenario
 whether it was detected and acted on.
@@ -31,10 +31,10 @@ from aiokafka import AIOKafkaProducer
 
 from detectors.config import SHIPPED, DetectorConfig, enable, load_config, to_yaml
 from streams.broker import _die_with_parent, free_port
-from streams.demo_traffic import (ATTACKERS, END_MIN, LATENCY_MODEL, SCENARIOS, SURGE_PROMPT, WHALE,
+from demo.traffic import (ATTACKERS, END_MIN, LATENCY_MODEL, SCENARIOS, SURGE_PROMPT, WHALE,
                                   Scenario, SyntheticApp, sim_start)
 from streams.settings import Settings
-from streams.standins import PagerDutyStandin, SlackStandin
+from demo.standins import PagerDutyStandin, SlackStandin
 from streams.topics import TRACES, bootstrap_of
 
 TRACEWATCH = str(Path(sys.executable).with_name("tracewatch"))

@@ -30,7 +30,7 @@ from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 
 from detectors.finding import SEVERITY_RANK, Finding
-from runbooks.incident import MAX_FINDINGS_KEPT, Incident, IncidentEvent, LastChange
+from incidents.incident import MAX_FINDINGS_KEPT, Incident, IncidentEvent, LastChange
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from runbooks.incident import Incident
+from incidents.incident import Incident
 
 #: Changes that runbooks can trigger on; "acknowledged" and "updated" only refresh the view.
 RUNBOOK_EVENTS = ("opened", "escalated", "resolved")

@@ -1,0 +1,1 @@
+"""Incidents: findings grouped into incidents, their lifecycle, and the view the API shows. Pure."""
