@@ -1,0 +1,146 @@
+"""``tracewatch up`` killed with SIGKILL — the worker, the broker and the journal at once, in the middle of
+traffic — and started again on the same state directory: everything it knew is back."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from detectors.suite import DetectorSuite, replay
+from streams.events import TraceEvent
+from tests.e2e.test_scenarios import budget_env, publish  # noqa: F401 - budget_env is a fixture
+from tests.helpers.service import metric_value, wait_for
+from tests.helpers.traffic import BASE, four_scenarios
+from tests.helpers.up import new_up
+
+pytestmark = pytest.mark.e2e
+AUTH = {"Authorization": "Bearer t"}
+
+
+def cut(messages: list[bytes], minute: float) -> int:
+    return next(i for i, m in enumerate(messages) if orjson.loads(m)["timestamp"] >= BASE + minute * 60)
+
+
+def journaled(state_dir: Path, topic: str) -> int:
+    """Records of ``topic`` in the journal (read-only: the journal keeps writing)."""
+    db = sqlite3.connect(f"file:{state_dir / 'journal.sqlite'}?mode=ro", uri=True)
+    try:
+        return sum(db.execute(f"SELECT count(*) FROM {t} WHERE topic = ?", (topic,)).fetchone()[0]
+                   for t in ("records", "latest"))
+    finally:
+        db.close()
+
+
+def view(api: httpx.Client) -> dict:
+    """What the API shows of incidents, their executions, blocks and the prompt registry."""
+    incidents = api.get("/v1/incidents", params={"limit": 1000}).json()["incidents"]
+    return {
+        "incidents": {i["key"]: i["id"] for i in incidents},
+        "executions": {i["id"]: api.get(f"/v1/incidents/{i['id']}").json()["executions"] for i in incidents},
+        "blocks": {b["subject"]: b for b in api.get("/v1/blocks").json()["blocks"]},
+        "prompt": api.get("/v1/prompts/support-chat").json(),
+    }
+
+
+def finished_steps(executions: list[dict]) -> list[tuple]:
+    return [(x["runbook"], s["type"], s["status"]) for x in executions for s in x["steps"]
+            if s["status"] in ("ok", "failed", "skipped")]
+
+
+@pytest.fixture
+def start_up(tmp_path):
+    """Start ``tracewatch up`` processes on one state directory; all are stopped afterwards."""
+    started = []
+
+    def start(**env: str):
+        up = new_up(tmp_path, tmp_path / "state", **env)
+        started.append(up)
+        return up.start()
+
+    yield start
+    for up in started:
+        up.stop()
+
+
+def test_up_killed_mid_traffic_restarts_with_its_incidents_blocks_prompts_baselines_and_pages(
+        tmp_path, start_up, worker_env, pagerduty_double, budget_env):
+    messages = four_scenarios()
+    before, during, after = messages[:cut(messages, 46)], messages[cut(messages, 46):cut(messages, 47.5)], \
+        messages[cut(messages, 47.5):]
+    # A cold start could not catch the latency regression (minutes 48-60): its warm-up is longer.
+    cold = list(replay((TraceEvent.model_validate_json(m) for m in after), DetectorSuite.from_config()))
+    assert not [f for f in cold if f.kind == "latency"]
+
+    state = tmp_path / "state"
+    env = {"TRACEWATCH_API_TOKEN": "t", **worker_env, **budget_env}
+    first = start_up(**env)
+    api = httpx.Client(base_url=first.url, timeout=10)
+    for version in ("3", "4"):
+        assert api.post("/v1/prompts/support-chat/versions", json={"version": version}, headers=AUTH).status_code == 200
+    for version in ("4", "3"):
+        assert api.post("/v1/prompts/support-chat/promote", json={"version": version}, headers=AUTH).status_code == 200
+
+    publish(first.bootstrap, before)
+    spender = wait_for(lambda: [i for i in api.get("/v1/incidents").json()["incidents"]
+                                if i["target"].get("user_id") == "u-spender" and i["kind"] == "budget"],
+                       timeout=180, message="the budget incident")[0]
+    wait_for(lambda: spender["id"] in pagerduty_double.alerts(), timeout=60, message="the budget page")
+    wait_for(lambda: "user:u-spender" in {b["subject"] for b in api.get("/v1/blocks").json()["blocks"]},
+             timeout=60, message="the spender's block")
+    wait_for(lambda: metric_value(first.metrics(), "tracewatch_events_total", 'outcome="ok"') >= len(before),
+             timeout=180, message="the first part ingested")
+    seen = view(api)
+    pages_before = list(pagerduty_double.events)
+    # What the API showed is older than the journal's flush interval: wait until the journal has it.
+    for topic, least in (("tracewatch.actions", 1), ("tracewatch.controls", len(seen["blocks"])),
+                         ("tracewatch.prompts", 1)):
+        wait_for(lambda: journaled(state, topic) >= least, timeout=30, message=f"{topic} journaled")
+
+    # In the middle of traffic: a publisher sending, the worker counting, the journal writing.
+    publisher = threading.Thread(target=lambda: _publish_quietly(first.bootstrap, during), daemon=True)
+    publisher.start()
+    wait_for(lambda: metric_value(first.metrics(), "tracewatch_events_total", 'outcome="ok"') > len(before),
+             timeout=60, message="the worker counting the second part")
+    first.kill_all()
+    publisher.join(30)
+
+    second = start_up(**env)
+    api = httpx.Client(base_url=second.url, timeout=10)
+    wait_for(lambda: set(seen["incidents"]) <= set(view(api)["incidents"]), timeout=30,
+             message="the incidents of before the kill")
+    now = view(api)
+    for key, incident_id in seen["incidents"].items():
+        assert now["incidents"].get(key) == incident_id, f"incident {key} lost or opened again"
+        assert finished_steps(now["executions"][incident_id])[:len(finished_steps(seen["executions"][incident_id]))] \
+            == finished_steps(seen["executions"][incident_id]), f"executions of {incident_id} changed"
+    assert now["blocks"] == seen["blocks"]  # subjects, reasons, incidents and TTLs (expires_at) as they were
+    assert now["prompt"] == seen["prompt"]  # versions, labels and label history
+    assert [e["dedup_key"] for e in pagerduty_double.events] == [e["dedup_key"] for e in pages_before], \
+        "paged again because of the restart"
+
+    # The baselines came back: the latency regression right after the restart is caught.
+    publish(second.bootstrap, after)
+    slow = wait_for(lambda: [i for i in api.get("/v1/incidents").json()["incidents"] if i["kind"] == "latency"],
+                    timeout=180, message="the latency incident after the restart")
+    assert "claude-3-5-sonnet" in slow[0]["series"]
+    wait_for(lambda: slow[0]["id"] in pagerduty_double.alerts(), timeout=60, message="the latency page")
+
+    # No page lost, none repeated: one trigger per runbook execution that paged.
+    triggers = Counter(e["dedup_key"] for e in pagerduty_double.events if e["event_action"] == "trigger")
+    for incident_id, count in triggers.items():
+        executions = api.get(f"/v1/incidents/{incident_id}").json()["executions"]
+        paged = [x for x in executions for s in x["steps"] if s["type"] == "page" and s["status"] == "ok"]
+        assert count == len(paged), (incident_id, count, executions)
+
+
+def _publish_quietly(bootstrap: str, messages: list[bytes]) -> None:
+    try:
+        publish(bootstrap, messages)
+    except Exception:  # noqa: BLE001 - the broker is killed under it: that is the point
+        pass
