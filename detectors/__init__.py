@@ -7,7 +7,7 @@ The streaming service and ``tracewatch replay`` share one code path:
 from detectors.anomaly import FieldAnomaly
 from detectors.base import BucketSummary, Detector, SeriesSpec
 from detectors.budget import Budget
-from detectors.config import KINDS, ConfigError, lint_file, lint_text, load_config
+from detectors.config import KINDS, ConfigError, build_suite, lint_file, lint_text, load_config
 from detectors.cost import CostSpike
 from detectors.errors import ErrorSurge
 from detectors.finding import Evidence, Finding, Target
@@ -21,6 +21,6 @@ from detectors.suite import DetectorSuite, SeriesState, replay
 __all__ = [
     "BucketSummary", "Budget", "ConfigError", "CostSpike", "Detector", "DetectorSuite", "ErrorSurge",
     "Evidence", "FieldAnomaly", "Finding", "InjectionRate", "KINDS", "LatencyRegression",
-    "ModelUpdate", "QualityRegression", "Runaway", "SeriesSpec", "SeriesState", "Target", "lint_file", "lint_text",
-    "load_config", "replay",
+    "ModelUpdate", "QualityRegression", "Runaway", "SeriesSpec", "SeriesState", "Target", "build_suite", "lint_file",
+    "lint_text", "load_config", "replay",
 ]

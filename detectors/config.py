@@ -37,6 +37,7 @@ from detectors.model_update import ModelUpdate
 from detectors.quality import QualityRegression
 from detectors.runaway import Runaway
 from detectors.safe_yaml import SafeLoader
+from detectors.suite import DetectorSuite
 
 SHIPPED = Path(__file__).with_name("config.yaml")
 
@@ -429,8 +430,8 @@ def build_injection(cfg: DetectorConfig, injection_state: Any = None) -> Any:
     return InjectionDetector(**options)
 
 
-def build_suite(cfg: DetectorConfig, *, injection_state: Any = None) -> Any:
-    from detectors.suite import DetectorSuite
-
+def build_suite(cfg: DetectorConfig, *, injection_state: Any = None) -> DetectorSuite:
+    """The suite ``cfg`` describes; ``injection_state`` is passed on to the injection detector (its
+    classifier state file)."""
     return DetectorSuite(build_detectors(cfg), bucket_s=cfg.bucket_s, lateness_s=cfg.lateness_s,
                          injection=build_injection(cfg, injection_state))

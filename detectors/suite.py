@@ -239,16 +239,6 @@ class DetectorSuite:
             for d in detectors}
         self._pending: dict[tuple[Any, str, float], list[BucketSummary]] = {}
 
-    @classmethod
-    def from_config(cls, path: Any = None, *, injection_state: Any = None) -> "DetectorSuite":
-        """Build from a YAML file (``None``: ``TRACEWATCH_DETECTORS`` or the shipped config).
-
-        ``injection_state`` is passed on to the injection detector (its classifier state file).
-        """
-        from detectors.config import build_suite, load_config
-
-        return build_suite(load_config(path), injection_state=injection_state)
-
     # ---- per event ---------------------------------------------------------------------------------
 
     def observe(self, event: Any, skip: Any = None) -> list[Finding]:

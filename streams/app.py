@@ -85,15 +85,15 @@ class Tracewatch:
             "incidents", key_type=str, value_type=str, partitions=settings.partitions)
 
         # ---- pure parts: decoders, prices, detectors, incident policy -------------------------------
-        from detectors.suite import DetectorSuite
+        from detectors.config import build_suite, load_config
         from traces.decode import decode  # noqa: F401  (fail at start-up, not on the first message)
         from incidents.book import IncidentPolicy
         from traces.prices import PriceTable
 
         self.prices = PriceTable.load(settings.prices)
         classifier_state = settings.data_dir / "injection_classifier.json"  # written by `tracewatch feedback`
-        self.suite = DetectorSuite.from_config(
-            settings.detectors, injection_state=classifier_state if classifier_state.exists() else None)
+        self.suite = build_suite(load_config(settings.detectors),
+                                 injection_state=classifier_state if classifier_state.exists() else None)
         self.incident_policy = IncidentPolicy(resolve_after_s=settings.resolve_after_s,
                                               reopen_within_s=settings.reopen_within_s)
 

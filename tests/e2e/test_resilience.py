@@ -8,7 +8,8 @@ import httpx
 import orjson
 import pytest
 
-from detectors.suite import DetectorSuite, replay
+from detectors.config import build_suite, load_config
+from detectors.suite import replay
 from traces.events import TraceEvent
 from tests.e2e.test_scenarios import budget_env, publish  # noqa: F401 - budget_env is a fixture
 from tests.helpers.service import metric_value, wait_for
@@ -49,7 +50,7 @@ def test_a_killed_worker_loses_nothing_and_resumes_its_baselines(broker, start_w
                                                                 pagerduty_double, budget_env):
     before, after = split(46)  # the cost spike is before the cut, the latency regression after it
     # A cold start could not catch the latency regression: its warm-up is longer than what is left.
-    cold = list(replay((TraceEvent.model_validate_json(m) for m in after), DetectorSuite.from_config()))
+    cold = list(replay((TraceEvent.model_validate_json(m) for m in after), build_suite(load_config())))
     assert not [f for f in cold if f.kind == "latency"]
 
     first = start_worker(TRACEWATCH_API_TOKEN="t", **worker_env, **budget_env)

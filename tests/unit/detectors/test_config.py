@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from detectors import ConfigError, DetectorSuite, lint_file, lint_text, load_config
+from detectors import ConfigError, build_suite, lint_file, lint_text, load_config
 from detectors.config import SHIPPED
 
 
@@ -131,6 +131,6 @@ def test_environment_variable_selects_the_config(tmp_path, monkeypatch):
     path.write_text("bucket_s: 2\ninjection: {enabled: false}\ndetectors:\n"
                     "  - {name: lat, kind: latency, series: model, window_s: 10}\n")
     monkeypatch.setenv("TRACEWATCH_DETECTORS", str(path))
-    suite = DetectorSuite.from_config()
+    suite = build_suite(load_config())
     assert suite.bucket_s == 2 and list(suite.detectors) == ["lat"] and suite.injection is None
     assert suite.detectors["lat"].window_s == 10

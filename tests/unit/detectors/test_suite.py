@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from detectors import BucketSummary, DetectorSuite, Finding, replay
+from detectors import BucketSummary, Finding, build_suite, load_config, replay
 from traces.events import TraceEvent
 
 T0 = 1_767_225_600.0
@@ -21,7 +21,7 @@ def events(n=4000):
 
 
 def test_flush_gives_one_summary_per_series_and_bucket_and_round_trips():
-    suite = DetectorSuite.from_config()
+    suite = build_suite(load_config())
     for e in events(20):
         suite.observe(e)
     summaries = suite.flush()
@@ -35,7 +35,7 @@ def test_flush_gives_one_summary_per_series_and_bucket_and_round_trips():
 
 
 def test_merging_bucket_summaries_equals_one_bigger_bucket():
-    suite = DetectorSuite.from_config()
+    suite = build_suite(load_config())
     evs = events(10)
     for e in evs:
         suite.observe(e)
@@ -64,21 +64,21 @@ def run_service(evs, suite, restart_at=None):
                 found += st.advance(latest - suite.lateness_s)
                 tables[key] = st.snapshot()
         if restart_at == i:  # the worker dies; a new one restores every state from the table
-            suite = DetectorSuite.from_config()
+            suite = build_suite(load_config())
             states = {k: suite.restore_series(b) for k, b in tables.items()}
     return [f.model_dump_json() for f in found]
 
 
 def test_a_restarted_worker_resumes_with_learned_baselines():
     evs = events()
-    uninterrupted = run_service(evs, DetectorSuite.from_config())
+    uninterrupted = run_service(evs, build_suite(load_config()))
     assert any('"cost_spike' in f for f in uninterrupted)
-    assert run_service(evs, DetectorSuite.from_config(), restart_at=2500) == uninterrupted
+    assert run_service(evs, build_suite(load_config()), restart_at=2500) == uninterrupted
 
 
 def test_replay_is_the_same_code_path_and_deterministic():
-    a = [f.model_dump_json() for f in replay(events(), DetectorSuite.from_config())]
-    b = [f.model_dump_json() for f in replay(events(), DetectorSuite.from_config())]
+    a = [f.model_dump_json() for f in replay(events(), build_suite(load_config()))]
+    b = [f.model_dump_json() for f in replay(events(), build_suite(load_config()))]
     assert a == b and any('"detector":"cost_spike_model"' in f for f in a)
 
 
@@ -92,7 +92,7 @@ def latency_summary(start, n=30, ms=300.0, key="latency_model|model=m/provider=-
 
 
 def test_summaries_out_of_order_within_the_lateness_still_count():
-    suite = DetectorSuite.from_config()
+    suite = build_suite(load_config())
     st = suite.series_state("latency_model|model=m/provider=-")
     st.add(latency_summary(T0))
     st.add(latency_summary(T0 + 60))  # the next window opens; the first stays open for stragglers
@@ -107,7 +107,7 @@ def test_summaries_out_of_order_within_the_lateness_still_count():
 def test_a_window_waits_for_sources_that_are_behind_and_memory_stays_bounded():
     from detectors.suite import MAX_OPEN_WINDOWS
 
-    suite = DetectorSuite.from_config()
+    suite = build_suite(load_config())
     st = suite.series_state("latency_model|model=m/provider=-")
     for w in range(10):  # a fast worker is ten minutes ahead; another partition is still at T0
         st.add(latency_summary(T0 + 60 * w), until=T0)
@@ -124,7 +124,7 @@ def test_a_window_waits_for_sources_that_are_behind_and_memory_stays_bounded():
 
 
 def test_open_windows_survive_a_snapshot_and_old_snapshots_load():
-    suite = DetectorSuite.from_config()
+    suite = build_suite(load_config())
     st = suite.series_state("latency_model|model=m/provider=-")
     for start in (T0, T0 + 60):
         st.add(latency_summary(start))
@@ -137,7 +137,7 @@ def test_open_windows_survive_a_snapshot_and_old_snapshots_load():
 
 
 def test_flush_until_holds_later_buckets_back_and_gives_the_rest_in_bucket_order():
-    suite = DetectorSuite.from_config()
+    suite = build_suite(load_config())
     for e in events(30):
         suite.observe(e)
     first = suite.flush(until=T0 + 10)
