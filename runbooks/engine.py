@@ -35,13 +35,14 @@ from typing import Any, Awaitable, Callable, Iterable, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from runbooks.actions.base import Action, ActionContext, ActionError, Escape
+from runbooks.actions.base import Action, ActionContext, ActionError
 from runbooks.conditions import condition_data
 from runbooks.durations import format_duration
 from incidents.incident import Incident, IncidentEvent, IncidentEventType
 from runbooks.matcher import match
 from runbooks.ports import Clock, ControlsPort, PromptsPort
 from runbooks.schema import Runbook, Step
+from runbooks.templating import Escape
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from string import Formatter as _Formatter
 from types import BuiltinFunctionType, BuiltinMethodType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Literal
 from urllib.parse import quote
 
 import re2
@@ -39,8 +39,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from jinja2.utils import _PassArg
 
 if TYPE_CHECKING:
-    from runbooks.actions.base import Escape
     from incidents.incident import Incident, IncidentEvent
+
+#: Where a rendered string goes decides how it is escaped (``ESCAPERS`` below).
+Escape = Literal["plain", "slack", "pagerduty", "url", "json"]
 
 PAGERDUTY_SUMMARY_MAX = 1024
 MAX_RENDERED_CHARS = 100_000  # a template loop over hostile data must not build a huge string

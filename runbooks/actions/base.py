@@ -16,10 +16,7 @@ from typing import Any, Callable, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict
 
 from incidents.incident import Incident, IncidentEvent
-from runbooks.templating import RenderError
-
-#: Where a rendered string goes decides how it is escaped (see runbooks/templating.py).
-Escape = Literal["plain", "slack", "pagerduty", "url", "json"]
+from runbooks.templating import Escape, RenderError
 
 
 class ActionError(Exception):
