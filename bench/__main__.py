@@ -122,10 +122,10 @@ def profile(n_events: int = 20_000) -> str:
 
     from bench.common import json_messages
     from streams.agents.ingest import Ingest
-    from streams.app import Tracewatch
+    from streams.service import build_service
     from streams.settings import Settings
 
-    tw = Tracewatch(Settings(_env_file=None), "kafka://127.0.0.1:9", web=False)
+    tw = build_service(Settings(_env_file=None), "kafka://127.0.0.1:9", web_enabled=False)
     ingest = Ingest(tw)
     singles = json_messages(n_events, 1)
     arrays = json_messages(n_events, 100)

@@ -1,7 +1,8 @@
 """The tracewatch service on one screen: the Faust app, its topics and tables, and which agent runs where.
 
 Agents live in ``streams/agents/``, one step of the data flow each (DESIGN.md, "Data flow"); they call the
-pure code in ``detectors/`` and ``runbooks/``. ``Tracewatch`` carries what they share.
+pure code in ``detectors/`` and ``runbooks/``. ``Tracewatch`` carries what they share; ``streams.service``
+registers them and the web API on it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
 
 class Tracewatch:
-    """One worker's view of the service. Build it, then run it with ``streams.worker.run``."""
+    """One worker's view of the service. ``streams.service.build_service`` builds it with its agents and
+    API; ``streams.worker.run_worker`` runs it."""
 
     def __init__(self, settings: Settings, broker_url: str, *, web: bool = True) -> None:
         self.settings = settings
@@ -120,16 +122,6 @@ class Tracewatch:
         @self.app.task
         async def _run_mirrors() -> None:
             await asyncio.gather(*(mirror.run() for mirror in self.mirrors))
-
-        # ---- agents, one step of the data flow each; then the web API ---------------------------
-        from streams import web
-        from streams.agents import incidents, ingest, runbooks, series
-
-        ingest.register(self)
-        series.register(self)
-        incidents.register(self)
-        runbooks.register(self)
-        web.register(self)
 
         @self.app.on_rebalance_complete.connect
         async def _on_rebalance_complete(sender: object, **kwargs: object) -> None:

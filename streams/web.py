@@ -8,67 +8,18 @@ until the change is visible, so that a client that acts and then reads sees its 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
-import orjson
-from aiohttp import web as aiohttp_web
-from faust.web import Request, Response, View
+from faust.web import Request, Response
+
+from streams.web_base import ID, ApiView, authorized, body_of
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
 
-log = logging.getLogger(__name__)
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4"
 VISIBLE_WITHIN_S = 5.0
-
-
-def authorized(tw: "Tracewatch", request: Request) -> bool:
-    """Mutating calls need ``Authorization: Bearer <TRACEWATCH_API_TOKEN>``; no token set → refuse all."""
-    token = tw.settings.api_token
-    if token is None:
-        return False
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), token.get_secret_value().encode())
-
-
-# An id in a path may hold any character but "/" (send it percent-encoded: %2F, %7B…); aiohttp's
-# default segment pattern also refuses "{" and "}", which left such ids unaddressable.
-ID = "[^/]+"
-
-
-class BadRequest(Exception):
-    """A request the API refuses with 400 and this reason."""
-
-
-async def body_of(request: Request) -> dict[str, Any]:
-    """The JSON object sent ({} for no body); ``BadRequest`` says what is wrong with any other body."""
-    if not request.can_read_body:
-        return {}
-    try:
-        raw = await request.read()
-    except aiohttp_web.HTTPRequestEntityTooLarge as exc:
-        raise BadRequest(f"the body is larger than the API accepts ({exc.text})") from None
-    if not raw.strip():
-        return {}
-    try:
-        data = orjson.loads(raw)  # depth-limited (1024): a deeply nested body is an error, not a crash
-    except (orjson.JSONDecodeError, RecursionError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {str(exc)[:200]}") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    return data
-
-
-def check_id(what: str, value: str) -> None:
-    """Ids a caller names: any text but control characters (they cannot be shown or logged safely)."""
-    if not value or len(value) > 1000:
-        raise BadRequest(f"{what} must be 1 to 1000 characters")
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
-        raise BadRequest(f"{what} must not contain control characters (such as newlines or tabs)")
 
 
 async def eventually(check: Callable[[], Any], within: float = VISIBLE_WITHIN_S) -> Any:
@@ -78,28 +29,6 @@ async def eventually(check: Callable[[], Any], within: float = VISIBLE_WITHIN_S)
         if result or time.monotonic() >= deadline:
             return result
         await asyncio.sleep(0.05)
-
-
-class ApiView(View):
-    tw: "Tracewatch"
-
-    async def dispatch(self, request: Any) -> Any:
-        # Every refusal is a 4xx with a JSON reason, whichever handler raised it.
-        try:
-            return await super().dispatch(request)
-        except BadRequest as exc:
-            return self.error(400, str(exc))
-        except Exception:  # noqa: BLE001 - a bug answers with JSON too; the worker goes on
-            log.exception("%s %s failed", request.method, request.path)
-            return self.error(500, "internal error; the worker log has the details")
-
-    def error(self, status: int, message: str, **extra: Any) -> Response:
-        return self.json({"error": message, **extra}, status=status)
-
-    def refuse(self) -> Response:
-        hint = ("set TRACEWATCH_API_TOKEN on the workers and send Authorization: Bearer <token>"
-                if self.tw.settings.api_token is None else "send Authorization: Bearer <token>")
-        return self.error(401, "unauthorized", hint=hint)
 
 
 def register(tw: "Tracewatch") -> None:
@@ -172,10 +101,6 @@ def register(tw: "Tracewatch") -> None:
         incident_command("ack", lambda i: i.state != "open"))
     app.page(f"/v1/incidents/{{incident_id:{ID}}}/resolve")(
         incident_command("resolve", lambda i: i.state == "resolved"))
-
-    from streams import web_state  # imports this module's ApiView and helpers
-
-    web_state.register(tw)
 
 
 def summary(incident: Any, superseded_by: str | None = None) -> dict[str, Any]:

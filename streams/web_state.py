@@ -14,7 +14,7 @@ from runbooks.durations import parse_duration
 from runbooks.prompts import PromptBackendError, PromptError, PromptRecord
 from runbooks.slack_callbacks import SlackAction, SlackCallbackError, parse_slack_action
 from runbooks.templating import escape_slack
-from streams.web import ID, ApiView, BadRequest, authorized, body_of, check_id
+from streams.web_base import ID, ApiView, BadRequest, authorized, body_of, check_id
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch

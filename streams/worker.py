@@ -89,12 +89,12 @@ class Worker(faust.Worker):
 
 def run_worker(settings: Settings, broker_url: str, *, loglevel: str = "warning") -> None:
     """Create the topics, then run one worker until SIGINT/SIGTERM. Blocks."""
-    from streams.app import Tracewatch
+    from streams.service import build_service
 
     asyncio.run(ensure_topics(broker_url, settings.partitions))
     # Faust's worker wants a current event loop in the main thread (asyncio.run closed the last one).
     asyncio.set_event_loop(asyncio.new_event_loop())
-    tw = Tracewatch(settings, broker_url)
+    tw = build_service(settings, broker_url)
     tune_gc()
     worker = Worker(tw.app, loglevel=loglevel, quiet=True, redirect_stdouts=False,
                     stop_timeout_s=settings.stop_timeout_s)
