@@ -12,13 +12,21 @@ reads a changelog up to that end, so it skipped the rest of the last batch and r
 whenever the last write was a batch of several records (``streams.changelog`` writes such batches; so
 does Faust's producer with a linger). ``highwaters`` therefore reads from the reported end's last record
 on and returns the offset after the last record actually there; on a correct broker that is the same.
+
+Faust does not always deliver every offset of a partition it reads: after a rebalance or a restart it was
+seen to deliver a partition's first messages from a few offsets past its committed offset, or to drop what
+it had buffered and read on from where its fetcher was (and it then counts the skipped offsets as done).
+A skipped summary, finding or incident record is lost for good. So the consumer checks that each
+partition's offsets come in without a hole from where it was last positioned, and reads any range Faust
+skipped directly before the message after it (``_Consumer.getmany``, logged as a warning). A message
+delivered again is passed on: every agent recognises a repeat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable, Iterable, Mapping
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
@@ -30,7 +38,76 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from streams.topics import bootstrap_of
 
 FETCH_MAX_WAIT_MS = 50
+MISSED_READ_TIMEOUT_S = 60.0  # reading a skipped range directly; then the worker stops rather than lose it
 log = logging.getLogger(__name__)
+
+
+async def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int,
+                     timeout: float = MISSED_READ_TIMEOUT_S) -> list:
+    """The records at offsets ``start`` to ``end - 1`` of one partition (those that exist: a compacted or
+    transactional topic has holes), read until the position passes ``end - 1``."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                client_id="tracewatch-missed", fetch_max_wait_ms=FETCH_MAX_WAIT_MS)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        out: list = []
+        deadline = asyncio.get_running_loop().time() + timeout
+        while await consumer.position(tp) < end:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{topic}/{partition}: could not read offsets {start} to {end - 1} "
+                                   f"within {timeout:g}s")
+            records = (await consumer.getmany(tp, timeout_ms=200)).get(tp, [])
+            out += [r for r in records if start <= r.offset < end]
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def read_committed(bootstrap: str, group: str, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The offsets ``group`` has committed for these partitions (those it has)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="tracewatch-committed")
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group, partitions=[TopicPartition(t, p) for t, p in tps])
+    finally:
+        await admin.close()
+    return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
+async def without_holes(messages: AsyncIterator[tuple[Any, Any]], next_offset: dict[Any, int],
+                        checked: Callable[[Any], bool],
+                        read_missed: Callable[[Any, int, int], Awaitable[list]]) -> AsyncIterator[tuple[Any, Any]]:
+    """``(partition, message)`` pairs as they come, each preceded by the messages its partition skipped.
+
+    ``next_offset``: per partition, the offset that must come next (kept up to date here); a message past
+    it on a ``checked`` partition first yields ``read_missed(partition, expected, offset)``. A message
+    before it (delivered again) passes as it is.
+
+    >>> import asyncio
+    >>> from types import SimpleNamespace as M
+    >>> async def fetched():
+    ...     for offset in (5, 6, 9, 7):
+    ...         yield "p", M(offset=offset)
+    >>> async def read(tp, start, end):
+    ...     return [M(offset=o) for o in range(start, end)]
+    >>> async def go():
+    ...     return [m.offset async for _, m in without_holes(fetched(), {"p": 3}, lambda tp: True, read)]
+    >>> asyncio.run(go())
+    [3, 4, 5, 6, 7, 8, 9, 7]
+    """
+    async for tp, message in messages:
+        expected = next_offset.get(tp)
+        if expected is not None and message.offset > expected and checked(tp):
+            for missed in await read_missed(tp, expected, message.offset):
+                yield tp, missed
+        if expected is None or message.offset >= expected:
+            next_offset[tp] = message.offset + 1
+        yield tp, message
 
 
 class LogEnds:
@@ -107,14 +184,59 @@ class _Consumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._bounded: dict[Any, int] = {}  # the offset last committed to the broker, where bounded
+        # per stream partition, the offset to deliver next: one past the last delivered, or where the
+        # partition was last positioned (its committed offset); unknown before the first of either
+        self._next_offset: dict[Any, int] = {}
+
+    async def on_partitions_assigned(self, assigned: Any, generation_id: int = 0) -> None:
+        # Whatever Faust delivers first of a partition (before or after it seeks), it must start at the
+        # committed offset: what came before is done, what comes after is not.
+        self._next_offset.clear()
+        streams = [tp for tp in assigned if not self._is_changelog_tp(tp)]
+        if streams:
+            try:
+                committed = await read_committed(self._bootstrap(), self.app.conf.id,
+                                                 [(tp.topic, tp.partition) for tp in streams])
+            except Exception:  # noqa: BLE001 - then holes are found only from the first message on
+                log.warning("could not read the committed offsets; a hole at a partition's start goes unseen",
+                            exc_info=True)
+                committed = {}
+            for tp in streams:
+                if (tp.topic, tp.partition) in committed:
+                    self._next_offset[tp] = committed[(tp.topic, tp.partition)]
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    async def perform_seek(self) -> None:
+        await super().perform_seek()
+        for tp, offset in list(self._read_offset.items()):  # the committed offsets Faust sought to
+            if offset is not None and offset >= 0:
+                self._next_offset[tp] = offset
+
+    async def seek(self, partition: Any, offset: int) -> None:
+        await super().seek(partition, offset)
+        self._next_offset[partition] = offset
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+        async for tp, message in without_holes(super().getmany(timeout), self._next_offset,
+                                               lambda tp: not self._is_changelog_tp(tp), self._read_missed):
+            yield tp, message
+
+    async def _read_missed(self, tp: Any, start: int, end: int) -> list:
+        log.warning("%s/%d: offsets %d to %d were not delivered; reading them directly", tp.topic, tp.partition,
+                    start, end - 1)
+        records = await read_range(self._bootstrap(), tp.topic, tp.partition, start, end)
+        return [self._to_message(tp, record) for record in records]
 
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
+    def _bootstrap(self) -> str:
+        return bootstrap_of(",".join(str(url) for url in self.app.conf.broker))
+
     async def highwaters(self, *partitions: Any) -> Mapping[Any, int]:
         reported = await super().highwaters(*partitions)
         if self._log_ends is None:
-            self._log_ends = LogEnds(bootstrap_of(",".join(str(url) for url in self.app.conf.broker)))
+            self._log_ends = LogEnds(self._bootstrap())
         return await self._log_ends.correct(reported)
 
     async def on_stop(self) -> None:

@@ -85,11 +85,10 @@ class Source:
     summaries still pending here, and (after a take-over) what the series partitions had received before.
     """
 
-    __slots__ = ("name", "done", "first", "rules", "rules_low", "rules_high", "start")
+    __slots__ = ("name", "done", "first", "rules", "rules_low", "rules_high")
 
-    def __init__(self, name: str, rules: dict[int, Cover] | None = None, start: int | None = None) -> None:
+    def __init__(self, name: str, rules: dict[int, Cover] | None = None) -> None:
         self.name = name
-        self.start = start  # the committed offset when it was assigned (None: unknown)
         self.done = -1  # the last offset whose events are all folded
         self.first: dict[float, int] = {}  # bucket -> first offset folded into its pending summaries
         # Per series partition, what it received from this partition before this worker took it over;
@@ -133,10 +132,6 @@ class Ingest:
         # (source partition names) -> per name, per series partition, the latest cover found; set by the
         # service (``register``); None: nothing to recover (benchmarks, tests)
         self.recoverer: Any = None
-        # (topic, partition, start, end) -> the records of that offset range, read directly; and
-        # [(topic, partition)] -> committed offsets: set by the service (``register``), None in tests
-        self.backfiller: Any = None
-        self.committed_of: Any = None
         self.partition_of: Any = None  # series key (bytes) -> series partition
         self.last_report: dict[int, dict] = {}  # the progress last sent to each series partition
         self.last_covered: dict[int, bytes] = {}  # the covers last sent to each series partition
@@ -153,19 +148,16 @@ class Ingest:
                        if tp.topic in names and (tp.topic, tp.partition) not in self.sources
                        and (tp.topic, tp.partition) != (topic, partition)]
         found: dict[str, dict[int, Cover]] = {}
-        committed: dict[tuple[str, int], int] = {}
         if self.recoverer is not None:
             try:
                 found = await self.recoverer([f"{t}/{p}" for t, p in wanted])
-                if self.committed_of is not None:
-                    committed = await self.committed_of(wanted)
             except Exception:  # noqa: BLE001 - reading on beats stopping; counts may then be off
                 log.exception("could not read what the series partitions received from %s; events read "
                               "again after a crash may be counted twice", [f"{t}/{p}" for t, p in wanted])
         for t, p in wanted:
             name = f"{t}/{p}"
             if (t, p) not in self.sources:
-                self.sources[(t, p)] = Source(name, found.get(name), committed.get((t, p)))
+                self.sources[(t, p)] = Source(name, found.get(name))
                 if found.get(name):
                     log.info("%s: taking over after offset %d; series partitions received it up to %s", name,
                              min(c.lowest() for c in found[name].values()) - 1,
@@ -268,15 +260,9 @@ class Ingest:
         if source is None:
             source = await self.recover(topic, partition)
         if source.done < 0:
-            # The committed offset: what came before is all sent (``Source.bound``). Faust may start a
-            # partition kept across a rebalance after it (the messages it had buffered are dropped).
-            start = source.start
-            if start is not None and 0 <= start < offset and self.backfiller is not None:
-                source.done = start - 1
-                await self.backfill(topic, partition, start, offset)
-            source.done = max(source.done, offset - 1)
-        elif offset > source.done + 1 and self.backfiller is not None:
-            await self.backfill(topic, partition, source.done + 1, offset)  # offsets Faust skipped
+            # The first message read: the committed offset, or where the consumer found a hole and read
+            # it directly (``streams.transport``), so nothing before it is left unread.
+            source.done = offset - 1
         elif offset <= source.done:
             return []  # delivered again: already counted
         seen = self.seen.get((topic, partition))
@@ -328,16 +314,6 @@ class Ingest:
             await tw.send_finding(finding)
         tw.metrics.observe_message(decoded.events, time.perf_counter() - started)
         return decoded.events
-
-    async def backfill(self, topic: str, partition: int, start: int, end: int) -> None:
-        """Handle the messages ``start`` to ``end - 1`` of a partition, read directly: Faust did not deliver
-        them (it drops what it had buffered for a partition at a rebalance, and may not read it again)."""
-        log.warning("%s/%d: offsets %d to %d were not delivered; reading them directly", topic, partition,
-                    start, end - 1)
-        for record in await self.backfiller(topic, partition, start, end):
-            if start <= record.offset < end:
-                await self.handle(topic, partition, record.offset, record.value,
-                                  record.timestamp / 1000 if record.timestamp and record.timestamp > 0 else None)
 
     def skipper(self, source: Source, offset: int, bucket: float) -> Any:
         """Whether the series partition of a series key already received this event (after a take-over)."""
@@ -447,14 +423,6 @@ def register(tw: "Tracewatch") -> None:
 
     ingest.recoverer = recoverer
 
-    async def backfiller(topic: str, partition: int, start: int, end: int) -> list:
-        return await read_range(bootstrap_of(tw.broker_url), topic, partition, start, end)
-
-    async def committed_of(tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-        return await read_committed(bootstrap_of(tw.broker_url), tw.app.conf.id, tps)
-
-    ingest.backfiller = backfiller
-    ingest.committed_of = committed_of
     tw.app.commit_bounds.append(ingest.commit_bound)
 
     @tw.app.on_partitions_revoked.connect
@@ -506,43 +474,6 @@ def register(tw: "Tracewatch") -> None:
                     log.exception("could not send %d series summaries to partition %d", lost, partition)
                     tw.metrics.series_dropped.inc(lost)
             return sent
-
-
-async def read_range(bootstrap: str, topic: str, partition: int, start: int, end: int) -> list:
-    """The records of offsets ``start`` to ``end - 1`` of one partition."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                client_id="tracewatch-backfill", fetch_max_wait_ms=50)
-    await consumer.start()
-    try:
-        tp = TopicPartition(topic, partition)
-        consumer.assign([tp])
-        consumer.seek(tp, start)
-        out: list = []
-        idle = 0
-        while idle < 25:
-            records = (await consumer.getmany(tp, timeout_ms=200)).get(tp, [])
-            if not records:
-                idle += 1
-                continue
-            out += [r for r in records if r.offset < end]
-            if records[-1].offset >= end - 1:
-                break
-        return out
-    finally:
-        await consumer.stop()
-
-
-async def read_committed(bootstrap: str, group: str, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
-    """The offsets ``group`` has committed for these partitions (those it has)."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="tracewatch-committed")
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group, partitions=[TopicPartition(t, p) for t, p in tps])
-    finally:
-        await admin.close()
-    return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
 async def read_covers(bootstrap: str, topic: str, partitions: int, names: list[str],

@@ -10,7 +10,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
-from streams.transport import LogEnds
+from streams.transport import LogEnds, read_range
 
 pytestmark = pytest.mark.integration
 
@@ -47,3 +47,12 @@ async def test_log_ends_count_every_record_of_the_last_batch(broker):
     assert corrected[tps[0]] == 15 and corrected[tps[1]] == 1 and corrected[tps[2]] == 0
     assert again == corrected
     assert all(corrected[tp] >= reported[tp] for tp in tps)
+
+
+async def test_a_range_faust_skipped_is_read_whole_across_batches(broker):
+    # The consumer reads a hole Faust left (streams.transport.without_holes) with read_range: every record
+    # of the range, across record batches, and none outside it.
+    await write_batches(broker.bootstrap, "holes", batches=3, size=5)
+    records = await read_range(broker.bootstrap, "holes", 0, 3, 12)
+    assert [r.offset for r in records] == list(range(3, 12))
+    assert [r.value for r in records] == [b"v0"] * 2 + [b"v1"] * 5 + [b"v2"] * 2

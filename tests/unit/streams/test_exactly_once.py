@@ -228,36 +228,19 @@ def test_series_state_class_has_the_slot():
     assert "position" in SeriesState.__slots__
 
 
-def test_offsets_faust_did_not_deliver_are_read_directly_and_a_redelivery_is_not_counted(suite):
-    sources = traffic(random.Random(5), 40)
-    part = sources[0]
-    handled: list[int] = []
+def test_a_message_delivered_again_is_not_counted_again(suite):
+    # Faust may deliver a message again (holes it skipped are read by the consumer itself:
+    # streams.transport.without_holes); the ingest folds each offset once.
+    part = traffic(random.Random(5), 40)[0]
     ing = Ingest(service(suite))
     ing.partition_of = KeyPartitioner(PARTITIONS)
-    original = ing.handle
-
-    async def handle(topic, partition, offset, raw, arrived=None):
-        handled.append(offset)
-        return await original(topic, partition, offset, raw, arrived)
-
-    async def backfiller(topic, partition, start, end):
-        return [SimpleNamespace(offset=o, value=part[o], timestamp=0) for o in range(start, end)]
-
-    async def recoverer(names):
-        return {}
-
-    async def committed_of(tps):
-        return {("tracewatch.traces", 0): 2}
-
-    ing.handle, ing.backfiller, ing.recoverer, ing.committed_of = handle, backfiller, recoverer, committed_of
 
     async def go():
-        await ing.handle("tracewatch.traces", 0, 5, part[5])  # Faust starts after the committed offset
-        await ing.handle("tracewatch.traces", 0, 9, part[9])  # and skips some
+        for offset in range(2, 10):
+            await ing.handle("tracewatch.traces", 0, offset, part[offset])
         assert await ing.handle("tracewatch.traces", 0, 7, part[7]) == []  # delivered again
 
     asyncio.run(go())
-    assert handled == [5, 2, 3, 4, 9, 6, 7, 8, 7]
     assert ing.sources[("tracewatch.traces", 0)].done == 9
     events = sum(len(orjson.loads(m)) if m.startswith(b"[") else 1 for m in part[2:10])
     assert sum(s.n for s in suite.flush() if s.series_key.startswith("budget_user_daily|")) == events
