@@ -48,6 +48,8 @@ class Incident(BaseModel):
 
     id: str
     key: str  # detector|series
+    # Which incident of its key this is (0: the first): with the key, its identity (``incident_id_for``).
+    number: int = 0
     detector: str
     kind: str
     series: str
@@ -70,7 +72,7 @@ class Incident(BaseModel):
     executions: list[ExecutionSummary] = Field(default_factory=list)
 
     @classmethod
-    def open_from(cls, finding: Finding, incident_id: str) -> "Incident":
+    def open_from(cls, finding: Finding, incident_id: str, number: int = 0) -> "Incident":
         labels = {
             "detector": finding.detector,
             "kind": finding.kind,
@@ -82,6 +84,7 @@ class Incident(BaseModel):
         return cls(
             id=incident_id,
             key=finding.incident_key,
+            number=number,
             detector=finding.detector,
             kind=finding.kind,
             series=finding.series,

@@ -291,12 +291,9 @@ def compare(tmp_path, test_ca, env, messages, kills, seed) -> None:
         assert {u: n for u, (n, _) in totals.items()} == want
         assert all(abs(s - spend[u]) < 1e-6 * max(1.0, spend[u]) for u, (_, s) in totals.items())
     assert set(got["incidents"]) == set(calm["incidents"]), "the crashed run has other incidents"
-    # Incident ids derive from (key, first finding's event time). A series finding's time is fixed by
-    # event time; a per-event finding's (prompt injection) is whichever attempt the incident agent got
-    # first, and attempts in different source partitions are read in no fixed order, run or no run.
-    per_event = {k for k in calm["incidents"] if k.startswith("prompt_injection|")}
-    assert {k: v for k, v in got["incidents"].items() if k not in per_event} == \
-        {k: v for k, v in calm["incidents"].items() if k not in per_event}
+    # The same identity (and so the same dedup_key) for every incident, prompt injection included,
+    # whichever of its findings arrived first.
+    assert got["incidents"] == calm["incidents"]
     # The same pages: per incident, one dedup key, with the same actions (a repeat of a key is allowed).
     assert by_incident(got) == by_incident(calm)
 
@@ -317,7 +314,8 @@ def spender_budget(budget_env):
 @pytest.mark.soak  # fails intermittently (events not counted after kills): issue 13 is open; make soak runs it
 def test_kill_9_at_four_kinds_of_points_counts_every_event_once(tmp_path, test_ca, spender_budget):
     messages = four_scenarios(minutes=50)  # the spender's budget story and the latency regression
-    compare(tmp_path, test_ca, spender_budget, messages, kills=4, seed=13)
+    seed = int(os.environ.get("TRACEWATCH_SOAK_SEED", "13"))  # another seed reproduces another run
+    compare(tmp_path, test_ca, spender_budget, messages, kills=4, seed=seed)
 
 
 @pytest.mark.soak  # long: `make soak` runs it; `make test` deselects it (pyproject addopts)

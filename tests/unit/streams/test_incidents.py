@@ -18,7 +18,26 @@ def test_findings_for_one_key_make_one_incident():
         assert book.on_finding(finding(t)) == []
     incident = book.get("latency_p95|model=m")
     assert incident.finding_count == 30
-    assert incident.id == incident_id_for("latency_p95|model=m", 10)
+    assert incident.id == incident_id_for("latency_p95|model=m", 0)
+
+
+def test_the_incident_id_does_not_depend_on_which_finding_arrives_first():
+    # Per-event findings from different source partitions arrive in no fixed order; after a crash they
+    # are read again in another. The same incident must keep one identity (one dedup_key) either way.
+    early, late = finding(10), finding(12)
+    ids = {IncidentBook({}).on_finding(first)[0].incident.id for first in (early, late)}
+    assert len(ids) == 1
+
+
+def test_each_incident_of_a_key_has_its_own_id():
+    book = IncidentBook({}, IncidentPolicy(resolve_after_s=60, reopen_within_s=100))
+    first = book.on_finding(finding(10))[0].incident
+    book.tick(now=100)  # auto-resolved
+    second = book.on_finding(finding(500))[0].incident  # past the reopen window: a new incident
+    book.resolve("latency_p95|model=m", by="alice", now=501)
+    third = book.on_finding(finding(502))[0].incident  # after a manual resolve: a new one at once
+    assert [first.number, second.number, third.number] == [0, 1, 2]
+    assert len({first.id, second.id, third.id}) == 3
 
 
 def test_other_series_open_their_own_incident():
