@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from detectors.suite import DetectorSuite, replay
-from streams.events import TraceEvent
+from traces.events import TraceEvent
 from tests.e2e.test_scenarios import budget_env, publish  # noqa: F401 - budget_env is a fixture
 from tests.helpers.service import metric_value, wait_for
 from tests.helpers.traffic import BASE, four_scenarios
@@ -48,9 +48,14 @@ def view(api: httpx.Client) -> dict:
     }
 
 
-def finished_steps(executions: list[dict]) -> list[tuple]:
-    return [(x["runbook"], s["type"], s["status"]) for x in executions for s in x["steps"]
-            if s["status"] in ("ok", "failed", "skipped")]
+def finished_steps(executions: list[dict]) -> set[tuple]:
+    """(execution, step, type, status, attempts, finish time) of every step that has finished."""
+    return {(x["execution_id"], s["index"], s["type"], s["status"], s["attempts"], s["finished_at"])
+            for x in executions for s in x["steps"] if s["finished_at"] is not None}
+
+
+def audits(executions: list[dict]) -> dict[str, list]:
+    return {x["execution_id"]: x["audit"] for x in executions}
 
 
 @pytest.fixture
@@ -117,8 +122,10 @@ def test_up_killed_mid_traffic_restarts_with_its_incidents_blocks_prompts_baseli
     now = view(api)
     for key, incident_id in seen["incidents"].items():
         assert now["incidents"].get(key) == incident_id, f"incident {key} lost or opened again"
-        assert finished_steps(now["executions"][incident_id])[:len(finished_steps(seen["executions"][incident_id]))] \
-            == finished_steps(seen["executions"][incident_id]), f"executions of {incident_id} changed"
+        assert finished_steps(seen["executions"][incident_id]) <= finished_steps(now["executions"][incident_id]), \
+            f"finished steps of {incident_id} lost or changed"
+        for execution_id, audit in audits(seen["executions"][incident_id]).items():
+            assert audits(now["executions"][incident_id])[execution_id][:len(audit)] == audit, "audit trail changed"
     assert now["blocks"] == seen["blocks"]  # subjects, reasons, incidents and TTLs (expires_at) as they were
     assert now["prompt"] == seen["prompt"]  # versions, labels and label history
     assert [e["dedup_key"] for e in pagerduty_double.events] == [e["dedup_key"] for e in pages_before], \
@@ -131,12 +138,19 @@ def test_up_killed_mid_traffic_restarts_with_its_incidents_blocks_prompts_baseli
     assert "claude-3-5-sonnet" in slow[0]["series"]
     wait_for(lambda: slow[0]["id"] in pagerduty_double.alerts(), timeout=60, message="the latency page")
 
-    # No page lost, none repeated: one trigger per runbook execution that paged.
-    triggers = Counter(e["dedup_key"] for e in pagerduty_double.events if e["event_action"] == "trigger")
-    for incident_id, count in triggers.items():
-        executions = api.get(f"/v1/incidents/{incident_id}").json()["executions"]
-        paged = [x for x in executions for s in x["steps"] if s["type"] == "page" and s["status"] == "ok"]
-        assert count == len(paged), (incident_id, count, executions)
+    # No page lost, none repeated: one trigger per runbook execution that paged (waiting for the outbox
+    # record of the last page, which follows PagerDuty's answer).
+    def pages_and_executions() -> list[tuple[str, int, int]]:
+        triggers = Counter(e["dedup_key"] for e in pagerduty_double.events if e["event_action"] == "trigger")
+        out = []
+        for incident_id, count in triggers.items():
+            executions = api.get(f"/v1/incidents/{incident_id}").json()["executions"]
+            out.append((incident_id, count, sum(s["type"] == "page" and s["status"] == "ok"
+                                                for x in executions for s in x["steps"])))
+        return out
+
+    wait_for(lambda: all(count == paged for _, count, paged in pages_and_executions()), timeout=60,
+             message="one PagerDuty trigger per page step done")
 
 
 def _publish_quietly(bootstrap: str, messages: list[bytes]) -> None:
@@ -144,3 +158,21 @@ def _publish_quietly(bootstrap: str, messages: list[bytes]) -> None:
         publish(bootstrap, messages)
     except Exception:  # noqa: BLE001 - the broker is killed under it: that is the point
         pass
+
+
+def test_up_stopped_with_sigterm_keeps_every_acknowledged_event_and_its_positions(start_up, budget_env):
+    up = start_up(**budget_env)
+    messages = four_scenarios(minutes=3, incidents=False, seed=4)
+    publish(up.bootstrap, messages)  # acknowledged by the broker (acks=1)
+    wait_for(lambda: metric_value(up.metrics(), "tracewatch_events_total", 'outcome="ok"') >= len(messages),
+             timeout=120, message="the events counted")
+    up.stop()  # SIGTERM: the worker commits, then the journal stores a last snapshot
+    assert up.proc.returncode == 0, up.tail()
+
+    state = up.state_dir
+    assert journaled(state, "tracewatch.traces") == len(messages)
+    db = sqlite3.connect(f"file:{state / 'journal.sqlite'}?mode=ro", uri=True)
+    committed = db.execute("SELECT sum(offset) FROM group_offsets WHERE grp = 'tracewatch' "
+                           "AND topic = 'tracewatch.traces'").fetchone()[0]
+    db.close()
+    assert committed == len(messages)  # the worker's positions: past every event, none to read again
