@@ -35,10 +35,12 @@ class IncidentView:
         self.by_id: dict[str, Incident] = {}
         self.executions: dict[str, dict[str, Any]] = {}  # execution id → latest record
         self.executions_of: dict[str, list[str]] = {}  # incident id → execution ids, in order
+        self.version = 0  # counts the records applied: the console polls it to know when to refresh
 
     def apply_incident(self, key: bytes | None, value: bytes | None) -> None:
         if not value:
             return
+        self.version += 1
         record = orjson.loads(value)
         incident = Incident.model_validate(record["incident"])
         known = self.by_id.get(incident.id)
@@ -62,6 +64,7 @@ class IncidentView:
     def apply_action(self, key: bytes | None, value: bytes | None) -> None:
         if not value:
             return
+        self.version += 1
         record = orjson.loads(value)
         execution_id = record.get("execution_id")
         incident_id = record.get("incident_id")

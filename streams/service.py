@@ -3,7 +3,7 @@ the web API registered on it. The agents and the API take the app; the app knows
 
 from __future__ import annotations
 
-from streams import web, web_state
+from streams import console, web, web_state
 from streams.agents import incidents, ingest, runbooks, series
 from streams.app import Tracewatch
 from streams.settings import Settings
@@ -18,4 +18,5 @@ def build_service(settings: Settings, broker_url: str, *, web_enabled: bool = Tr
     runbooks.register(tw)
     web.register(tw)
     web_state.register(tw)
+    console.register(tw)
     return tw

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     api_token: SecretStr | None = None
     api_url: str | None = None  # where the CLI finds the API; default http://127.0.0.1:<web_port>
+    public_url: str | None = None  # where people open the console (links in pages and Slack); default api_url
+    console_public: bool = False  # true: the console's read-only views open without the API token
 
     pagerduty_routing_key: SecretStr | None = None
     pagerduty_events_url: str = "https://events.pagerduty.com"
@@ -73,6 +75,10 @@ class Settings(BaseSettings):
     @property
     def web_url(self) -> str:
         return self.api_url or f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def console_url(self) -> str:
+        return (self.public_url or self.web_url).rstrip("/")
 
 
 def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings:

@@ -302,3 +302,9 @@ class App(faust.App):
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)
+
+    def _new_web(self) -> Any:
+        # The console answers at "/" (streams.console); Faust's "production index" page would take it.
+        from faust.web import drivers
+
+        return type("Web", (drivers.by_url(self.conf.web),), {"production_blueprints": []})(self)

@@ -109,5 +109,7 @@ def summary(incident: Any, superseded_by: str | None = None) -> dict[str, Any]:
         "series": incident.series, "severity": incident.severity, "state": incident.state,
         "summary": incident.summary, "opened_at": incident.opened_at, "updated_at": incident.updated_at,
         "resolved_at": incident.resolved_at, "finding_count": incident.finding_count,
+        "acknowledged_at": incident.acknowledged_at, "acknowledged_by": incident.acknowledged_by,
+        "resolved_by": incident.resolved_by,
         "target": incident.target.model_dump(exclude_none=True),
     }

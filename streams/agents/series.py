@@ -40,6 +40,7 @@ MAX_LIVE_SERIES = 200_000  # series states kept decoded in memory; the rest are 
 def register(tw: "Tracewatch") -> None:
     app = tw.app
     states: dict[str, SeriesState] = {}  # live states for the partitions this worker owns
+    tw.series_states = states  # the console plots a fired series' history (streams.console)
     changed: set[str] = set()  # series keys whose snapshot is older than their state
     # Per series partition, what each source partition's reader last reported: None when it has nothing
     # left to read, else the event time up to which it has sent every summary (streams.agents.ingest).
