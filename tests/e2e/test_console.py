@@ -145,8 +145,9 @@ def test_console_live_list_plot_timeline_and_buttons(broker, console_service, pa
     page.click("#token-save")
     page.click("button[data-action=Acknowledge]")
     page.wait_for_selector("[data-flash=ok]")
-    acked = api.get(f"/v1/incidents/{latency['id']}").json()
-    assert acked["state"] == "acknowledged" and acked["acknowledged_by"] == "console"
+    acked = wait_for(lambda: (i := api.get(f"/v1/incidents/{latency['id']}").json())["state"] == "acknowledged" and i,
+                     timeout=30, message="the acknowledgement (a command to the incident's owner)")
+    assert acked["acknowledged_by"] == "console"
     wait_js(page, "() => document.querySelector('[data-fact=acknowledged]').textContent.includes('console')")
 
     # The hostile user's budget incident: still text on its page; Unblock lifts the block.
