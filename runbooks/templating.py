@@ -836,6 +836,11 @@ def incident_url(api_url: str, incident_id: str) -> str:
     return f"{api_url.rstrip('/')}/v1/incidents/{quote(incident_id, safe='')}"
 
 
+def console_url(base_url: str, incident_id: str) -> str:
+    """The incident's page in the console, ``{TRACEWATCH_PUBLIC_URL}/incidents/{id}`` (id percent-encoded)."""
+    return f"{base_url.rstrip('/')}/incidents/{quote(incident_id, safe='')}"
+
+
 def template_data(
     incident: Incident, event: IncidentEvent | None = None, extra: dict[str, Any] | None = None,
     *, api_url: str = "http://127.0.0.1:6066",

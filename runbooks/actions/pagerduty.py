@@ -23,7 +23,8 @@ from runbooks.actions._outbound import http_error, iso8601, not_configured, pars
 from runbooks.actions.base import Action, ActionContext, ActionError, ActionResult, StepParams
 from runbooks.actions.settings import PagerDutyConfig, pagerduty_config
 from incidents.incident import Incident
-from runbooks.templating import RenderError, check, check_each, incident_url, strip_control, truncate
+from runbooks.templating import (RenderError, check, check_each, console_url, incident_url, strip_control,
+                                  truncate)
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class PageAction(_PagerDutyAction):
             extra_details = {name: ctx.render(t, "pagerduty") for name, t in params.custom_details.items()}
         except RenderError as exc:
             raise ActionError(f"page: {exc}", retryable=False) from None
-        link = incident_url(self.config.incident_api_url, incident.id)
+        link = console_url(self.config.console_url, incident.id)  # the page people open from the alert
         payload = {"timestamp": iso8601(ctx.event.time), **{k: truncate(v, 255) for k, v in optional.items()}}
         dedup_key, status = await self._call(
             "trigger",
@@ -167,7 +168,8 @@ class PageAction(_PagerDutyAction):
             dedup_key=incident.id,
             severity=params.severity or SEVERITY_MAP.get(incident.severity, "warning"),
             payload=payload,
-            custom_details={**custom_details(incident, link), **extra_details},
+            custom_details={**custom_details(incident, link, incident_url(self.config.incident_api_url, incident.id)),
+                            **extra_details},
             links=[{"href": link, "text": f"tracewatch incident {truncate(strip_control(incident.id), 100)}"}],
         )
         log.info("paged PagerDuty: incident=%s dedup_key=%s", incident.id, dedup_key)
@@ -186,12 +188,13 @@ class ResolvePageAction(_PagerDutyAction):
         return ActionResult(status_code=status, detail={"dedup_key": dedup_key, "event_action": "resolve"})
 
 
-def custom_details(incident: Incident, link: str) -> dict[str, Any]:
+def custom_details(incident: Incident, link: str, api_link: str | None = None) -> dict[str, Any]:
     """What the on-call engineer sees in the alert: the incident, the evidence, the actions taken."""
     latest = incident.findings[-1] if incident.findings else None
     details: dict[str, Any] = {
         "incident_id": incident.id,
         "incident_url": link,
+        **({"incident_api_url": api_link} if api_link else {}),
         "detector": incident.detector,
         "kind": incident.kind,
         "series": incident.series,

@@ -32,6 +32,7 @@ class _Config(BaseModel):
 
     ca_bundle: Path | None = None  # TRACEWATCH_CA_BUNDLE: PEM file of CAs; None = system trust
     incident_api_url: str = "http://127.0.0.1:6066"  # where links to the incident API point
+    console_url: str = "http://127.0.0.1:6066"  # TRACEWATCH_PUBLIC_URL: where people open the console's pages
 
     @field_validator("ca_bundle")
     @classmethod
@@ -136,7 +137,7 @@ def pagerduty_config(settings: Any) -> PagerDutyConfig:
         routing_key=settings.pagerduty_routing_key,
         events_url=settings.pagerduty_events_url,
         ca_bundle=settings.ca_bundle,
-        incident_api_url=settings.web_url,
+        incident_api_url=settings.web_url, console_url=settings.console_url,
     )
 
 
@@ -149,12 +150,12 @@ def slack_config(settings: Any) -> SlackConfig:
         api_url=settings.slack_api_url,
         channel=settings.slack_channel,
         ca_bundle=settings.ca_bundle,
-        incident_api_url=settings.web_url,
+        incident_api_url=settings.web_url, console_url=settings.console_url,
     )
 
 
 def webhook_config(settings: Any) -> WebhookConfig:
     return _build(
         WebhookConfig, {"ca_bundle": "TRACEWATCH_CA_BUNDLE", "secrets": "TRACEWATCH_WEBHOOK_SECRETS"},
-        ca_bundle=settings.ca_bundle, incident_api_url=settings.web_url, secrets=_webhook_secrets(settings),
+        ca_bundle=settings.ca_bundle, incident_api_url=settings.web_url, console_url=settings.console_url, secrets=_webhook_secrets(settings),
     )

@@ -33,7 +33,7 @@ from runbooks.actions._outbound import http_error, not_configured, parse_retry_a
 from runbooks.actions.base import Action, ActionContext, ActionError, ActionResult, StepParams
 from runbooks.actions.settings import SlackConfig, slack_config
 from incidents.incident import Incident
-from runbooks.templating import RenderError, check, check_each, escape_slack, incident_url, truncate
+from runbooks.templating import RenderError, check, check_each, console_url, escape_slack, truncate
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ class SlackAction(Action):
             raise ActionError(f"slack: {exc}", retryable=False) from None
         blocks = None
         if params.blocks:
-            link = incident_url(self.config.incident_api_url, ctx.incident.id)
+            link = console_url(self.config.console_url, ctx.incident.id)  # the incident's page in the console
             blocks = message_blocks(ctx.incident, text, link, buttons(ctx.incident, params.buttons, ctx.extra),
                                     extra_fields)
         metadata = {"event_type": METADATA_EVENT_TYPE,

@@ -40,8 +40,9 @@ async def test_page_then_resolve(action_settings, pagerduty_double) -> None:
     details = payload["custom_details"]
     assert details["evidence"]["observed"] == 81.0 and details["evidence"]["example_trace_ids"] == ["t-1", "t-2"]
     assert details["evidence"]["details"] == {"budget_left_usd": 3.5}
-    link = f"{action_settings.web_url}/v1/incidents/inc-page-1"
+    link = f"{action_settings.console_url}/incidents/inc-page-1"  # the console's page (TRACEWATCH_PUBLIC_URL)
     assert details["incident_url"] == link and event["links"][0]["href"] == link
+    assert details["incident_api_url"] == f"{action_settings.web_url}/v1/incidents/inc-page-1"
 
     result = await actions["resolve_page"].execute(ResolvePageParams(), action_context(incident, "resolved"))
     assert result.detail == {"dedup_key": "inc-page-1", "event_action": "resolve"}
