@@ -23,19 +23,16 @@ import time
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
 
 from detectors.config import SHIPPED, DetectorConfig, enable, load_config, to_yaml
-from streams.broker import _die_with_parent, free_port
 from demo.traffic import (ATTACKERS, END_MIN, LATENCY_MODEL, SCENARIOS, SURGE_PROMPT, WHALE,
                                   Scenario, SyntheticApp, sim_start)
-from streams.settings import Settings
 from demo.standins import PagerDutyStandin, SlackStandin
-from streams.topics import TRACES, bootstrap_of
 
 TRACEWATCH = str(Path(sys.executable).with_name("tracewatch"))
 #: detectors that are opt-in (``enabled: false``) in the shipped config and that the demo switches on for
@@ -44,6 +41,26 @@ TRACEWATCH = str(Path(sys.executable).with_name("tracewatch"))
 OPT_IN = ("budget_user_daily",)
 KIND_OF = {"cost_spike": ("budget", "cost", "runaway"), "latency_regression": ("latency",),
            "hallucination_surge": ("quality",), "injection_campaign": ("injection",)}
+
+
+class OutboundSettings(Protocol):
+    """What the demo reads of the service's settings: whether PagerDuty and Slack are the real ones."""
+
+    pagerduty_routing_key: Any
+    pagerduty_events_url: str
+    slack_token: Any
+    slack_api_url: str
+
+
+@dataclass(frozen=True)
+class Service:
+    """How the demo reaches and starts the service it plays against. ``tracewatch demo``
+    (streams/cli/demo.py) fills it in: the demo is the service's client and does not import streams/."""
+
+    traces_topic: str  # where the synthetic application publishes
+    bootstrap_of: Callable[[str], str]  # broker URL → aiokafka's bootstrap servers
+    api_port: int  # a free loopback port for the worker's API
+    worker_preexec: Callable[[], None]  # runs in the worker process before exec: it dies with the demo
 
 
 @dataclass
@@ -112,9 +129,10 @@ def make_ca(directory: Path) -> tuple[ssl.SSLContext, Path]:
 
 
 class Demo:
-    def __init__(self, settings: Settings, duration: float, speed: float, seed: int = 7,
-                 on_update: Callable[[Live], None] | None = None) -> None:
+    def __init__(self, settings: OutboundSettings, service: Service, duration: float, speed: float,
+                 seed: int = 7, on_update: Callable[[Live], None] | None = None) -> None:
         self.settings = settings
+        self.service = service
         self.duration = duration
         self.speed = speed
         self.seed = seed
@@ -124,7 +142,7 @@ class Demo:
         self.slack: SlackStandin | None = None
         self.worker: subprocess.Popen | None = None
         self.token = secrets.token_urlsafe(24)
-        self.port = free_port()
+        self.port = service.api_port
         self.api = f"http://127.0.0.1:{self.port}"
         self.notes: list[str] = []  # what the parts are, printed before the live view
         self.worker_pid: int | None = None
@@ -173,7 +191,7 @@ class Demo:
         stack.callback(log.close)
         # Own process group (Ctrl-C reaches us, and we stop the worker in order); dies with us if killed.
         self.worker = subprocess.Popen([TRACEWATCH, "worker"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       cwd=workdir, preexec_fn=_die_with_parent)
+                                       cwd=workdir, preexec_fn=self.service.worker_preexec)
         self.worker_pid = self.worker.pid
         stack.callback(self.stop_worker)
         self.notes.append(f"worker (pid {self.worker.pid}) with its API on {self.api}")
@@ -212,7 +230,7 @@ class Demo:
             self.on_update(self.live)
             await self._wait_healthy(client, deadline)
             await self._register_prompts(client)
-            producer = AIOKafkaProducer(bootstrap_servers=bootstrap_of(broker_url), linger_ms=20,
+            producer = AIOKafkaProducer(bootstrap_servers=self.service.bootstrap_of(broker_url), linger_ms=20,
                                         acks=1, value_serializer=orjson.dumps)
             await producer.start()
             try:
@@ -283,7 +301,7 @@ class Demo:
             if sim < start + span:
                 events = app.events_until(sim)
                 for event in events:
-                    await producer.send(TRACES, event)
+                    await producer.send(self.service.traces_topic, event)
                 self.live.sent += len(events)
                 rate_window.append((now, self.live.sent))
                 rate_window = [(t, n) for t, n in rate_window if now - t <= 3]

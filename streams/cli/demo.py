@@ -17,7 +17,7 @@ from rich.table import Table
 
 from streams.cli import app
 from streams.cli._common import console, settings_or_exit
-from demo.runner import Demo, DemoError, Live, Outcome, summary_rows
+from demo.runner import Demo, DemoError, Live, Outcome, Service, summary_rows
 from demo.traffic import END_MIN, SCENARIOS
 
 
@@ -78,6 +78,8 @@ def demo(
 
     Example: [bold]tracewatch demo --duration 120[/bold]   or   [bold]tracewatch demo --json > summary.json[/bold]
     """
+    from streams.broker import _die_with_parent, free_port
+    from streams.topics import TRACES, bootstrap_of
     from streams.worker import broker_for
 
     settings = settings_or_exit()
@@ -89,7 +91,9 @@ def demo(
                       f"--duration {duration:g} will stop before the last ones (raise --duration or --speed)")
     started = time.monotonic()
     rich_live = None if json_out else RichLive(console=console, refresh_per_second=4, transient=False)
-    runner = Demo(settings, duration=duration, speed=speed,
+    service = Service(traces_topic=TRACES, bootstrap_of=bootstrap_of, api_port=free_port(),
+                      worker_preexec=_die_with_parent)
+    runner = Demo(settings, service, duration=duration, speed=speed,
                   on_update=(lambda lv: rich_live.update(live_view(lv, runner.notes))) if rich_live else None)
     interrupted = False
     try:
