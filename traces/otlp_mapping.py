@@ -252,6 +252,63 @@ def _first_present(attrs: dict[str, Any], fields: tuple[tuple[str, tuple[str, ..
                 break
 
 
+def _texts(attrs: dict[str, Any], data: dict[str, Any]) -> list[str]:
+    """Set ``input`` and ``output`` from the messages or the indexed prompt and completion parts, in one
+    pass over the gen_ai.* keys; the keys no field consumes (kept in metadata)."""
+    prompts: list[tuple[int, str]] = []
+    completions: list[tuple[int, str]] = []
+    extra: list[str] = []
+    for key, value in attrs.items():
+        # (no consumed key is an indexed gen_ai.prompt.N.content one, so testing it first is safe)
+        if key in _CONSUMED or not key.startswith("gen_ai."):
+            continue
+        if key.startswith(_PROMPT):
+            if isinstance(value, str) and (n := _content_index(key, _PROMPT)) is not None:
+                prompts.append((n, value))
+        elif key.startswith(_COMPLETION):
+            if isinstance(value, str) and (n := _content_index(key, _COMPLETION)) is not None:
+                completions.append((n, value))
+        else:
+            extra.append(key)
+    get = attrs.get
+    text = _clip(messages_text(get("gen_ai.input.messages")) or _indexed_content(prompts))
+    if text is not None:
+        data["input"] = text
+    text = _clip(messages_text(get("gen_ai.output.messages")) or _indexed_content(completions))
+    if text is not None:
+        data["output"] = text
+    return extra
+
+
+def _event_data(events: Iterable[tuple[str, dict[str, Any]]], data: dict[str, Any]) -> dict[str, str]:
+    """Set ``scores`` and ``flags`` from the evaluation events and ``error_type`` from the first exception
+    event; the evaluation labels (kept in metadata)."""
+    scores: dict[str, float] = {}
+    flags: list[str] = []
+    labels: dict[str, str] = {}
+    for event_name, event_attrs in events:
+        if event_name == EVALUATION_EVENT:
+            name_ = event_attrs.get("gen_ai.evaluation.name")
+            score = event_attrs.get("gen_ai.evaluation.score.value")
+            label = event_attrs.get("gen_ai.evaluation.score.label")
+            if isinstance(name_, str) and name_ and isinstance(score, (int, float)) \
+                    and not isinstance(score, bool) and math.isfinite(score):
+                scores[name_] = float(score)
+            if isinstance(name_, str) and name_ and isinstance(label, str):
+                labels[name_] = label
+            flag = evaluation_flag(name_ if isinstance(name_, str) else None,
+                                   label if isinstance(label, str) else None)
+            if flag and flag not in flags:
+                flags.append(flag)
+        elif event_name == "exception" and "error_type" not in data:
+            exc_type = event_attrs.get("exception.type")
+            if isinstance(exc_type, str) and exc_type:
+                data["error_type"] = exc_type
+    data["scores"] = scores
+    data["flags"] = flags
+    return labels
+
+
 def span_data(
     resource: dict[str, Any],
     attrs: dict[str, Any],
@@ -294,53 +351,8 @@ def span_data(
     if end and end >= start:
         data["latency_ms"] = (end - start) / 1e6
 
-    # One pass over the gen_ai.* keys: indexed prompt and completion parts, and the attributes
-    # no field consumes, which are kept in metadata.
-    prompts: list[tuple[int, str]] = []
-    completions: list[tuple[int, str]] = []
-    extra: list[str] = []
-    for key, value in attrs.items():
-        # (no consumed key is an indexed gen_ai.prompt.N.content one, so testing it first is safe)
-        if key in _CONSUMED or not key.startswith("gen_ai."):
-            continue
-        if key.startswith(_PROMPT):
-            if isinstance(value, str) and (n := _content_index(key, _PROMPT)) is not None:
-                prompts.append((n, value))
-        elif key.startswith(_COMPLETION):
-            if isinstance(value, str) and (n := _content_index(key, _COMPLETION)) is not None:
-                completions.append((n, value))
-        else:
-            extra.append(key)
-    text = _clip(messages_text(get("gen_ai.input.messages")) or _indexed_content(prompts))
-    if text is not None:
-        data["input"] = text
-    text = _clip(messages_text(get("gen_ai.output.messages")) or _indexed_content(completions))
-    if text is not None:
-        data["output"] = text
-
-    scores: dict[str, float] = {}
-    flags: list[str] = []
-    labels: dict[str, str] = {}
-    for event_name, event_attrs in events:
-        if event_name == EVALUATION_EVENT:
-            name_ = event_attrs.get("gen_ai.evaluation.name")
-            score = event_attrs.get("gen_ai.evaluation.score.value")
-            label = event_attrs.get("gen_ai.evaluation.score.label")
-            if isinstance(name_, str) and name_ and isinstance(score, (int, float)) \
-                    and not isinstance(score, bool) and math.isfinite(score):
-                scores[name_] = float(score)
-            if isinstance(name_, str) and name_ and isinstance(label, str):
-                labels[name_] = label
-            flag = evaluation_flag(name_ if isinstance(name_, str) else None,
-                                   label if isinstance(label, str) else None)
-            if flag and flag not in flags:
-                flags.append(flag)
-        elif event_name == "exception" and "error_type" not in data:
-            exc_type = event_attrs.get("exception.type")
-            if isinstance(exc_type, str) and exc_type:
-                data["error_type"] = exc_type
-    data["scores"] = scores
-    data["flags"] = flags
+    extra = _texts(attrs, data)
+    labels = _event_data(events, data)
 
     error_type = data.get("error_type")
     if status_code == Status.STATUS_CODE_ERROR or get("error.type"):
