@@ -21,6 +21,14 @@ if TYPE_CHECKING:
 
 
 def register(tw: "Tracewatch") -> None:
+    """The endpoints of blocks, model pins and prompts, and Slack's button callbacks."""
+    register_blocks(tw)
+    register_models(tw)
+    register_prompts(tw)
+    register_slack(tw)
+
+
+def register_blocks(tw: "Tracewatch") -> None:
     app = tw.app
 
     @app.page("/v1/blocks")
@@ -54,7 +62,10 @@ def register(tw: "Tracewatch") -> None:
                 return self.error(404, f"{subject} is not blocked")
             return self.json({"removed": subject})
 
-    # ---- model pins (the `models` control; runbooks/actions/model.py) --------------------------------
+
+def register_models(tw: "Tracewatch") -> None:
+    """Model pins (the `models` control; runbooks/actions/model.py)."""
+    app = tw.app
 
     @app.page("/v1/models")
     class Models(ApiView):
@@ -124,6 +135,10 @@ def register(tw: "Tracewatch") -> None:
                 ttl_s=ttl, by=str(body.get("by") or "api")[:200])
             return self.json({**control.model_dump(mode="json"), "known_from": known_from})
 
+
+def register_prompts(tw: "Tracewatch") -> None:
+    app = tw.app
+
     @app.page("/v1/prompts")
     class Prompts(ApiView):
         async def get(self, request: Request) -> Response:
@@ -181,6 +196,10 @@ def register(tw: "Tracewatch") -> None:
     app.page(f"/v1/prompts/{{prompt_id:{ID}}}/versions")(prompt_change(register_version))
     app.page(f"/v1/prompts/{{prompt_id:{ID}}}/rollback")(prompt_change(rollback))
     app.page(f"/v1/prompts/{{prompt_id:{ID}}}/promote")(prompt_change(promote))
+
+
+def register_slack(tw: "Tracewatch") -> None:
+    app = tw.app
 
     @app.page("/slack/actions")
     class SlackActions(ApiView):
