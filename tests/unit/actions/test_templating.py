@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runbooks import templating
+from runbooks.templating import sandbox
 from runbooks.templating import PAGERDUTY_SUMMARY_MAX, RenderError, render, template_data
 from tests.doubles.incidents import HOSTILE, sample_incident
 
@@ -123,10 +124,10 @@ def test_huge_output_is_refused() -> None:
 
 
 def test_compiled_templates_are_cached() -> None:
-    templating._compile.cache_clear()
+    sandbox._compile.cache_clear()
     render("{{ a }}", {"a": 1}, "plain")
     render("{{ a }}", {"a": 2}, "plain")
-    info = templating._compile.cache_info()
+    info = sandbox._compile.cache_info()
     assert (info.hits, info.misses) == (1, 1)
 
 

@@ -14,7 +14,7 @@ import textwrap
 
 import pytest
 
-from runbooks import templating
+from runbooks.templating import limits, sandbox
 from runbooks.actions.base import ActionError
 from runbooks.actions.block import Block
 from runbooks.engine import Engine, InMemoryOutbox
@@ -196,15 +196,15 @@ def test_ordinary_templates_still_render() -> None:
 
 def test_the_library_and_its_tests_stay_far_inside_the_budget() -> None:
     """A realistic template uses a tiny share of the budget."""
-    budget = templating._Budget(MAX_STEPS)
-    token = templating._BUDGET.set(budget)
+    budget = limits._Budget(MAX_STEPS)
+    token = limits._BUDGET.set(budget)
     try:
-        compiled = templating._compile(
+        compiled = sandbox._compile(
             "{% for k, v in labels.items() %}{{ k }}={{ v }} {% endfor %}{{ incident.summary|truncate(80) }}",
             "slack")
         "".join(compiled.generate({"labels": {f"k{i}": i for i in range(20)}, "incident": {"summary": "x" * 500}}))
     finally:
-        templating._BUDGET.reset(token)
+        limits._BUDGET.reset(token)
     assert MAX_STEPS - budget.left < 1_000
 
 
