@@ -20,153 +20,33 @@ after its first attempt has passed; then it fails, and ``on_delivery_failed`` is
 ``wait_for_ack`` never blocks ``handle()``: the rest of the execution continues in a task (``drain()``
 awaits them, and the deliveries). After a crash, ``resume(execution)`` skips every step already done and
 queues its pending notifications again, keeping their deadline.
+
+The records (``Execution``, ``StepState``, ``Attempt``) and the outbox are in ``runbooks.execution``;
+what the engine reaches outside itself (``Ports``) is in ``runbooks.ports``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable, Literal, Protocol
+from typing import Awaitable, Callable, Iterable
 
-from pydantic import BaseModel, Field
-
+from incidents.incident import IncidentEvent
 from runbooks.actions.base import Action, ActionContext, ActionError
 from runbooks.conditions import condition_data
 from runbooks.durations import format_duration
-from incidents.incident import Incident, IncidentEvent, IncidentEventType
+from runbooks.execution import DONE_STEP, Attempt, Execution, Outbox, StepState, execution_id
 from runbooks.matcher import match
-from runbooks.ports import Clock, ControlsPort, PromptsPort
+from runbooks.ports import Ports
 from runbooks.schema import Runbook, Step
 from runbooks.templating import Escape
 
 log = logging.getLogger(__name__)
 
-ExecutionStatus = Literal["pending", "running", "waiting", "succeeded", "failed", "suppressed"]
-StepStatus = Literal["planned", "queued", "running", "retrying", "waiting", "ok", "failed", "skipped",
-                     "suppressed"]
-DONE_STEP = ("ok", "failed", "skipped", "suppressed")
-DONE_EXECUTION = ("succeeded", "failed", "suppressed")
 HOUR = 3600.0
-PENDING_DELIVERY = ("queued", "running", "retrying")
-
-
-class Attempt(BaseModel):
-    """The audit record of one attempt of one step."""
-
-    step: str
-    type: str
-    attempt: int
-    target: str | None = None
-    outcome: Literal["ok", "error", "dry_run", "skipped"]
-    status_code: int | None = None
-    duration_ms: float
-    error: str | None = None
-    retryable: bool | None = None
-    at: float
-
-
-class StepState(BaseModel):
-    index: str  # "0", "3", "3.escalate.0"
-    type: str
-    name: str | None = None
-    status: StepStatus = "planned"
-    attempts: int = 0
-    target: str | None = None
-    detail: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-
-
-class Execution(BaseModel):
-    """One run of one runbook for one incident event: the record on ``tracewatch.actions``."""
-
-    execution_id: str
-    runbook: str
-    incident_id: str
-    incident_key: str
-    event: IncidentEventType
-    status: ExecutionStatus = "pending"
-    reason: str = ""  # why it was suppressed or failed
-    created_at: float
-    updated_at: float
-    steps: list[StepState] = Field(default_factory=list)
-    audit: list[Attempt] = Field(default_factory=list)
-    trigger: IncidentEvent  # the event it runs for: enough to resume after a restart
-
-    def step(self, index: str) -> StepState:
-        return next(s for s in self.steps if s.index == index)
-
-    @property
-    def done(self) -> bool:
-        return self.status in DONE_EXECUTION
-
-
-class Outbox(Protocol):
-    """Where executions are recorded; the service's is the ``tracewatch.actions`` topic plus a table."""
-
-    async def write(self, record: Execution) -> None: ...
-
-    def get(self, execution_id: str) -> Execution | None: ...
-
-
-class InMemoryOutbox:
-    def __init__(self) -> None:
-        self.records: list[Execution] = []  # every write, in order (copies)
-        self._latest: dict[str, Execution] = {}
-
-    async def write(self, record: Execution) -> None:
-        copy = record.model_copy(deep=True)
-        self.records.append(copy)
-        self._latest[record.execution_id] = copy
-
-    def get(self, execution_id: str) -> Execution | None:
-        found = self._latest.get(execution_id)
-        return found.model_copy(deep=True) if found is not None else None
-
-    def unfinished(self) -> list[Execution]:
-        return [e.model_copy(deep=True) for e in self._latest.values() if not e.done]
-
-
-@dataclass
-class Ports:
-    """Everything actions and the engine reach outside themselves (plain dataclass)."""
-
-    clock: Clock
-    controls: ControlsPort
-    prompts: PromptsPort
-    #: the incident as it is now (for ``wait_for_ack``): acknowledged, resolved or still open
-    incident_state: Callable[[str], Awaitable[Incident | None]] | None = None
-    api_url: str = "http://127.0.0.1:6066"
-    pagerduty: Any = None
-    slack: Any = None
-    http: Any = None
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-
-
-def execution_id(runbook: str, event: IncidentEvent) -> str:
-    """Deterministic: the same incident event (a redelivery) gives the same id.
-
-    >>> from detectors.finding import Finding
-    >>> f = Finding(time=5.0, detector="d", kind="cost", series="s", severity="info", score=1.0)
-    >>> e = IncidentEvent(event="opened", incident=Incident.open_from(f, incident_id="inc-1"), time=5.0)
-    >>> execution_id("rb", e) == execution_id("rb", e.model_copy()), execution_id("rb", e)[:3]
-    (True, 'ex-')
-    """
-    key = "\x1f".join([runbook, event.incident.id, event.event, str(event.sequence), repr(event.time)])
-    return "ex-" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 def _render_fn(execution: Execution, runbook: str, api_url: str) -> Callable[[str, Escape], str]:

@@ -6,9 +6,15 @@ and the unit tests use in-memory implementations. Keeping them here lets the eng
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Literal, Protocol
 
 from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from incidents.incident import Incident
 
 SubjectKind = Literal["user", "session"]
 #: What a control acts on: a user or a session (a block), or a requested model (a pin).
@@ -70,6 +76,14 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None: ...
 
 
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
 class ControlsPort(Protocol):
     async def block(
         self, kind: SubjectKind, value: str, *, reason: str, incident_id: str | None,
@@ -105,3 +119,18 @@ class PromptsPort(Protocol):
         incident_id: str | None = None, label: str = "production",
         idempotency_key: str | None = None,
     ) -> LabelMove: ...
+
+
+@dataclass
+class Ports:
+    """Everything actions and the engine reach outside themselves (plain dataclass)."""
+
+    clock: Clock
+    controls: ControlsPort
+    prompts: PromptsPort
+    #: the incident as it is now (for ``wait_for_ack``): acknowledged, resolved or still open
+    incident_state: Callable[[str], Awaitable[Incident | None]] | None = None
+    api_url: str = "http://127.0.0.1:6066"
+    pagerduty: Any = None
+    slack: Any = None
+    http: Any = None

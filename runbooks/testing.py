@@ -19,7 +19,9 @@ from runbooks.actions import ACTION_TYPES
 from runbooks.actions.base import Action, ActionContext, ActionResult, StepParams
 from runbooks.controls import InMemoryControls
 from runbooks.durations import parse_duration
-from runbooks.engine import Engine, InMemoryOutbox, Ports
+from runbooks.engine import Engine
+from runbooks.execution import InMemoryOutbox
+from runbooks.ports import Ports
 from incidents.incident import Incident, IncidentEvent
 from runbooks.prompts import PromptRegistry
 from runbooks.schema import IncidentSpec, Runbook, RunbookTest

@@ -20,7 +20,7 @@ import orjson
 from streams import topics, transport
 from streams.metrics import Metrics
 from runbooks.controls import InMemoryControls
-from runbooks.engine import SystemClock
+from runbooks.ports import SystemClock
 from runbooks.ports import Control
 from runbooks.prompts import PromptRecord, PromptRegistry
 from streams.mirror import TopicMirror

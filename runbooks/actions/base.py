@@ -53,7 +53,7 @@ class ActionContext:
     execution_id: str
     idempotency_key: str  # stable across retries and restarts: "<execution_id>:<step index>"
     render: Callable[[str, Escape], str]  # sandboxed Jinja, data only
-    ports: Any  # runbooks.engine's Ports bundle: clock, controls, prompts, pagerduty, slack, http
+    ports: Any  # runbooks.ports' Ports bundle: clock, controls, prompts, pagerduty, slack, http
     dry_run: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

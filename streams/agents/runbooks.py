@@ -18,7 +18,9 @@ from aiokafka.partitioner import DefaultPartitioner
 
 from runbooks.actions.base import ActionContext
 from runbooks.actions.slack import SlackParams
-from runbooks.engine import Engine, Execution, Ports, StepState
+from runbooks.engine import Engine
+from runbooks.execution import Execution, StepState
+from runbooks.ports import Ports
 from runbooks.templating import escape_slack
 from incidents.incident import IncidentEvent
 from streams import topics

@@ -148,7 +148,9 @@ async def backtest(findings: list, runbooks: list) -> list[dict]:
     """What the runbooks would have done: findings → incidents → engine with recording actions."""
     from runbooks.actions import ACTION_TYPES
     from runbooks.controls import InMemoryControls
-    from runbooks.engine import Engine, InMemoryOutbox, Ports
+    from runbooks.engine import Engine
+    from runbooks.execution import InMemoryOutbox
+    from runbooks.ports import Ports
     from runbooks.prompts import PromptRegistry
     from runbooks.testing import STEP_KEY, FakeClock, RecordingAction, in_step_order
     from incidents.book import IncidentBook

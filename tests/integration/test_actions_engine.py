@@ -10,7 +10,9 @@ import pytest
 from detectors.finding import Evidence, Finding, Target
 from runbooks.actions import build_actions
 from runbooks.controls import InMemoryControls
-from runbooks.engine import Engine, InMemoryOutbox, Ports
+from runbooks.engine import Engine
+from runbooks.execution import InMemoryOutbox
+from runbooks.ports import Ports
 from incidents.incident import Incident, IncidentEvent
 from runbooks.loader import load_file
 from runbooks.prompts import PromptRegistry

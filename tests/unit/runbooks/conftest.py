@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runbooks.controls import InMemoryControls
-from runbooks.engine import Ports
+from runbooks.ports import Ports
 from runbooks.prompts import PromptRegistry
 from runbooks.testing import FakeClock
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from runbooks.actions.base import ActionError
-from runbooks.engine import Engine, InMemoryOutbox, execution_id
+from runbooks.engine import Engine
+from runbooks.execution import InMemoryOutbox, execution_id
 from runbooks.schema import Runbook
 
 from tests.unit.runbooks.runbook_helpers import Scripted, make_event

@@ -17,7 +17,9 @@ from runbooks.actions import ACTION_TYPES
 from runbooks.actions.model import PinModel, UnpinModel
 from runbooks.actions.slack import buttons
 from runbooks.controls import InMemoryControls
-from runbooks.engine import Engine, InMemoryOutbox, Ports
+from runbooks.engine import Engine
+from runbooks.execution import InMemoryOutbox
+from runbooks.ports import Ports
 from incidents.incident import Incident, IncidentEvent
 from runbooks.loader import load_file
 from runbooks.prompts import PromptRegistry

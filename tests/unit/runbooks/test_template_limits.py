@@ -17,7 +17,8 @@ import pytest
 from runbooks.templating import limits, sandbox
 from runbooks.actions.base import ActionError
 from runbooks.actions.block import Block
-from runbooks.engine import Engine, InMemoryOutbox
+from runbooks.engine import Engine
+from runbooks.execution import InMemoryOutbox
 from runbooks.loader import load_text
 from runbooks.schema import Runbook
 from runbooks.templating import (
