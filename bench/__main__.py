@@ -6,7 +6,7 @@ quality and injection, measured in one run; prints a table and writes ``bench/re
     .venv/bin/python -m bench --only throughput,latency
     .venv/bin/python -m bench --profile             # pyinstrument: ingest in process, then the whole worker
 
-Sections: throughput, latency, memory, replay, detection, nab (the Numenta Anomaly Benchmark), injection. Every throughput figure is also a
+Sections: throughput, latency, memory, replay, detection, nab (the Numenta Anomaly Benchmark), injection, durability. Every throughput figure is also a
 ratio against baselines measured in the same run (the machine is shared and noisy).
 """
 
@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from bench.common import machine
 
-SECTIONS = ("throughput", "latency", "memory", "replay", "detection", "nab", "injection")
+SECTIONS = ("throughput", "latency", "memory", "replay", "detection", "nab", "injection", "durability")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
@@ -44,6 +44,11 @@ def _runners(quick: bool, rate: int, batch: int, fetch_wait_ms: int | None) -> d
         print(nab_bench.table(splits, nab_bench.load_published()))
         return {"config": result["config"], "seconds": result["seconds"], "splits": splits}
 
+    def durability() -> Any:
+        from bench import durability as dur
+
+        return dur.main(quick)
+
     def injection() -> Any:
         from bench import injection as inj
 
@@ -51,7 +56,7 @@ def _runners(quick: bool, rate: int, batch: int, fetch_wait_ms: int | None) -> d
 
     return {"throughput": lambda: throughput.main(quick), "latency": lambda: latency.main(quick, rate, batch, fetch_wait_ms),
             "memory": lambda: memory.main(quick), "replay": lambda: throughput.replay(quick),
-            "detection": detection, "nab": nab, "injection": injection}
+            "detection": detection, "nab": nab, "injection": injection, "durability": durability}
 
 
 def table(results: dict[str, Any]) -> None:
@@ -107,6 +112,23 @@ def table(results: dict[str, Any]) -> None:
         a = inj["after_feedback"]
         console.print(f"injection: F1 {a['f1']:.3f} after feedback (before {inj['before_feedback']['f1']:.3f}); "
                       f"2 KB scan {inj['scan_2kb_benign_us']:.0f} µs benign, {inj['scan_2kb_attack_us']:.0f} µs attack")
+    dur = results.get("durability")
+    if isinstance(dur, dict) and "error" not in dur:
+        tp, lt, rs, dk = dur["throughput"], dur["latency"], dur["restart"], dur["disk_after_a_day"]
+        t = Table(title="Durability: the journal of `tracewatch up` (docs/durability.md)")
+        for col in ("measure", "journal off", "journal on", "on/off"):
+            t.add_column(col, justify="right")
+        t.add_row(f"drain, JSON arrays of 100 ({tp['events']} events), events/s", _f(tp["off_events_per_s"]),
+                  _f(tp["on_events_per_s"]), str(tp["on_vs_off"]))
+        t.add_row("publish → page p99 s", str(lt["off"]["p99_s"]), str(lt["on"]["p99_s"]), str(lt["p99_on_vs_off"]))
+        t.add_row("publish → page p50 s", str(lt["off"]["p50_s"]), str(lt["on"]["p50_s"]), "")
+        t.add_row(f"up → healthy s ({rs['series']:,} series, {rs['incidents']:,} incidents)",
+                  str(rs["empty"]["healthy_s"]), str(rs["full"]["healthy_s"]), f"+{rs['added_s']} s")
+        console.print(t)
+        console.print(f"disk: {dk['journal_bytes_per_event']} journal bytes per event; a day at "
+                      f"{dk['events_per_s']} events/s: {dk['traffic_bytes'] / 2**30:.1f} GiB of traffic (a day's "
+                      f"retention) + {dk['state_bytes_100k_series_10k_incidents'] / 2**20:.0f} MiB of state "
+                      f"({rs['series']:,} series, {rs['incidents']:,} incidents)")
     for name, r in results.items():
         if isinstance(r, dict) and "error" in r:
             console.print(f"[red]{name} failed:[/red] {r['error']}")

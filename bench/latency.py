@@ -20,6 +20,7 @@ The broker, the worker and the producer share the same 2 cores, so these are upp
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import sys
 import time
@@ -126,13 +127,19 @@ async def incident_open_times(bootstrap: str, users: list[str]) -> dict[str, flo
     return opened
 
 
-def main(quick: bool = False, rate: int = 300, batch: int = 10, fetch_wait_ms: int | None = None) -> dict[str, Any]:
-    """``fetch_wait_ms``: a what-if that caps every worker consumer's ``fetch_max_wait_ms`` (Faust: 1500)."""
+def main(quick: bool = False, rate: int = 300, batch: int = 10, fetch_wait_ms: int | None = None,
+         journal: bool = False) -> dict[str, Any]:
+    """``fetch_wait_ms``: a what-if that caps every worker consumer's ``fetch_max_wait_ms`` (Faust: 1500).
+    ``journal``: the journal of ``tracewatch up`` runs beside the broker (``bench.durability``)."""
     spikes, gap_s = (5, 2.0) if quick else (12, 2.0)
     seconds = 3.0 + spikes * gap_s + 4.0
     tag = f"{int(time.time()) % 100000}"
-    with PageClock(workdir("pd")) as pages, Broker() as broker:
+    with PageClock(workdir("pd")) as pages, Broker() as broker, contextlib.ExitStack() as beside:
         wd = workdir("latency")
+        if journal:
+            from bench.durability import journal_beside
+
+            beside.enter_context(journal_beside(broker.bootstrap, wd / "journal.sqlite"))
         env = pages.env() | (fetch_wait_patch(fetch_wait_ms, wd) if fetch_wait_ms else {})
         # every detector: the shipped config with its opt-in limits on (the spikes are budget incidents)
         cfg = load_config(SHIPPED)

@@ -71,6 +71,8 @@ def demo(
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON on stdout (no live view)."),
     speed: float = typer.Option(60.0, min=10, max=600,
                                 help="Simulated seconds per wall second (60: one wall second = one minute)."),
+    durable: bool = typer.Option(False, "--durable",
+                                 help="Keep the state in TRACEWATCH_STATE_DIR like `tracewatch up` (docs/durability.md)."),
 ) -> None:
     """Play four incidents through the whole product: embedded broker, worker, PagerDuty and Slack
     stand-ins (real ones when TRACEWATCH_PAGERDUTY_ROUTING_KEY / TRACEWATCH_SLACK_TOKEN are set) and a
@@ -80,6 +82,7 @@ def demo(
     """
     from streams.broker import _die_with_parent, free_port
     from streams.topics import TRACES, bootstrap_of
+    from streams.journal import DurabilityError
     from streams.worker import broker_for
 
     settings = settings_or_exit()
@@ -97,7 +100,7 @@ def demo(
                   on_update=(lambda lv: rich_live.update(live_view(lv, runner.notes))) if rich_live else None)
     interrupted = False
     try:
-        with broker_for(settings, announce=False) as url:
+        with broker_for(settings, announce=False, durable=durable) as url:
             runner.notes.insert(0, "embedded broker" if not settings.broker else f"broker {settings.broker}")
             if rich_live:
                 rich_live.start()
@@ -110,7 +113,7 @@ def demo(
         interrupted = True
         outcomes = runner.live.outcomes
         console.print("[yellow]interrupted: stopped the worker, the stand-ins and the broker[/yellow]")
-    except DemoError as exc:
+    except (DemoError, DurabilityError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from exc
     elapsed = time.monotonic() - started

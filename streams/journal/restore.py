@@ -86,23 +86,35 @@ async def _restore_partition(producer: AIOKafkaProducer, topic: str, partition: 
                                f"{metadata.offset}, not {base}: it was not empty")
         end = last + 1
 
+    def add(record: Record) -> bool:
+        """Append at the record's own offset (gaps stay gaps); False when the batch is full."""
+        batch._relative_offset = record.offset - base
+        return batch.append(timestamp=record.timestamp_ms, key=record.key, value=record.value,
+                            headers=list(record.headers)) is not None
+
+    held = None  # the partition's last record goes alone (see below): hold each one back by one
     for record in records:
-        record: Record
-        if batch is None:
-            batch, base = producer.create_batch(), end
-        batch._relative_offset = record.offset - base  # the record's own offset: gaps stay gaps
-        if batch.append(timestamp=record.timestamp_ms, key=record.key, value=record.value,
-                        headers=list(record.headers)) is None:
+        if held is not None:
+            if batch is None:
+                batch, base = producer.create_batch(), end
+            if not add(held):
+                await send()
+                batch, base = producer.create_batch(), end
+                add(held)
+            last = held.offset
+            count += 1
+            if count % 2000 == 0:
+                await asyncio.sleep(0)  # the SQLite cursor is synchronous: let other partitions send meanwhile
+        held = record
+    if held is not None:
+        # Tansu answers ListOffsets(latest) with the last batch's base offset + 1: a last batch of one
+        # record makes that the true end, which consumers (Faust's recovery, the ingest's covers) rely on.
+        if batch is not None:
             await send()
-            batch, base = producer.create_batch(), end
-            batch._relative_offset = record.offset - base
-            batch.append(timestamp=record.timestamp_ms, key=record.key, value=record.value,
-                         headers=list(record.headers))
-        last = record.offset
+        batch, base = producer.create_batch(), end
+        add(held)
+        last = held.offset
         count += 1
-        if count % 2000 == 0:
-            await asyncio.sleep(0)  # the SQLite cursor is synchronous: let other partitions send meanwhile
-    if batch is not None:
         await send()
     ends[TopicPartition(topic, partition)] = end
     return count

@@ -68,6 +68,16 @@ async def _read_all(bootstrap: str, topic: str, partitions: int) -> list[tuple[i
     return sorted(out)
 
 
+async def _ends(bootstrap: str, topic: str, partitions: int) -> dict[int, int]:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+        return {tp.partition: end for tp, end in ends.items()}
+    finally:
+        await consumer.stop()
+
+
 async def _committed(bootstrap: str) -> dict[int, int]:
     group = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id="readers", enable_auto_commit=False)
     await group.start()
@@ -95,6 +105,7 @@ def test_a_restored_broker_has_the_same_records_offsets_headers_and_positions(tm
         assert {k: v for _, _, k, v, _ in state} == {b"key0": None, b"key1": b"s7", b"key2": b"s8"}
         assert [o for _, o, _, _, _ in state] == [7, 8, 10]
         assert asyncio.run(_committed(second.bootstrap)) == {0: 7, 1: 15}
+        assert asyncio.run(_ends(second.bootstrap, "events", 2)) == {0: 15, 1: 15}  # the true ends
 
         async def produce_after_restore() -> int:
             producer = AIOKafkaProducer(bootstrap_servers=second.bootstrap)
