@@ -131,7 +131,7 @@ def _incident_records(i: int) -> tuple[bytes, bytes, bytes, bytes]:
                       target=Target(user_id=user))
     incident = Incident.open_from(finding, incident_id=f"inc-bench-{i:06d}")
     from incidents.incident import IncidentEvent
-    from runbooks.engine import Attempt, Execution, StepState
+    from runbooks.execution import Attempt, Execution, StepState
 
     at = finding.time
     execution = Execution(
