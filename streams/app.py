@@ -31,6 +31,35 @@ if TYPE_CHECKING:
     from detectors.finding import Finding
 
 
+def faust_app(settings: Settings, broker_url: str, *, web: bool = True) -> transport.App:
+    """The Faust app, configured for tracewatch: memory tables, short sessions, frequent commits."""
+    datadir = Path(tempfile.mkdtemp(prefix="tracewatch-worker-"))
+    return transport.App(
+        "tracewatch",
+        broker=broker_url,
+        store="memory://",  # tables live in memory; their changelog topics make them durable
+        datadir=str(datadir),
+        autodiscover=False,
+        web_enabled=web,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=1,
+        # A worker that died without leaving its group holds its partitions for the session timeout;
+        # keep it short so that a restarted or surviving worker takes over quickly.
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=max(0.5, settings.session_timeout_s / 6),
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        broker_commit_every=1000,
+        broker_commit_interval=0.5,
+        stream_buffer_maxsize=8192,
+        producer_linger_ms=5,
+        table_standby_replicas=0,
+        logging_config=None,
+    )
+
+
 class Tracewatch:
     """One worker's view of the service. ``streams.service.build_service`` builds it with its agents and
     API; ``streams.worker.run_worker`` runs it."""
@@ -41,31 +70,7 @@ class Tracewatch:
         self.metrics = Metrics()
         self.ready = False  # set once partitions are assigned and table recovery is done
 
-        datadir = Path(tempfile.mkdtemp(prefix="tracewatch-worker-"))
-        self.app = transport.App(
-            "tracewatch",
-            broker=broker_url,
-            store="memory://",  # tables live in memory; their changelog topics make them durable
-            datadir=str(datadir),
-            autodiscover=False,
-            web_enabled=web,
-            web_port=settings.web_port,
-            web_bind=settings.web_host,
-            web_host=settings.web_host,
-            topic_partitions=settings.partitions,
-            topic_replication_factor=1,
-            # A worker that died without leaving its group holds its partitions for the session timeout;
-            # keep it short so that a restarted or surviving worker takes over quickly.
-            broker_session_timeout=settings.session_timeout_s,
-            broker_heartbeat_interval=max(0.5, settings.session_timeout_s / 6),
-            broker_rebalance_timeout=settings.rebalance_timeout_s,
-            broker_commit_every=1000,
-            broker_commit_interval=0.5,
-            stream_buffer_maxsize=8192,
-            producer_linger_ms=5,
-            table_standby_replicas=0,
-            logging_config=None,
-        )
+        self.app = faust_app(settings, broker_url, web=web)
 
         # ---- topics (DESIGN.md, "Contracts") ------------------------------------------------------
         raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
