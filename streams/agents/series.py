@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -37,32 +37,31 @@ if TYPE_CHECKING:
 MAX_LIVE_SERIES = 200_000  # series states kept decoded in memory; the rest are restored on their next summary
 
 
-def register(tw: "Tracewatch") -> None:
-    app = tw.app
-    states: dict[str, SeriesState] = {}  # live states for the partitions this worker owns
-    tw.series_states = states  # the console plots a fired series' history (streams.console)
-    changed: set[str] = set()  # series keys whose snapshot is older than their state
-    # Per series partition, what each source partition's reader last reported: None when it has nothing
-    # left to read, else the event time up to which it has sent every summary (streams.agents.ingest).
-    progress: dict[int, dict[str, float | None]] = {}
-    waiting: dict[int, set[str]] = {}  # per series partition, series with a window open only for them
-    released: dict[int, float] = {}  # per series partition, the watermark they were last released up to
-    resolve_after = tw.incident_policy.resolve_after_s
-    writer = ChangelogWriter(tw.broker_url, tw.series_state, tw.settings.partitions)
+class SeriesJudge:
+    """This worker's series: their live states, and what each source partition last reported."""
 
-    @app.task
-    async def _changelog_producer() -> None:
-        await writer.run()
+    def __init__(self, tw: "Tracewatch") -> None:
+        self.tw = tw
+        self.states: dict[str, SeriesState] = {}  # live states for the partitions this worker owns
+        self.changed: set[str] = set()  # series keys whose snapshot is older than their state
+        # Per series partition, what each source partition's reader last reported: None when it has nothing
+        # left to read, else the event time up to which it has sent every summary (streams.agents.ingest).
+        self.progress: dict[int, dict[str, float | None]] = {}
+        self.waiting: dict[int, set[str]] = {}  # per series partition, series with a window open only for them
+        self.released: dict[int, float] = {}  # per series partition, the watermark they were last released up to
+        self.resolve_after = tw.incident_policy.resolve_after_s
+        self.writer = ChangelogWriter(tw.broker_url, tw.series_state, tw.settings.partitions)
 
-    async def save_changed() -> None:
+    async def save_changed(self) -> None:
         # Awaited before each offset commit (transport.App.before_commit): the snapshots written here
         # reflect every summary up to the offsets about to be committed.
+        changed, states = self.changed, self.states
         if not changed:
             return
         keys = list(changed)
         changed.clear()
         try:
-            await writer.write([(key.encode(), states[key].snapshot()) for key in keys if key in states])
+            await self.writer.write([(key.encode(), states[key].snapshot()) for key in keys if key in states])
         except BaseException:
             changed.update(keys)
             raise
@@ -71,67 +70,84 @@ def register(tw: "Tracewatch") -> None:
             if key not in changed:
                 del states[key]
 
-    app.before_commit.append(save_changed)
+    async def forget(self) -> None:
+        """Partitions revoked: whoever owns a partition next restores from the table, so must we."""
+        await self.save_changed()
+        self.states.clear()
+        self.progress.clear()
+        self.waiting.clear()
+        self.released.clear()
 
-    @app.on_partitions_revoked.connect
-    async def _forget(sender: object, revoked: object, **kwargs: object) -> None:
-        await save_changed()
-        states.clear()  # whoever owns a partition next restores from the table, so must we
-        progress.clear()
-        waiting.clear()
-        released.clear()
+    async def take(self, event: Any) -> None:
+        """One message of the series topic: the summaries of one partition from one flush."""
+        partition = event.message.partition
+        offset = event.message.offset
+        behind = self.progress.setdefault(partition, {})
+        until = watermark_of(behind)
+        for index, item in enumerate(orjson.loads(event.value)):
+            state = await self.judge(BucketSummary.from_dict(item, owned=True), until, (offset, index))
+            if state.waiting:
+                self.waiting.setdefault(partition, set()).add(state.series_key)
+        report = event.headers.get(PROGRESS_HEADER)
+        if report:  # it covers the summaries sent with it, so it applies after them
+            behind.update(orjson.loads(report))
+            await self.release(partition, behind)
 
-    @app.agent(tw.series, name="tracewatch.series")
-    async def series_agent(stream):  # noqa: ANN001 - Faust stream
-        async for event in stream.events():
-            partition = event.message.partition
-            offset = event.message.offset
-            behind = progress.setdefault(partition, {})
-            until = watermark_of(behind)
-            # the summaries of this partition from one flush
-            for index, item in enumerate(orjson.loads(event.value)):
-                state = await judge(BucketSummary.from_dict(item, owned=True), until, (offset, index))
-                if state.waiting:
-                    waiting.setdefault(partition, set()).add(state.series_key)
-            report = event.headers.get(PROGRESS_HEADER)
-            if report:  # it covers the summaries sent with it, so it applies after them
-                behind.update(orjson.loads(report))
-                await release(partition, behind)
-
-    async def judge(summary: BucketSummary, until: float, position: tuple[int, int]) -> SeriesState:
-        key = summary.series_key
-        state = states.get(key)
+    async def judge(self, summary: BucketSummary, until: float, position: tuple[int, int]) -> SeriesState:
+        tw, key = self.tw, summary.series_key
+        state = self.states.get(key)
         if state is None:
             blob = tw.series_state.get(key.encode())
             state = tw.suite.restore_series(blob) if blob else tw.suite.series_state(key)
-            states[key] = state
+            self.states[key] = state
         if position <= state.position:
             # Read again after a crash between writing this state's snapshot and committing the offset:
             # the snapshot already counts it.
             tw.metrics.series_refolds_skipped.inc()
             return state
         state.position = position
-        await publish(state, state.add(summary, until), summary.bucket_start)
+        await self.publish(state, state.add(summary, until), summary.bucket_start)
         return state
 
-    async def release(partition: int, behind: dict[str, float | None]) -> None:
+    async def release(self, partition: int, behind: dict[str, float | None]) -> None:
         # The sources may have moved on: close the windows that were only waiting for them.
-        keys = waiting.get(partition)
+        keys = self.waiting.get(partition)
         until = watermark_of(behind)
-        if not keys or until <= released.get(partition, -math.inf):
+        if not keys or until <= self.released.get(partition, -math.inf):
             return
-        released[partition] = until
+        self.released[partition] = until
         for key in list(keys):
-            state = states.get(key)
+            state = self.states.get(key)
             if state is not None:
-                await publish(state, state.release(until), state.newest)
+                await self.publish(state, state.release(until), state.newest)
             if state is None or not state.waiting:
                 keys.discard(key)
 
-    async def publish(state: SeriesState, findings: list, now: float) -> None:
+    async def publish(self, state: SeriesState, findings: list, now: float) -> None:
         key = state.series_key
-        changed.add(key)
+        self.changed.add(key)
         for finding in findings:
-            await tw.send_finding(finding)
-        if state.quiet_for(now, resolve_after, findings):
-            await tw.send_command("clear", key, time=now)
+            await self.tw.send_finding(finding)
+        if state.quiet_for(now, self.resolve_after, findings):
+            await self.tw.send_command("clear", key, time=now)
+
+
+def register(tw: "Tracewatch") -> None:
+    app = tw.app
+    series_judge = SeriesJudge(tw)
+    tw.series_states = series_judge.states  # the console plots a fired series' history (streams.console)
+
+    @app.task
+    async def _changelog_producer() -> None:
+        await series_judge.writer.run()
+
+    app.before_commit.append(series_judge.save_changed)
+
+    @app.on_partitions_revoked.connect
+    async def _forget(sender: object, revoked: object, **kwargs: object) -> None:
+        await series_judge.forget()
+
+    @app.agent(tw.series, name="tracewatch.series")
+    async def series_agent(stream):  # noqa: ANN001 - Faust stream
+        async for event in stream.events():
+            await series_judge.take(event)
