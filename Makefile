@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/tracewatch demo
+	$(BIN)/tracewatch demo --keep
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -6,7 +6,8 @@ quality and injection, measured in one run; prints a table and writes ``bench/re
     .venv/bin/python -m bench --only throughput,latency
     .venv/bin/python -m bench --profile             # pyinstrument: ingest in process, then the whole worker
 
-Sections: throughput, latency, memory, replay, detection, nab (the Numenta Anomaly Benchmark), injection, durability. Every throughput figure is also a
+Sections: throughput, latency, memory, replay, detection, nab (the Numenta Anomaly Benchmark), injection, durability,
+console (the on-call console in Chromium: 10,000 incidents listed, a day of one-minute points plotted). Every throughput figure is also a
 ratio against baselines measured in the same run (the machine is shared and noisy).
 """
 
@@ -24,7 +25,7 @@ from typing import Any, Callable
 
 from bench.common import machine
 
-SECTIONS = ("throughput", "latency", "memory", "replay", "detection", "nab", "injection", "durability")
+SECTIONS = ("throughput", "latency", "memory", "replay", "detection", "nab", "injection", "durability", "console")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
@@ -54,7 +55,12 @@ def _runners(quick: bool, rate: int, batch: int, fetch_wait_ms: int | None) -> d
 
         return inj.main()
 
-    return {"throughput": lambda: throughput.main(quick), "latency": lambda: latency.main(quick, rate, batch, fetch_wait_ms),
+    def console_section() -> Any:
+        from bench import console as console_bench
+
+        return console_bench.main(quick)
+
+    return {"console": console_section, "throughput": lambda: throughput.main(quick), "latency": lambda: latency.main(quick, rate, batch, fetch_wait_ms),
             "memory": lambda: memory.main(quick), "replay": lambda: throughput.replay(quick),
             "detection": detection, "nab": nab, "injection": injection, "durability": durability}
 
@@ -129,6 +135,17 @@ def table(results: dict[str, Any]) -> None:
                       f"{dk['events_per_s']} events/s: {dk['traffic_bytes'] / 2**30:.1f} GiB of traffic (a day's "
                       f"retention) + {dk['state_bytes_100k_series_10k_incidents'] / 2**20:.0f} MiB of state "
                       f"({rs['series']:,} series, {rs['incidents']:,} incidents)")
+    con = results.get("console")
+    if isinstance(con, dict) and "error" not in con:
+        if not con.get("measured"):
+            console.print(f"console: not measured — {con.get('reason')}")
+        else:
+            li, pl = con["list_10k"], con["plot_day"]
+            console.print(f"console (Chromium {con['chromium']}, median of {con['runs']}): {li['incidents']:,} incidents "
+                          f"listed in {li['navigation_to_rendered']['median_ms']:.0f} ms from navigation "
+                          f"(DOM and layout {li['dom_build_and_layout']['median_ms']:.0f} ms; target ≤ 1000); "
+                          f"a day of {pl['points']} points plotted in {pl['first_draw']['median_ms']:.0f} ms "
+                          "(target ≤ 300)")
     for name, r in results.items():
         if isinstance(r, dict) and "error" in r:
             console.print(f"[red]{name} failed:[/red] {r['error']}")

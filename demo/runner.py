@@ -130,7 +130,7 @@ def make_ca(directory: Path) -> tuple[ssl.SSLContext, Path]:
 
 class Demo:
     def __init__(self, settings: OutboundSettings, service: Service, duration: float, speed: float,
-                 seed: int = 7, on_update: Callable[[Live], None] | None = None) -> None:
+                 seed: int = 7, on_update: Callable[[Live], None] | None = None, keep: bool = False) -> None:
         self.settings = settings
         self.service = service
         self.duration = duration
@@ -141,7 +141,10 @@ class Demo:
         self.pagerduty: PagerDutyStandin | None = None
         self.slack: SlackStandin | None = None
         self.worker: subprocess.Popen | None = None
-        self.token = secrets.token_urlsafe(24)
+        # the user's own token when set (they can type it in the console), else a throwaway never shown
+        token = getattr(settings, "api_token", None)
+        self.token = token.get_secret_value() if token is not None else secrets.token_urlsafe(24)
+        self.keep = keep  # after the scenarios, keep the worker (and its console) up until Ctrl-C
         self.port = service.api_port
         self.api = f"http://127.0.0.1:{self.port}"
         self.notes: list[str] = []  # what the parts are, printed before the live view
@@ -186,6 +189,7 @@ class Demo:
             "TRACEWATCH_API_TOKEN": self.token, "TRACEWATCH_DATA_DIR": str(workdir / "data"),
             "PYTHONUNBUFFERED": "1",
         })
+        env.setdefault("TRACEWATCH_CONSOLE_PUBLIC", "true")  # on loopback: the pages open without the token
         self.log_path = workdir / "worker.log"
         log = open(self.log_path, "wb")
         stack.callback(log.close)
@@ -195,6 +199,9 @@ class Demo:
         self.worker_pid = self.worker.pid
         stack.callback(self.stop_worker)
         self.notes.append(f"worker (pid {self.worker.pid}) with its API on {self.api}")
+        act = ("type your TRACEWATCH_API_TOKEN there to act" if getattr(self.settings, "api_token", None)
+               else "set TRACEWATCH_API_TOKEN before the demo to act from it")
+        self.notes.append(f"console: {self.api}/ (open it in a browser; {act})")
 
     def stop_worker(self) -> None:
         proc, self.worker = self.worker, None
@@ -220,7 +227,20 @@ class Demo:
             env = self.start_standins(stack, workdir)
             self.start_worker(stack, broker_url, workdir, env)
             asyncio.run(self._main(broker_url))
+            if self.keep:
+                self.wait_for_interrupt()
         return self.live.outcomes
+
+    def wait_for_interrupt(self) -> None:
+        """Keep the worker up, so the demo's incidents stay there to click, until Ctrl-C (or SIGTERM)."""
+        self.live.phase = f"done: the console stays on {self.api}/ until Ctrl-C"
+        self.say(f"console: {self.api}/ — Ctrl-C stops the worker, the stand-ins and the broker")
+        self.on_update(self.live)
+        try:
+            while self.worker is not None and self.worker.poll() is None:
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            pass
 
     async def _main(self, broker_url: str) -> None:
         deadline = time.monotonic() + self.duration

@@ -73,6 +73,8 @@ def demo(
                                 help="Simulated seconds per wall second (60: one wall second = one minute)."),
     durable: bool = typer.Option(False, "--durable",
                                  help="Keep the state in TRACEWATCH_STATE_DIR like `tracewatch up` (docs/durability.md)."),
+    keep: bool = typer.Option(False, "--keep", help="After the scenarios, keep the worker and its console "
+                              "(printed URL) up until Ctrl-C, so the incidents are there to click."),
 ) -> None:
     """Play four incidents through the whole product: embedded broker, worker, PagerDuty and Slack
     stand-ins (real ones when TRACEWATCH_PAGERDUTY_ROUTING_KEY / TRACEWATCH_SLACK_TOKEN are set) and a
@@ -96,7 +98,7 @@ def demo(
     rich_live = None if json_out else RichLive(console=console, refresh_per_second=4, transient=False)
     service = Service(traces_topic=TRACES, bootstrap_of=bootstrap_of, api_port=free_port(),
                       worker_preexec=_die_with_parent)
-    runner = Demo(settings, service, duration=duration, speed=speed,
+    runner = Demo(settings, service, duration=duration, speed=speed, keep=keep,
                   on_update=(lambda lv: rich_live.update(live_view(lv, runner.notes))) if rich_live else None)
     interrupted = False
     try:

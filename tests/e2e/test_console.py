@@ -99,7 +99,7 @@ def test_console_live_list_plot_timeline_and_buttons(broker, console_service, pa
     response = page.goto(f"{url}/")
     assert "script-src 'self'" in response.headers["content-security-policy"]
     wait_js(page, "() => window.__tw && window.__tw.ready")
-    assert page.locator("#incident-rows tr").count() == 0
+    assert page.locator("#incident-rows .row").count() == 0
     page.evaluate("window.__notReloaded = true")
 
     messages = traffic()
@@ -109,9 +109,9 @@ def test_console_live_list_plot_timeline_and_buttons(broker, console_service, pa
              timeout=180, message="all traffic ingested")
 
     # Live: both incidents show up in the open page, without a reload.
-    latency_row = page.locator("#incident-rows tr", has_text="latency")
+    latency_row = page.locator("#incident-rows .row", has_text="latency")
     latency_row.first.wait_for(timeout=60_000)
-    budget_row = page.locator("#incident-rows tr", has_text="budget")
+    budget_row = page.locator("#incident-rows .row", has_text="budget")
     budget_row.first.wait_for(timeout=60_000)
     assert page.evaluate("window.__notReloaded") is True
     # Hostile text is text: shown literally, no element made of it, nothing ran.

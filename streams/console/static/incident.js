@@ -69,9 +69,10 @@ function inWords(f) {
 
 function buttons(i, blocks, pins, refresh) {
   const box = el("div", { class: "actions", id: "actions" });
-  const add = (label, question, path, options) => box.append(el("button", {
+  const add = (label, question, path, options, detail = "") => box.append(el("button", {
     type: "button", "data-action": label,
-    onclick: async () => { const r = await confirmAndCall(question, path, options); if (r && r.ok) refresh(); } }, label));
+    onclick: async () => { const r = await confirmAndCall(question, path, options); if (r && r.ok) refresh(); } },
+  label + (detail ? " " + detail : "")));
   const by = { by: "console" };
   const t = i.target || {};
   if (i.state === "open") add("Acknowledge", `Acknowledge incident ${i.id}?`, `/v1/incidents/${enc(i.id)}/ack`, { method: "POST", body: by });
@@ -79,7 +80,7 @@ function buttons(i, blocks, pins, refresh) {
   const active = new Set(blocks.map((b) => b.subject));
   for (const subject of [t.user_id && "user:" + t.user_id, t.session_id && "session:" + t.session_id]) {
     if (subject && active.has(subject)) add("Unblock", `Unblock ${subject}?`, `/v1/blocks/${enc(subject)}`,
-      { method: "DELETE", body: { ...by, reason: `unblocked from the console (incident ${i.id})` } });
+      { method: "DELETE", body: { ...by, reason: `unblocked from the console (incident ${i.id})` } }, subject);
   }
   if (t.prompt_id) {
     add("Roll back", `Roll prompt ${t.prompt_id} back to its previous production version?`,
@@ -105,8 +106,9 @@ function timeline(i) {
   const findings = i.findings || [];
   if (findings.length) {
     const first = findings[0];
-    items.push([first.time, "events", `trace events of ${first.series} over the ${num((first.evidence || {}).window_s)} s ` +
-      "judged, e.g. the example traces above", []]);
+    const span = (first.evidence || {}).window_s;
+    items.push([first.time, "events", `trace events of ${first.series}` + (span ? ` over the ${num(span)} s judged` : "") +
+      ", e.g. the example traces above", []]);
   }
   for (const f of findings.slice(-20)) {
     items.push([f.time, "finding", `${f.severity}: ${f.summary}`,
@@ -160,9 +162,11 @@ export function drawPlot(box, series, incident) {
     box.append(el("p", { class: "error" }, "the plot library did not load"));
     return { box };
   }
+  let started = 0;
   const markers = {
     hooks: {
       draw: [(u) => {
+        if (!window.__tw.plotMs) window.__tw.plotMs = performance.now() - started; // the first draw is done
         const ctx = u.ctx;
         for (const [t, color] of marks) {
           const x = u.valToPos(t, "x", true);
@@ -192,9 +196,9 @@ export function drawPlot(box, series, incident) {
       { label: "threshold", stroke: COLORS.threshold, width: 1.5, dash: [6, 4] }],
     bands: [{ series: [4, 3], fill: COLORS.band }],
   };
-  const started = performance.now();
+  window.__tw.plotMs = 0;
+  started = performance.now();
   const u = new window.uPlot(opts, data, box);
-  window.__tw.plotMs = performance.now() - started;
   window.__tw.plot = u;
   return { box, u };
 }
