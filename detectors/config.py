@@ -16,7 +16,6 @@ mine.yaml:5: detectors[0].seris: unknown key "seris" (did you mean "series"?)
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import os
 import re
@@ -36,8 +35,8 @@ from detectors.latency import LatencyRegression
 from detectors.model_update import ModelUpdate
 from detectors.quality import QualityRegression
 from detectors.runaway import Runaway
-from detectors.safe_yaml import SafeLoader
 from detectors.suite import DetectorSuite
+from yamlconf import Report, YamlSyntaxError, did_you_mean, line_of, parse, type_name, wanted
 
 SHIPPED = Path(__file__).with_name("config.yaml")
 
@@ -54,31 +53,6 @@ COMMON_KEYS = ("name", "kind", "series", "enabled", "window_s", "warmup", "min_v
                "severity")
 SEVERITIES = ("info", "warning", "critical")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-#: all messages in one table
-MESSAGES = {
-    "yaml": "invalid YAML: {problem}",
-    "not_mapping": "expected a mapping (key: value), got {got}",
-    "not_list": "expected a list of detectors, got {got}",
-    "unknown_key": 'unknown key "{key}"{hint}',
-    "missing": 'missing required key "{key}"',
-    "type": "expected {want}, got {got}",
-    "positive": "must be greater than 0, got {value}",
-    "non_negative": "must be 0 or more, got {value}",
-    "kind": 'unknown kind "{value}"{hint}; allowed: {allowed}',
-    "name": 'name "{value}" may only contain letters, digits, "_", "." and "-"',
-    "duplicate": 'duplicate detector name "{value}" (first defined on line {line})',
-    "series": "{problem}",
-    "quality_series": 'a quality detector compares prompt versions, so its series must not contain '
-                      '"prompt_version" (use e.g. "prompt_id")',
-    "multiple": "window_s {value} must be a whole multiple of bucket_s {bucket}",
-    "budget_window": 'a budget\'s window is its period; use "period: hour|day" instead of window_s',
-    "choice": '"{value}" is not allowed; allowed: {allowed}',
-    "severity": 'unknown severity "{value}"; allowed: info, warning, critical',
-    "field": "{problem}",
-    "share": "must be a share of calls above 0 and at most 1, got {value}",
-}
-
 
 class ConfigError(ValueError):
     """The configuration is invalid; ``errors`` lists every ``file:line: message``."""
@@ -97,64 +71,48 @@ class DetectorConfig:
     detectors: list[dict[str, Any]] = field(default_factory=list)  # constructor kwargs plus "kind"
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
 class _Linter:
     def __init__(self, text: str, source: str) -> None:
-        self.source = source
-        self._errors: list[tuple[int, str]] = []
-        self.loader = SafeLoader(text)  # aliases bounded: no alias bomb, no recursive alias
+        self.report = Report(source)
+        try:
+            self.document = parse(text)  # aliases bounded: no alias bomb, no recursive alias
+        except YamlSyntaxError as exc:
+            self.document = None
+            self.report.add(exc.line, "yaml", problem=exc.problem)
 
     def error(self, node: yaml.Node | None, path: str, msg: str, **kw: Any) -> None:
-        line = node.start_mark.line + 1 if node is not None else 1
-        where = f"{path}: " if path else ""
-        self._errors.append((line, f"{self.source}:{line}: {where}{MESSAGES[msg].format(**kw)}"))
+        self.report.add(node, msg, path, **kw)
 
     @property
     def errors(self) -> list[str]:
         """Every problem, in file order."""
-        return [text for _, text in sorted(self._errors, key=lambda e: e[0])]
+        return [str(p) for p in sorted(self.report.problems, key=lambda p: p.line)]
 
     def value(self, node: yaml.Node) -> Any:
-        return self.loader.construct_object(node, deep=True)
+        return self.document.value(node)
 
     def mapping(self, node: yaml.Node, path: str) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
         if not isinstance(node, yaml.MappingNode):
-            self.error(node, path, "not_mapping", got=_type_name(self.value(node)))
+            self.error(node, path, "type", want=wanted(dict), got=type_name(self.value(node)))
             return None
         return {str(k.value): (k, v) for k, v in node.value}
 
     def unknown(self, items: dict, allowed: Any, path: str) -> None:
         for key, (knode, _) in items.items():
             if key not in allowed:
-                close = difflib.get_close_matches(key, list(allowed), n=1)
-                hint = f' (did you mean "{close[0]}"?)' if close else ""
-                self.error(knode, f"{path}.{key}" if path else key, "unknown_key", key=key, hint=hint)
+                self.error(knode, f"{path}.{key}" if path else key, "unknown", what="key", value=key,
+                           hint=did_you_mean(key, allowed))
 
     def check_type(self, node: yaml.Node, path: str, value: Any, default: Any) -> bool:
         if isinstance(default, bool):
-            ok, want = isinstance(value, bool), "true or false"
+            ok, want = isinstance(value, bool), wanted(bool)
         elif isinstance(default, (int, float)) or default is None:
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-            want = "a number"
+            want = wanted(float)
             if ok and isinstance(default, int) and not isinstance(value, int):
-                ok, want = False, "a whole number"
+                ok, want = False, wanted(int)
         elif isinstance(default, str):
-            ok, want = isinstance(value, str), "text"
+            ok, want = isinstance(value, str), wanted(str)
         elif isinstance(default, list):
             ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
             want = "a list of names"
@@ -165,20 +123,16 @@ class _Linter:
         else:  # pragma: no cover - no such parameter
             ok, want = True, ""
         if not ok:
-            self.error(node, path, "type", want=want, got=_type_name(value))
+            self.error(node, path, "type", want=want, got=type_name(value))
         return ok
 
     # ---- the document ---------------------------------------------------------------------------------
 
     def run(self) -> DetectorConfig | None:
-        cfg = DetectorConfig(source=self.source)
-        try:
-            root = self.loader.get_single_node()
-        except yaml.MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark else 1
-            self._errors.append((line, f"{self.source}:{line}: " + MESSAGES["yaml"].format(problem=exc.problem)))
+        if self.document is None:
             return None
+        cfg = DetectorConfig(source=self.report.file)
+        root = self.document.root
         if root is None:
             return cfg
         top = self.mapping(root, "")
@@ -190,7 +144,7 @@ class _Linter:
             value = self.value(vnode)
             if self.check_type(vnode, "bucket_s", value, 1.0):
                 if value <= 0:
-                    self.error(vnode, "bucket_s", "positive", value=value)
+                    self.error(vnode, "bucket_s", "greater_than", gt=0, input=value)
                 else:
                     cfg.bucket_s = float(value)
         if "lateness_s" in top:
@@ -225,7 +179,7 @@ class _Linter:
         if "detectors" in top:
             _, vnode = top["detectors"]
             if not isinstance(vnode, yaml.SequenceNode):
-                self.error(vnode, "detectors", "not_list", got=_type_name(self.value(vnode)))
+                self.error(vnode, "detectors", "type", want="a list of detectors", got=type_name(self.value(vnode)))
             else:
                 seen: dict[str, int] = {}
                 for i, item in enumerate(vnode.value):
@@ -238,7 +192,7 @@ class _Linter:
         items = self.mapping(node, path)
         if items is None:
             return None
-        before = len(self._errors)
+        before = len(self.report)
         for key in ("name", "kind"):
             if key not in items:
                 self.error(node, path, "missing", key=key)
@@ -248,9 +202,8 @@ class _Linter:
             kind = self.value(kn)
             kind_cls = KINDS.get(kind) if isinstance(kind, str) else None
             if kind_cls is None:
-                close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
-                hint = f' (did you mean "{close[0]}"?)' if close else ""
-                self.error(kn, f"{path}.kind", "kind", value=kind, hint=hint, allowed=", ".join(KINDS))
+                self.error(kn, f"{path}.kind", "unknown_of", what="kind", value=kind,
+                           hint=did_you_mean(kind, KINDS), allowed=", ".join(KINDS))
         if kind_cls is None:
             self.unknown(items, set(COMMON_KEYS) | {p for c in KINDS.values() for p in c.params}, path)
             return None
@@ -263,11 +216,11 @@ class _Linter:
             nn = items["name"][1]
             name = self.value(nn)
             if not isinstance(name, str) or not NAME_RE.match(name):
-                self.error(nn, f"{path}.name", "name", value=name)
+                self.error(nn, f"{path}.name", "detector_name", value=name)
             elif name in seen:
-                self.error(nn, f"{path}.name", "duplicate", value=name, line=seen[name])
+                self.error(nn, f"{path}.name", "duplicate_detector", value=name, line=seen[name])
             else:
-                seen[name] = nn.start_mark.line + 1
+                seen[name] = line_of(nn)
                 out["name"] = name
         scalars: dict[str, Any] = {"series": "", "enabled": True, "window_s": 1.0, "warmup": 0,
                                    "min_volume": 0, "cooldown_s": 1.0}
@@ -283,48 +236,55 @@ class _Linter:
             if key == "series":
                 problems = SeriesSpec(value).problems()
                 for problem in problems:
-                    self.error(vn, p, "series", problem=problem)
+                    self.error(vn, p, "reason", reason=problem)
                 if not problems and kind_cls is QualityRegression and "prompt_version" in SeriesSpec(value).fields:
                     self.error(vn, p, "quality_series")
             elif key == "window_s":
                 if kind_cls is Budget:
                     self.error(vn, p, "budget_window")
                 elif value <= 0:
-                    self.error(vn, p, "positive", value=value)
+                    self.error(vn, p, "greater_than", gt=0, input=value)
                 elif abs(value / bucket_s - round(value / bucket_s)) > 1e-9:
-                    self.error(vn, p, "multiple", value=value, bucket=bucket_s)
+                    self.error(vn, p, "window_multiple", value=value, bucket=bucket_s)
             elif key in ("warmup", "min_volume", "cooldown_s", "min_window_calls") and value < 0:
                 self.error(vn, p, "non_negative", value=value)
             elif key in ("limit", "ratio", "z", "half_life_s", "max_requests_per_min", "max_tokens_per_min",
                          "min_hits", "consecutive", "season_days", "max_versions", "min_signals",
                          "recent_windows", "max_models", "rate_ratio") and value <= 0:
-                self.error(vn, p, "positive", value=value)
+                self.error(vn, p, "greater_than", gt=0, input=value)
             elif key == "share" and not 0 < value <= 1:
                 self.error(vn, p, "share", value=value)
             elif key == "period" and value not in PERIODS:
-                self.error(vn, p, "choice", value=value, allowed=", ".join(PERIODS))
+                self.error(vn, p, "not_allowed", value=value, allowed=", ".join(PERIODS))
             elif key == "measure" and value not in MEASURES:
-                self.error(vn, p, "choice", value=value, allowed=", ".join(MEASURES))
+                self.error(vn, p, "not_allowed", value=value, allowed=", ".join(MEASURES))
             elif key == "direction" and value not in DIRECTIONS:
-                self.error(vn, p, "choice", value=value, allowed=", ".join(DIRECTIONS))
+                self.error(vn, p, "not_allowed", value=value, allowed=", ".join(DIRECTIONS))
             elif key == "field" and field_problem(value):
-                self.error(vn, p, "field", problem=field_problem(value))
+                self.error(vn, p, "reason", reason=field_problem(value))
             out[key] = value
         if "severity" in items:
-            sn = items["severity"][1]
-            sev = self.mapping(sn, f"{path}.severity")
-            if sev is not None:
-                levels = {}
-                for level, (ln, lv) in sev.items():
-                    value = self.value(lv)
-                    if level not in SEVERITIES:
-                        self.error(ln, f"{path}.severity.{level}", "severity", value=level)
-                    elif self.check_type(lv, f"{path}.severity.{level}", value, 1.0):
-                        levels[level] = float(value)
+            levels = self.severity(items["severity"][1], f"{path}.severity")
+            if levels is not None:
                 out["severity"] = levels
-        if len(self._errors) > before:
+        if len(self.report) > before:
             return None
         return out
+
+    def severity(self, node: yaml.Node, path: str) -> dict[str, float] | None:
+        """``{warning: 2, critical: 5}``: the score from which a finding has each severity."""
+        items = self.mapping(node, path)
+        if items is None:
+            return None
+        levels = {}
+        for level, (ln, lv) in items.items():
+            value = self.value(lv)
+            if level not in SEVERITIES:
+                self.error(ln, f"{path}.{level}", "unknown_of", what="severity", value=level, hint="",
+                           allowed=", ".join(SEVERITIES))
+            elif self.check_type(lv, f"{path}.{level}", value, 1.0):
+                levels[level] = float(value)
+        return levels
 
 
 def lint_text(text: str, source: str = "<config>") -> list[str]:

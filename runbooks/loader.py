@@ -2,7 +2,7 @@
 
 The YAML is composed into nodes (which know their line) and loaded as plain data; pydantic's error
 locations are then mapped back to the node they came from. Unknown keys and step types get a
-"did you mean". All message texts are in ``runbooks.schema.MESSAGES``.
+"did you mean". All message texts are in ``yamlconf.MESSAGES``.
 
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -22,9 +22,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from detectors.safe_yaml import SafeLoader
-from runbooks.schema import (
-    MESSAGES, STEP_COMMON_KEYS, STEP_TYPES, Runbook, Step, hint, params_model,
+from runbooks.schema import STEP_COMMON_KEYS, STEP_TYPES, Runbook, Step, params_model
+from yamlconf import (
+    MESSAGES, Problem, SafeLoader, YamlSyntaxError, hint, line_of, message, parse, type_name, wanted,
 )
 
 Seg = str | int
@@ -32,7 +32,7 @@ Seg = str | int
 
 class _Loader(SafeLoader):
     """YAML 1.2 booleans: only true/false. (YAML 1.1 reads the trigger key `on:` as True.)
-    Aliases are bounded (``detectors.safe_yaml``): no alias bomb, no recursive alias."""
+    Aliases are bounded (``yamlconf.loader``): no alias bomb, no recursive alias."""
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -42,18 +42,6 @@ _Loader.yaml_implicit_resolvers = {
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"),
 )
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:"
-        return f"{where} {self.path}: {self.message}" if self.path else f"{where} {self.message}"
 
 
 @dataclass
@@ -73,10 +61,6 @@ class RunbookLoadError(ValueError):
         self.problems = problems
 
 
-def message(kind: str, **ctx: Any) -> str:
-    return MESSAGES[kind].format(**ctx)
-
-
 def format_path(path: list[Seg]) -> str:
     out = ""
     for seg in path:
@@ -84,20 +68,12 @@ def format_path(path: list[Seg]) -> str:
     return out
 
 
-def _kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+#: pydantic's type errors, by the type that was wanted (said as ``MESSAGES["type"]``)
+_TYPE_ERRORS: dict[str, type] = {
+    "string_type": str, "int_type": int, "int_parsing": int, "int_from_float": int, "float_type": float,
+    "float_parsing": float, "bool_type": bool, "bool_parsing": bool, "list_type": list, "dict_type": dict,
+    "model_type": dict, "model_attributes_type": dict,
+}
 
 
 def _action_key(step: dict) -> str | None:
@@ -184,21 +160,21 @@ def _allowed_keys(parent: list[Seg]) -> list[str]:
 
 # ---- YAML nodes → lines ---------------------------------------------------------------------------
 
-def _line_of(root: yaml.Node, path: list[Seg]) -> int:
+def _line_at(root: yaml.Node, path: list[Seg]) -> int:
     """The line of the key (or list item) at ``path``; the deepest existing parent when it is missing."""
     node = root
-    line = root.start_mark.line + 1
+    line = line_of(root)
     for seg in path:
         if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
+            for key_node, value_node in reversed(node.value):  # the last one wins, after `<<:` merged ones
                 if key_node.value == str(seg):
-                    line, node = key_node.start_mark.line + 1, value_node
+                    line, node = line_of(key_node), value_node
                     break
             else:
                 return line
         elif isinstance(node, yaml.SequenceNode) and isinstance(seg, int) and seg < len(node.value):
             node = node.value[seg]
-            line = node.start_mark.line + 1
+            line = line_of(node)
         else:
             return line
     return line
@@ -210,7 +186,7 @@ def _duplicate_keys(node: yaml.Node, path: list[Seg], out: list[tuple[int, list[
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                out.append((key_node.start_mark.line + 1, path, key))
+                out.append((line_of(key_node), path, key))
             seen.add(key)
             _duplicate_keys(value_node, [*path, key], out)
     elif isinstance(node, yaml.SequenceNode):
@@ -225,18 +201,21 @@ def _problems_from(exc: ValidationError, data: Any, root: yaml.Node, file: str) 
         kind = err["type"]
         ctx: dict[str, Any] = {k: v for k, v in (err.get("ctx") or {}).items()}
         ctx.setdefault("input", err.get("input"))
-        ctx.setdefault("got", _kind_of(err.get("input")))
+        ctx.setdefault("got", type_name(err.get("input")))
         ctx.setdefault("key", path[-1] if path else "")
-        if kind == "extra_forbidden":
-            ctx["hint"] = hint(str(path[-1]), _allowed_keys(path[:-1]))
         shown = path[:-1] if (about_type or kind in ("extra_forbidden", "missing")) else path
+        if kind == "extra_forbidden":
+            kind = "unknown"
+            ctx.update(what="key", value=path[-1], hint=hint(str(path[-1]), _allowed_keys(path[:-1])))
+        elif kind in _TYPE_ERRORS:
+            kind, ctx["want"] = "type", wanted(_TYPE_ERRORS[kind])
         try:
             text = MESSAGES[kind].format(**ctx) if kind in MESSAGES else err["msg"]
         except (KeyError, IndexError, ValueError):
             text = err["msg"]
         if kind == "value_error":  # a validator's own message (e.g. a template's), without pydantic's prefix
             text = text.removeprefix("Value error, ")
-        out.append(Problem(file, _line_of(root, path), format_path(shown), text))
+        out.append(Problem(file, _line_at(root, path), format_path(shown), text))
     return out
 
 
@@ -250,8 +229,7 @@ def _template_problems(data: dict, root: yaml.Node, file: str) -> list[Problem]:
             try:
                 check(value)
             except RenderError as exc:
-                out.append(Problem(file, _line_of(root, path), format_path(path),
-                                   message("template", message=str(exc))))
+                out.append(Problem(file, _line_at(root, path), format_path(path), str(exc)))
         elif isinstance(value, dict):
             for k, v in value.items():
                 walk(v, [*path, k])
@@ -276,17 +254,16 @@ def _template_problems(data: dict, root: yaml.Node, file: str) -> list[Problem]:
 def load_text(text: str, file: str) -> tuple[Runbook | None, list[Problem]]:
     """Parse and validate one runbook; ``file`` is the name used in messages."""
     try:
-        root = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        reason = getattr(exc, "problem", None) or str(exc)
-        return None, [Problem(file, (mark.line + 1) if mark else 1, "", message("yaml", message=reason))]
-    if root is None or not isinstance(data, dict):
-        line = root.start_mark.line + 1 if root is not None else 1
-        return None, [Problem(file, line, "", message("not_mapping", got=_kind_of(data)))]
+        document = parse(text, _Loader)
+    except YamlSyntaxError as exc:
+        return None, [Problem(file, exc.line, "", message("yaml", problem=exc.problem))]
+    root = document.root
+    if not isinstance(root, yaml.MappingNode):
+        got = type_name(None if root is None else document.value(root))
+        return None, [Problem(file, 1 if root is None else line_of(root), "", message("runbook_not_mapping", got=got))]
     dups: list[tuple[int, list[Seg], str]] = []
-    _duplicate_keys(root, [], dups)
+    _duplicate_keys(root, [], dups)  # before the values: building them merges `<<: *x` keys into the nodes
+    data = document.value(root)
     problems = [Problem(file, line, format_path(path), message("duplicate_key", key=key))
                 for line, path, key in dups]
     problems += _template_problems(data, root, file)
@@ -308,7 +285,7 @@ def load_file(path: str | Path, *, display: str | None = None) -> tuple[Runbook 
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem(name, 1, "", f"cannot read the file: {exc}")]
+        return None, [Problem(name, 1, "", message("runbook_unreadable", error=exc))]
     return load_text(text, name)
 
 
@@ -332,7 +309,7 @@ def load_directory(path: str | Path) -> LoadResult:
             continue
         if runbook.name in seen:
             result.problems.append(Problem(runbook.source, 1, "name", message(
-                "duplicate_name", name=runbook.name, other=seen[runbook.name])))
+                "duplicate_runbook", name=runbook.name, other=seen[runbook.name])))
             continue
         seen[runbook.name] = runbook.source
         result.runbooks.append(runbook)

@@ -1,7 +1,7 @@
 """The runbook schema: pydantic models, strict (unknown keys are errors), one runbook per YAML file.
 
 The reference of every key is ``docs/runbooks.md``; ``runbooks/library/README.md`` is a fully
-commented example. Error messages live in ``MESSAGES`` (one table), used here and by the loader.
+commented example. Error messages live in ``yamlconf.MESSAGES`` (one table for every config).
 
 >>> rb = Runbook.model_validate({
 ...     "name": "cost-spike", "trigger": {"kind": "cost", "severity_at_least": "warning"},
@@ -13,7 +13,6 @@ commented example. Error messages live in ``MESSAGES`` (one table), used here an
 
 from __future__ import annotations
 
-import difflib
 from typing import Any, Literal
 
 import re2
@@ -21,11 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, 
 from pydantic_core import PydanticCustomError
 
 from detectors.finding import Evidence, Severity, Target
+from incidents.incident import IncidentEventType
 from runbooks.actions import ACTION_TYPES
 from runbooks.actions.base import StepParams
 from runbooks.conditions import Condition
 from runbooks.durations import Duration
-from incidents.incident import IncidentEventType
+from yamlconf import MESSAGES, hint, type_name
 
 #: Every step type the language knows; an action module registers the ones it implements.
 STEP_TYPES = (
@@ -37,62 +37,9 @@ STEP_COMMON_KEYS = ("name", "when", "on_failure", "retries")
 #: Detector families (``Finding.kind``).
 KINDS = ("cost", "budget", "runaway", "latency", "errors", "quality", "injection", "anomaly", "model_update")
 
-#: Every message the loader prints, by error type ({placeholders} from the error's context).
-MESSAGES: dict[str, str] = {
-    # ours
-    "unknown_key": 'unknown key "{key}"{hint}',
-    "unknown_step": 'unknown step "{key}"{hint}',
-    "step_unavailable": 'step "{key}" is not available: its action is not registered in this build',
-    "step_no_action": "a step needs one action key (one of: {allowed})",
-    "step_many_actions": "a step takes exactly one action, found {found}; write one step per action",
-    "step_not_mapping": "a step must be a mapping like `- page: {{...}}`, got {got}",
-    "unknown_kind": 'unknown kind "{key}"{hint}',
-    "condition": "{message}",
-    "duration": "{message}",
-    "regex": 'invalid regular expression "{pattern}": {error}',
-    "matcher_one": "a label matcher takes exactly one of: {allowed}; found {found}",
-    "name_pattern": 'a runbook name uses lowercase letters, digits, - and _ (got "{input}")',
-    "test_input": "a test needs exactly one of `incident:` or `findings:`",
-    "expect_type": 'an expected action needs `type:` (one of: {allowed})',
-    "template": "{message}",
-    "duplicate_name": 'duplicate runbook name "{name}" (also in {other})',
-    "duplicate_key": 'duplicate key "{key}"',
-    "yaml": "invalid YAML: {message}",
-    "not_mapping": "a runbook file must be a mapping (name, trigger, steps, ...), got {got}",
-    # pydantic's own types, reworded
-    "extra_forbidden": 'unknown key "{key}"{hint}',
-    "missing": 'missing required key "{key}"',
-    "literal_error": "must be one of {expected}, got {input!r}",
-    "string_type": "expected a string, got {got}",
-    "int_type": "expected an integer, got {input!r}",
-    "int_parsing": "expected an integer, got {input!r}",
-    "int_from_float": "expected an integer, got {input!r}",
-    "float_type": "expected a number, got {input!r}",
-    "float_parsing": "expected a number, got {input!r}",
-    "bool_type": "expected true or false, got {input!r}",
-    "bool_parsing": "expected true or false, got {input!r}",
-    "list_type": "expected a list, got {got}",
-    "dict_type": "expected a mapping, got {got}",
-    "model_type": "expected a mapping, got {got}",
-    "model_attributes_type": "expected a mapping, got {got}",
-    "too_short": "needs at least {min_length} item(s)",
-    "too_long": "takes at most {max_length} item(s)",
-    "greater_than_equal": "must be at least {ge}, got {input!r}",
-    "less_than_equal": "must be at most {le}, got {input!r}",
-    "greater_than": "must be greater than {gt}, got {input!r}",
-    "string_too_short": "must not be empty",
-}
-
-
-def hint(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """' (did you mean "x"?)' for a close match, else ' (allowed: a, b, c)'."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    if close:
-        return f' (did you mean "{close[0]}"?)'
-    return f" (allowed: {', '.join(choices)})" if choices else ""
-
 
 def error(kind: str, **ctx: Any) -> PydanticCustomError:
+    """A validation error whose type is the ``MESSAGES`` key (the loader reads it back by that key)."""
     return PydanticCustomError(kind, MESSAGES[kind], ctx)
 
 
@@ -179,7 +126,7 @@ class Trigger(Strict):
     def _kinds(cls, kinds: list[str] | None) -> list[str] | None:
         for k in kinds or []:
             if k not in KINDS:
-                raise error("unknown_kind", key=k, hint=hint(k, KINDS))
+                raise error("unknown", what="kind", value=k, hint=hint(k, KINDS))
         return kinds
 
 
@@ -207,7 +154,7 @@ class Step(Strict):
         if isinstance(raw, str) and raw in STEP_TYPES:
             raw = {raw: None}  # `- resolve_page` alone
         if not isinstance(raw, dict):
-            raise error("step_not_mapping", got=type(raw).__name__)
+            raise error("step_not_mapping", got=type_name(raw))
         actions = [k for k in raw if k not in STEP_COMMON_KEYS]
         known = [k for k in actions if k in STEP_TYPES]
         if not actions:
@@ -223,9 +170,9 @@ class Step(Strict):
     @classmethod
     def _type(cls, value: str) -> str:
         if value not in STEP_TYPES:
-            raise error("unknown_step", key=value, hint=hint(value, STEP_TYPES))
+            raise error("unknown", what="step", value=value, hint=hint(value, STEP_TYPES))
         if value != "wait_for_ack" and value not in ACTION_TYPES:
-            raise error("step_unavailable", key=value)
+            raise error("step_unavailable", value=value)
         return value
 
     @field_validator("params")
@@ -283,7 +230,7 @@ class ExpectedAction(BaseModel):
     @classmethod
     def _type(cls, value: str) -> str:
         if value not in STEP_TYPES or value == "wait_for_ack":
-            raise error("unknown_step", key=value, hint=hint(value, STEP_TYPES[:-1]))
+            raise error("unknown", what="step", value=value, hint=hint(value, STEP_TYPES[:-1]))
         return value
 
     @property

@@ -13,9 +13,10 @@ import os
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from yamlconf import YamlSyntaxError, load, message
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,15 +87,11 @@ def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings
     from_file: dict = {}
     path = config_file or os.environ.get("TRACEWATCH_CONFIG")
     if path:
-        from detectors.safe_yaml import safe_load  # here: importing detectors is heavy for a CLI start
-
         with open(path, encoding="utf-8") as fh:
             try:
-                from_file = safe_load(fh) or {}  # aliases bounded: no alias bomb, no recursive alias
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-                line = mark.line + 1 if mark else 1
-                raise ValueError(f"{path}:{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+                from_file = load(fh.read()) or {}  # aliases bounded: no alias bomb, no recursive alias
+            except YamlSyntaxError as exc:
+                raise ValueError(f"{path}:{exc.line}: " + message("yaml", problem=exc.problem)) from None
         if not isinstance(from_file, dict):
             raise ValueError(f"{path}: expected a mapping of settings")
     env_names = {k[len("TRACEWATCH_"):].lower() for k in os.environ if k.startswith("TRACEWATCH_")}

@@ -30,8 +30,8 @@ from typing import Mapping
 
 import yaml
 
-from detectors.safe_yaml import SafeLoader
 from traces.events import TraceEvent
+from yamlconf import Document, Report, YamlSyntaxError, line_of, message, parse
 
 SHIPPED_PRICES = Path(__file__).with_name("prices.yaml")
 _SEPARATORS = ("-", "@", ":")
@@ -91,10 +91,6 @@ class PriceTableError(ValueError):
 # ---- loading and linting ---------------------------------------------------------------------------
 
 
-def _scalar(loader: yaml.SafeLoader, node: yaml.Node):
-    return loader.construct_object(node, deep=True)
-
-
 def parse_prices(text: str, source: str = "<prices>") -> dict[str, ModelPrice]:
     """Parse and lint a price file; raise :class:`PriceTableError` listing every problem.
 
@@ -107,81 +103,74 @@ def parse_prices(text: str, source: str = "<prices>") -> dict[str, ModelPrice]:
     p.yaml:3: m2: 'input' must be a number ≥ 0, got -1
     p.yaml:3: m2: unknown key 'cached' (allowed: input, output, cached_input, cache_write)
     """
-    errors: list[str] = []
-
-    def err(node: yaml.Node, message: str) -> None:
-        errors.append(f"{source}:{node.start_mark.line + 1}: {message}")
-
-    loader = SafeLoader(text)  # aliases bounded: no alias bomb, no recursive alias
+    report = Report(source)
     try:
-        root = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        raise PriceTableError([f"{source}:{line}: not valid YAML: {exc.problem or exc.context}"]) from None
-    except yaml.YAMLError as exc:
-        raise PriceTableError([f"{source}:1: not valid YAML: {exc}"]) from None
-    finally:
-        loader.dispose()
-
-    if root is None:
-        raise PriceTableError([f"{source}:1: empty file; expected a mapping with a 'models' key"])
+        document = parse(text)  # aliases bounded: no alias bomb, no recursive alias
+    except YamlSyntaxError as exc:
+        report.add(exc.line, "not_yaml", problem=exc.problem)
+        raise PriceTableError(report.lines()) from None
+    root = document.root
     if not isinstance(root, yaml.MappingNode):
-        raise PriceTableError([f"{source}:{root.start_mark.line + 1}: expected a mapping with a "
-                               "'models' key"])
+        report.add(root, "prices_top" if root is not None else "prices_empty")
+        raise PriceTableError(report.lines())
+
+    def scalar(node: yaml.Node) -> object:
+        return document.value(node) if isinstance(node, yaml.ScalarNode) else None
+
     models_node = None
     for key_node, value_node in root.value:
-        key = _scalar(loader, key_node) if isinstance(key_node, yaml.ScalarNode) else None
-        if key == "models":
+        if scalar(key_node) == "models":
             models_node = value_node
         else:
-            err(key_node, f"unknown key {key!r} (allowed: models)")
-    if models_node is None:
-        errors.append(f"{source}:1: missing 'models' mapping (model name -> {{input, output}})")
-        raise PriceTableError(errors)
+            report.add(key_node, "prices_unknown_key", key=scalar(key_node), allowed="models")
     if not isinstance(models_node, yaml.MappingNode):
-        err(models_node, "'models' must be a mapping of model name -> {input: USD, output: USD}")
-        raise PriceTableError(errors)
+        report.add(models_node, "prices_no_models" if models_node is None else "prices_models")
+        raise PriceTableError(report.lines())
 
     prices: dict[str, ModelPrice] = {}
     seen: dict[str, int] = {}
     for name_node, spec_node in models_node.value:
-        name = _scalar(loader, name_node) if isinstance(name_node, yaml.ScalarNode) else None
+        name = scalar(name_node)
         if not isinstance(name, str) or not name.strip():
-            err(name_node, f"model name must be text, got {name!r}")
+            report.add(name_node, "model_name", value=name)
             continue
         key = name.strip().lower()
         if key in seen:
-            err(name_node, f"{name}: listed twice (first on line {seen[key]})")
+            report.add(name_node, "model_twice", name, line=seen[key])
             continue
-        seen[key] = name_node.start_mark.line + 1
+        seen[key] = line_of(name_node)
         if not isinstance(spec_node, yaml.MappingNode):
-            err(spec_node, f"{name}: expected {{input: USD, output: USD}} per million tokens")
+            report.add(spec_node, "model_price", name)
             continue
-        values: dict[str, float] = {}
-        reported: set[str] = set()
-        for field_node, value_node in spec_node.value:
-            field = _scalar(loader, field_node) if isinstance(field_node, yaml.ScalarNode) else None
-            if field not in PRICE_KEYS:
-                err(field_node, f"{name}: unknown key {field!r} (allowed: {', '.join(PRICE_KEYS)})")
-                continue
-            value = _scalar(loader, value_node) if isinstance(value_node, yaml.ScalarNode) else None
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not math.isfinite(value) or value < 0:
-                err(value_node, f"{name}: {field!r} must be a number ≥ 0, got {value!r}")
-                reported.add(field)
-                continue
-            values[field] = float(value)
-        missing = [f for f in ("input", "output") if f not in values]
-        for field in missing:
-            if field not in reported:
-                err(spec_node, f"{name}: missing {field!r} (USD per million {field} tokens)")
-        if not missing:
-            prices[key] = ModelPrice(values["input"], values["output"], values.get("cached_input"),
-                                     values.get("cache_write"))
-    if errors:
-        raise PriceTableError(errors)
+        price = _model_price(document, name, spec_node, report)
+        if price is not None:
+            prices[key] = price
+    if report.problems:
+        raise PriceTableError(report.lines())
     return prices
+
+
+def _model_price(document: Document, name: str, spec_node: yaml.MappingNode, report: Report) -> ModelPrice | None:
+    values: dict[str, float] = {}
+    reported: set[str] = set()
+    for field_node, value_node in spec_node.value:
+        field = document.value(field_node) if isinstance(field_node, yaml.ScalarNode) else None
+        if field not in PRICE_KEYS:
+            report.add(field_node, "prices_unknown_key", name, key=field, allowed=", ".join(PRICE_KEYS))
+            continue
+        value = document.value(value_node) if isinstance(value_node, yaml.ScalarNode) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            report.add(value_node, "price", name, key=field, value=value)
+            reported.add(field)
+            continue
+        values[field] = float(value)
+    missing = [f for f in REQUIRED_KEYS if f not in values]
+    for field in missing:
+        if field not in reported:
+            report.add(spec_node, "price_missing", name, key=field)
+    if missing:
+        return None
+    return ModelPrice(values["input"], values["output"], values.get("cached_input"), values.get("cache_write"))
 
 
 def _candidates(model: str) -> list[str]:
@@ -215,7 +204,7 @@ class PriceTable:
             try:
                 text = Path(path).read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise PriceTableError([f"{path}:1: cannot read price file: {exc}"]) from None
+                raise PriceTableError([f"{path}:1: " + message("prices_unreadable", error=exc)]) from None
             prices.update(parse_prices(text, str(path)))
         return cls(prices)
 

@@ -46,7 +46,7 @@ from pydantic import BaseModel
 from detectors.injection.model import HashedLinearModel, replay_sample
 from detectors.injection.normalize import fold_leet_bytes, normal_bytes, normalize, rot13_bytes, words_bytes
 from detectors.injection.signatures import TARGETS, SignatureLibrary, compile_set, needs_non_ascii
-from detectors.safe_yaml import safe_load
+from yamlconf import safe_load
 
 SEED_FILE = Path(__file__).with_name("seed.yaml")
 STATE_FILENAME = "injection_classifier.json"

@@ -33,7 +33,7 @@ import re2
 import yaml
 
 from detectors.injection.normalize import fold_leet, normalize, words
-from detectors.safe_yaml import SafeLoader
+from yamlconf import Report, YamlSyntaxError, line_of, parse, wanted
 
 SHIPPED_SIGNATURES = Path(__file__).with_name("signatures.yaml")
 
@@ -44,27 +44,6 @@ SEVERITY_WEIGHTS = {"low": 1.0, "medium": 2.0, "high": 3.0, "critical": 4.0}
 TARGETS = ("words", "text", "raw")
 KEYS = ("id", "category", "languages", "severity", "weight", "target", "description", "patterns", "examples")
 REQUIRED = ("id", "category", "languages", "severity", "patterns")
-
-#: Every lint message, in one table (tests assert them exactly).
-MESSAGES = {
-    "yaml": "not valid YAML: {error}",
-    "top": 'expected a mapping with a "rules" list',
-    "top_key": 'unknown key "{key}" (allowed: version, rules)',
-    "version": "unsupported version {value!r} (supported: 1)",
-    "rule": "each rule must be a mapping",
-    "unknown_key": 'unknown key "{key}" (allowed: ' + ", ".join(KEYS) + ")",
-    "missing_key": 'missing required key "{key}"',
-    "type": '"{key}" must be {expected}',
-    "duplicate_id": 'duplicate rule id "{value}" (first defined at line {line})',
-    "category": 'unknown category "{value}" (allowed: ' + ", ".join(CATEGORIES) + ")",
-    "language": 'unknown language "{value}" (allowed: ' + ", ".join(LANGUAGES) + ")",
-    "severity": 'unknown severity "{value}" (allowed: ' + ", ".join(SEVERITY_WEIGHTS) + ")",
-    "target": 'unknown target "{value}" (allowed: ' + ", ".join(TARGETS) + ")",
-    "weight": '"weight" must be a number from -5 to 10 (negative only in category benign_context)',
-    "pattern": "pattern does not compile in RE2: {error}",
-    "example": "example does not match any pattern of this rule: {value!r}",
-}
-
 
 class SignatureError(ValueError):
     """The signature file is invalid; ``errors`` holds one ``file:line: message`` per problem."""
@@ -228,9 +207,9 @@ def _class_needs(p: str, i: int) -> tuple[bool, int]:
 
 def lint_text(text: str, filename: str = "<signatures>") -> list[str]:
     """All problems in a signature file's text, as ``file:line: [path: ]message`` lines."""
-    errors: list[str] = []
-    _parse(text, filename, errors)
-    return errors
+    report = Report(filename)
+    _parse(text, report)
+    return report.lines()
 
 
 def lint_file(path: str | Path) -> list[str]:
@@ -238,19 +217,18 @@ def lint_file(path: str | Path) -> list[str]:
     return lint_text(path.read_text(encoding="utf-8"), str(path))
 
 
-def _parse(text: str, filename: str, errors: list[str]) -> list[Rule]:
-    def err(at: int, where: str, message: str, **kw: Any) -> None:
-        prefix = f"{filename}:{at + 1}: " + (f"{where}: " if where else "")
-        errors.append(prefix + MESSAGES[message].format(**kw))
+def _allowed(choices: tuple[str, ...]) -> str:
+    return f" (allowed: {', '.join(choices)})"
 
+
+def _parse(text: str, report: Report) -> list[Rule]:
     try:
-        root = yaml.compose(text, Loader=SafeLoader)  # detectors.safe_yaml: aliases bounded
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        err(mark.line if mark else 0, "", "yaml", error=getattr(exc, "problem", None) or exc)
+        root = parse(text).root  # aliases bounded: no alias bomb, no recursive alias
+    except YamlSyntaxError as exc:
+        report.add(exc.line, "not_yaml", problem=exc.problem)
         return []
     if not isinstance(root, yaml.MappingNode):
-        err(root.start_mark.line if root else 0, "", "top")
+        report.add(root, "rules_top")
         return []
     rules_node = None
     for key_node, value_node in root.value:
@@ -258,106 +236,110 @@ def _parse(text: str, filename: str, errors: list[str]) -> list[Rule]:
             rules_node = value_node
         elif key_node.value == "version":
             if value_node.value != "1":
-                err(value_node.start_mark.line, "", "version", value=value_node.value)
+                report.add(value_node, "version", value=value_node.value)
         else:
-            err(key_node.start_mark.line, "", "top_key", key=key_node.value)
+            report.add(key_node, "unknown", what="key", value=key_node.value, hint=_allowed(("version", "rules")))
     if not isinstance(rules_node, yaml.SequenceNode):
-        err(rules_node.start_mark.line if rules_node else root.start_mark.line, "", "top")
+        report.add(rules_node or root, "rules_top")
         return []
-
     rules: list[Rule] = []
     seen: dict[str, int] = {}
     for i, node in enumerate(rules_node.value):
-        where = f"rules[{i}]"
-        if not isinstance(node, yaml.MappingNode):
-            err(node.start_mark.line, where, "rule")
-            continue
-        n_errors = len(errors)
-        fields: dict[str, Any] = {}
-        lines: dict[str, int] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value
-            if key not in KEYS:
-                err(key_node.start_mark.line, where, "unknown_key", key=key)
-                continue
-            fields[key] = value_node
-            lines[key] = value_node.start_mark.line
-        for key in REQUIRED:
-            if key not in fields:
-                err(node.start_mark.line, where, "missing_key", key=key)
+        rule = _rule(node, f"rules[{i}]", report, seen)
+        if rule is not None:
+            rules.append(rule)
+    return rules
 
-        def scalar(key: str) -> str | None:
-            value = fields.get(key)
-            if value is None:
-                return None
-            if not isinstance(value, yaml.ScalarNode) or not value.value.strip():
-                err(value.start_mark.line, f"{where}.{key}", "type", key=key, expected="a non-empty string")
-                return None
-            return value.value
 
-        def strings(key: str) -> list[tuple[str, int]]:
-            value = fields.get(key)
-            if value is None:
-                return []
-            if not isinstance(value, yaml.SequenceNode) or not value.value or not all(
-                isinstance(v, yaml.ScalarNode) and v.value for v in value.value
-            ):
-                err(value.start_mark.line, f"{where}.{key}", "type", key=key,
-                    expected="a non-empty list of strings")
-                return []
-            return [(v.value, v.start_mark.line) for v in value.value]
+def _rule(node: yaml.Node, where: str, report: Report, seen: dict[str, int]) -> Rule | None:
+    """One rule, or None when it has a problem (reported); ``seen``: the line of each rule id so far."""
+    if not isinstance(node, yaml.MappingNode):
+        report.add(node, "rule_not_mapping", where)
+        return None
+    n_errors = len(report)
+    fields: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        if key_node.value not in KEYS:
+            report.add(key_node, "unknown", where, what="key", value=key_node.value, hint=_allowed(KEYS))
+        else:
+            fields[key_node.value] = value_node
+    for key in REQUIRED:
+        if key not in fields:
+            report.add(node, "missing", where, key=key)
 
-        rule_id = scalar("id")
-        if rule_id is not None:
-            if rule_id in seen:
-                err(lines["id"], f"{where}.id", "duplicate_id", value=rule_id, line=seen[rule_id] + 1)
-            else:
-                seen[rule_id] = lines["id"]
-        category = scalar("category")
-        if category is not None and category not in CATEGORIES:
-            err(lines["category"], f"{where}.category", "category", value=category)
-        languages = strings("languages")
-        for value, line in languages:
-            if value not in LANGUAGES:
-                err(line, f"{where}.languages", "language", value=value)
-        severity = scalar("severity")
-        if severity is not None and severity not in SEVERITY_WEIGHTS:
-            err(lines["severity"], f"{where}.severity", "severity", value=severity)
-        target = scalar("target") or "words"
-        if target not in TARGETS:
-            err(lines["target"], f"{where}.target", "target", value=target)
-        weight: float | None = None
-        if "weight" in fields:
-            raw = fields["weight"].value if isinstance(fields["weight"], yaml.ScalarNode) else ""
-            try:
-                weight = float(raw)
-            except ValueError:
-                weight = -1.0
-            if not -5 <= weight <= 10 or (weight < 0 and category != "benign_context"):
-                err(lines["weight"], f"{where}.weight", "weight")
-        description = scalar("description") or ""
-        patterns = strings("patterns")
-        compiled = []
-        for j, (pattern, line) in enumerate(patterns):
-            problem = _compile_error(pattern)
-            if problem:
-                err(line, f"{where}.patterns[{j}]", "pattern", error=problem)
-            else:
-                compiled.append(re2.compile(pattern, _options()))
-        examples = strings("examples")
-        if compiled and len(compiled) == len(patterns):
-            for value, line in examples:
-                if not _rule_matches(compiled, value, target):
-                    err(line, f"{where}.examples", "example", value=value)
-        if len(errors) == n_errors:
-            rules.append(Rule(
-                id=rule_id or "", category=category or "", languages=tuple(v for v, _ in languages),
+    def scalar(key: str) -> str | None:
+        value = fields.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, yaml.ScalarNode) or not value.value.strip():
+            report.add(value, "must_be", f"{where}.{key}", key=key, want=f"non-empty {wanted(str)}")
+            return None
+        return value.value
+
+    def strings(key: str) -> list[tuple[str, int]]:
+        value = fields.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, yaml.SequenceNode) or not value.value or not all(
+            isinstance(v, yaml.ScalarNode) and v.value for v in value.value
+        ):
+            report.add(value, "must_be", f"{where}.{key}", key=key, want="a non-empty list of strings")
+            return []
+        return [(v.value, line_of(v)) for v in value.value]
+
+    def choice(key: str, choices: tuple[str, ...], value: str | None, line: int = 0, what: str = "") -> None:
+        if value is not None and value not in choices:
+            report.add(line or fields[key], "unknown", f"{where}.{key}", what=what or key, value=value,
+                       hint=_allowed(choices))
+
+    rule_id = scalar("id")
+    if rule_id is not None:
+        if rule_id in seen:
+            report.add(fields["id"], "duplicate_rule", f"{where}.id", value=rule_id, line=seen[rule_id])
+        else:
+            seen[rule_id] = line_of(fields["id"])
+    category = scalar("category")
+    choice("category", CATEGORIES, category)
+    languages = strings("languages")
+    for value, line in languages:
+        choice("languages", LANGUAGES, value, line, what="language")
+    severity = scalar("severity")
+    choice("severity", tuple(SEVERITY_WEIGHTS), severity)
+    target = scalar("target") or "words"
+    choice("target", TARGETS, target)
+    weight = _weight(fields["weight"], category, f"{where}.weight", report) if "weight" in fields else None
+    description = scalar("description") or ""
+    patterns = strings("patterns")
+    compiled = []
+    for j, (pattern, line) in enumerate(patterns):
+        problem = _compile_error(pattern)
+        if problem:
+            report.add(line, "pattern", f"{where}.patterns[{j}]", error=problem)
+        else:
+            compiled.append(re2.compile(pattern, _options()))
+    examples = strings("examples")
+    if compiled and len(compiled) == len(patterns):
+        for value, line in examples:
+            if not _rule_matches(compiled, value, target):
+                report.add(line, "example", f"{where}.examples", value=value)
+    if len(report) > n_errors:
+        return None
+    return Rule(id=rule_id or "", category=category or "", languages=tuple(v for v, _ in languages),
                 severity=severity or "", patterns=tuple(p for p, _ in patterns),
                 weight=weight if weight is not None else SEVERITY_WEIGHTS[severity or "low"],
                 target=target, description=description, examples=tuple(v for v, _ in examples),
-                line=node.start_mark.line + 1,
-            ))
-    return rules
+                line=line_of(node))
+
+
+def _weight(node: yaml.Node, category: str | None, where: str, report: Report) -> float:
+    raw = node.value if isinstance(node, yaml.ScalarNode) else ""
+    try:
+        weight = float(raw)
+    except ValueError:
+        weight = -1.0
+    if not -5 <= weight <= 10 or (weight < 0 and category != "benign_context"):
+        report.add(node, "weight", where)
+    return weight
 
 
 def _rule_matches(compiled: list, example: str, target: str) -> bool:
@@ -402,10 +384,10 @@ class SignatureLibrary:
     def load(cls, path: str | Path | None = None) -> "SignatureLibrary":
         """Load and compile a signature file (default: the shipped one). Raises :class:`SignatureError`."""
         path = Path(path) if path is not None else SHIPPED_SIGNATURES
-        errors: list[str] = []
-        rules = _parse(path.read_text(encoding="utf-8"), str(path), errors)
-        if errors:
-            raise SignatureError(errors)
+        report = Report(str(path))
+        rules = _parse(path.read_text(encoding="utf-8"), report)
+        if report.problems:
+            raise SignatureError(report.lines())
         return cls(rules, str(path))
 
     def rule(self, rule_id: str) -> Rule:

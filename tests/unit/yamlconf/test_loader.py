@@ -2,7 +2,7 @@
 
 The loaders: runbooks (runbooks/loader.py), detector config (detectors/config.py), injection
 signatures (detectors/injection/signatures.py), prices (traces/prices.py), settings
-(streams/settings.py). All of them compose through ``detectors.safe_yaml.SafeLoader``.
+(streams/settings.py). All of them compose through ``yamlconf.loader.SafeLoader``.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from detectors import safe_yaml
+import yamlconf
 from detectors.config import lint_text as lint_detectors
 from detectors.injection.signatures import lint_text as lint_signatures
-from detectors.safe_yaml import MAX_ALIAS_NODES, MAX_ALIASES, MAX_DEPTH, SafeLoader, compose, safe_load
 from runbooks.loader import load_text
-from traces.prices import PriceTableError, parse_prices
 from streams.settings import load_settings
+from traces.prices import PriceTableError, parse_prices
+from yamlconf.loader import MAX_ALIAS_NODES, MAX_ALIASES, MAX_DEPTH, SafeLoader, compose, safe_load
 
 
 def laughs(levels: int = 10, prefix: str = "") -> tuple[str, int]:
@@ -140,13 +140,13 @@ def test_limits_reset_per_document() -> None:
 def test_every_yaml_loader_uses_the_bounded_loader() -> None:
     """No shipped module reads YAML with PyYAML's own loaders (yaml.safe_load, yaml.SafeLoader, …).
     (bench/ reads third-party data sets on a developer's machine; it is not shipped.)"""
-    root = Path(safe_yaml.__file__).resolve().parents[1]
+    root = Path(yamlconf.__file__).resolve().parents[1]
     offenders = []
-    for package in ("traces", "detectors", "incidents", "runbooks", "streams", "demo"):
+    for package in ("yamlconf", "traces", "detectors", "incidents", "runbooks", "streams", "demo"):
         for path in (root / package).rglob("*.py"):
             text = path.read_text(encoding="utf-8")
             for needle in ("yaml.safe_load(", "Loader=yaml.", "yaml.SafeLoader(", "yaml.full_load(",
                            "yaml.unsafe_load(", "yaml.load_all("):
-                if needle in text and path.name != "safe_yaml.py":
+                if needle in text and path != root / "yamlconf" / "loader.py":
                     offenders.append(f"{path.relative_to(root)}: {needle}")
     assert offenders == []
