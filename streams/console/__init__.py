@@ -168,4 +168,12 @@ def detectors_of(tw: "Tracewatch") -> list[dict[str, Any]]:
                     "series_count": counts.get(name, 0), "findings_per_hour": round(findings.get(name, 0.0) / hours, 2),
                     "incidents": len(mine), "open_incidents": sum(1 for i in mine if i.state != "resolved"),
                     "false_page_rate": None})
+    injection = tw.suite.injection
+    if injection is not None:  # judged per event, not per series
+        name = getattr(injection, "name", "prompt_injection")
+        mine = incidents.get(name, [])
+        out.append({"name": name, "kind": "injection (per event)", "series": None, "window_s": None,
+                    "series_count": None, "findings_per_hour": round(findings.get(name, 0.0) / hours, 2),
+                    "incidents": len(mine), "open_incidents": sum(1 for i in mine if i.state != "resolved"),
+                    "false_page_rate": None})
     return out

@@ -50,7 +50,8 @@ function filterForm(f) {
     const params = new URLSearchParams();
     for (const [k, v] of new FormData(form)) if (v) params.set(k, v);
     history.replaceState(null, "", "/incidents?" + params.toString());
-    refreshList(true);
+    listState.seen = null;
+    refreshList();
   });
   return form;
 }
@@ -116,6 +117,9 @@ async function refreshList() {
     return;
   }
   const shown = r.data.incidents.filter((i) => matches(i, f));
+  const seen = JSON.stringify(shown);
+  if (seen === listState.seen) return; // nothing in this list changed: keep the rows (and any selection)
+  listState.seen = seen;
   renderRows(listState.body, shown, Date.now() / 1000);
   listState.count.textContent = `${shown.length} incident(s)`;
   window.__tw.ready = true;

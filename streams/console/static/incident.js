@@ -9,10 +9,15 @@ const COLORS = { observed: "#1f5fbf", baseline: "#2e7d32", band: "rgba(46,125,50
 export async function showIncident(main, id) {
   let plot = null;
   let drawnFor = null;
+  let shown = null;
   async function refresh() {
     const [inc, series, blocks, models] = await Promise.all([
       api("/v1/incidents/" + enc(id)), api("/v1/incidents/" + enc(id) + "/series"),
       api("/v1/blocks"), api("/v1/models")]);
+    // Another incident changed: leave this page as it is (a selection, an open section, the scroll).
+    const seen = JSON.stringify([inc.data, series.data, blocks.data, models.data]);
+    if (seen === shown) return;
+    shown = seen;
     if (!inc.ok) {
       main.replaceChildren(el("h1", {}, "Incident ", id), el("p", { class: "error" }, reason(inc)));
       return;
