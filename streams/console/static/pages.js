@@ -59,7 +59,7 @@ export function showPrompts(main) {
             el("td", {}, m.to_version), el("td", {}, m.kind), el("td", {}, m.by), el("td", {}, m.reason),
             el("td", {}, m.incident_id ? link(incidentPath(m.incident_id), m.incident_id) : "–")))));
     }));
-    main.replaceChildren(el("h1", {}, "Prompts"), cards.length ? cards : el("p", { class: "muted" }, "no prompts registered"));
+    main.replaceChildren(el("h1", {}, "Prompts"), ...(cards.length ? cards : [el("p", { class: "muted" }, "no prompts registered")]));
     window.__tw.ready = true;
   });
 }
