@@ -20,11 +20,11 @@ import pytest
 
 from detectors.config import SHIPPED, enable, load_config, to_yaml
 from tests.e2e.test_scenarios import publish
+from tests.helpers.console import launch_chromium
 from tests.helpers.service import metric_value, wait_for
 from tests.helpers.traffic import BASE, LATENCY, MODELS, event
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = Path("/usr/bin/chromium")
 API_TOKEN = "console-e2e-token"
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 SCREENSHOTS = Path(os.environ.get("TRACEWATCH_SCREENSHOTS", Path(__file__).resolve().parents[2] / ".screenshots"))
@@ -55,16 +55,7 @@ def traffic(minutes: float = 62, rate: float = 2.0) -> list[bytes]:
 
 @pytest.fixture
 def browser():
-    if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: apt-get install chromium (.ci/run installs it)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture
