@@ -155,5 +155,7 @@ def test_console_live_list_plot_timeline_and_buttons(broker, console_service, pa
         page.goto(f"{url}/{name}")
         wait_js(page, "() => window.__tw && window.__tw.ready")
         shot(page, name)
+        if name == "blocks":  # the unblocked user is gone from the list
+            assert page.locator("#blocks tbody tr", has_text=HOSTILE).count() == 0
     assert page.locator("#detectors tr", has_text="latency_p95").count() == 1 or page.locator("#detectors tr").count() > 1
     assert page.evaluate("window.__pwned") is None and errors == []

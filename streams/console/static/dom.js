@@ -87,12 +87,15 @@ export function num(x) {
   return Math.abs(x) >= 1000 || Number.isInteger(x) ? x.toLocaleString("en") : x.toPrecision(4);
 }
 
-/** Ask, then call; the answer (or the refusal's reason) is flashed. Returns the result or null. */
-export async function confirmAndCall(question, path, options) {
+/** Ask, then call; the answer (or the refusal's reason) is flashed, ``then`` runs after a success (redraw). */
+export async function confirmAndCall(question, path, options, then = null) {
   if (!window.confirm(question)) return null;
   const result = await api(path, options);
-  if (result.ok) flash("done: " + question.replace(/\?$/, ""));
-  else flash("refused: " + reason(result) + (token() ? "" : " (no API token typed above)"), true);
+  if (result.ok) {
+    flash("done: " + question.replace(/\?$/, ""));
+    if (then) await then();
+  }
+  if (!result.ok) flash("refused: " + reason(result) + (token() ? "" : " (no API token typed above)"), true);
   return result;
 }
 

@@ -18,7 +18,7 @@ async function load(main, title, path, render) {
 }
 
 export function showBlocks(main) {
-  watch(async () => {
+  const draw = async () => {
     const [blocks, pins] = await Promise.all([api("/v1/blocks"), api("/v1/models")]);
     if (!blocks.ok) return flash(reason(blocks), true);
     const incident = (id) => (id ? link(incidentPath(id), id) : "–");
@@ -28,26 +28,29 @@ export function showBlocks(main) {
         el("tr", { "data-subject": b.subject }, el("td", {}, b.subject), el("td", {}, b.reason), el("td", {}, b.created_by),
           el("td", {}, incident(b.incident_id)), el("td", {}, when(b.created_at)), el("td", {}, when(b.expires_at)),
           el("td", {}, el("button", { type: "button", onclick: () => confirmAndCall(`Unblock ${b.subject}?`,
-            `/v1/blocks/${enc(b.subject)}`, { method: "DELETE", body: { by: "console", reason: "unblocked from the console" } }) }, "Unblock"))))),
+            `/v1/blocks/${enc(b.subject)}`, { method: "DELETE", body: { by: "console", reason: "unblocked from the console" } },
+            draw) }, "Unblock"))))),
       el("h1", {}, "Model pins"),
       table("pins", ["model", "use instead", "reason", "incident", "expires", ""], (pins.ok ? pins.data.models : []).map((p) =>
         el("tr", {}, el("td", {}, p.value), el("td", {}, p.use), el("td", {}, p.reason), el("td", {}, incident(p.incident_id)),
           el("td", {}, when(p.expires_at)),
           el("td", {}, el("button", { type: "button", onclick: () => confirmAndCall(`Unpin ${p.value}?`,
-            `/v1/models/${enc(p.value)}`, { method: "DELETE", body: { by: "console" } }) }, "Unpin"))))));
+            `/v1/models/${enc(p.value)}`, { method: "DELETE", body: { by: "console" } }, draw) }, "Unpin"))))));
     window.__tw.ready = true;
-  });
+  };
+  watch(draw);
 }
 
 export function showPrompts(main) {
-  watch(async () => {
+  const draw = async () => {
     const r = await api("/v1/prompts");
     if (!r.ok) return flash(reason(r), true);
     const cards = await Promise.all(r.data.prompts.map(async (p) => {
       const detail = await api("/v1/prompts/" + enc(p.prompt_id));
       const history = detail.ok ? detail.data.history : [];
       const act = (label, question, action) => el("button", { type: "button", onclick: () => confirmAndCall(question,
-        `/v1/prompts/${enc(p.prompt_id)}/${action}`, { method: "POST", body: { by: "console", reason: "from the console" } }) }, label);
+        `/v1/prompts/${enc(p.prompt_id)}/${action}`, { method: "POST", body: { by: "console", reason: "from the console" } },
+        draw) }, label);
       return el("div", { class: "card", "data-prompt": p.prompt_id },
         el("h2", {}, p.prompt_id),
         el("p", {}, "labels: ", Object.entries(p.labels).map(([k, v]) => el("span", { class: "tag" }, `${k} → ${v}`)),
@@ -61,7 +64,8 @@ export function showPrompts(main) {
     }));
     main.replaceChildren(el("h1", {}, "Prompts"), ...(cards.length ? cards : [el("p", { class: "muted" }, "no prompts registered")]));
     window.__tw.ready = true;
-  });
+  };
+  watch(draw);
 }
 
 export function showRunbooks(main) {
