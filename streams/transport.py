@@ -13,19 +13,22 @@ whenever the last write was a batch of several records (``streams.changelog`` wr
 does Faust's producer with a linger). ``highwaters`` therefore reads from the reported end's last record
 on and returns the offset after the last record actually there; on a correct broker that is the same.
 
-Faust does not always deliver every offset of a partition it reads: after a rebalance or a restart it was
-seen to deliver a partition's first messages from a few offsets past its committed offset, or to drop what
-it had buffered and read on from where its fetcher was (and it then counts the skipped offsets as done).
-A skipped summary, finding or incident record is lost for good. So the consumer checks that each
-partition's offsets come in without a hole from where it was last positioned, and reads any range Faust
-skipped directly before the message after it (``_Consumer.getmany``, logged as a warning). A message
-delivered again is passed on: every agent recognises a repeat.
+Faust does not always hand every offset of a partition to the agent that reads it: after a rebalance or a
+restart it was seen to start a partition a few offsets past its committed offset (its streams drop what
+arrives before the flow resumes), or to drop what it had buffered and read on from where its fetcher was;
+it then commits past the skipped offsets, so a skipped event, summary, finding or incident record is lost
+for good. So every agent reads through ``App.in_order``: each partition's offsets from its committed
+offset (looked up at each assignment) on, without a hole — a range Faust skipped is read directly and
+handed over before the message after it (logged as a warning) — and each offset once per assignment.
+The consumer does the same for what it fetches (``_Consumer.getmany``), so that Faust never takes a
+hole for offsets done.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer
@@ -77,6 +80,25 @@ async def read_committed(bootstrap: str, group: str, tps: list[tuple[str, int]])
     finally:
         await admin.close()
     return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
+@dataclass(slots=True)
+class Delivered:
+    """One message as an agent gets it (``App.in_order``): from Faust, or read directly over a hole."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Mapping[str, bytes]
+    timestamp: float | None  # the record's timestamp, epoch seconds
+
+    @classmethod
+    def of_record(cls, record: Any) -> "Delivered":
+        ts = record.timestamp / 1000 if record.timestamp and record.timestamp > 0 else None
+        return cls(record.topic, record.partition, record.offset, record.key, record.value,
+                   dict(record.headers or ()), ts)
 
 
 async def without_holes(messages: AsyncIterator[tuple[Any, Any]], next_offset: dict[Any, int],
@@ -184,7 +206,7 @@ class _Consumer(faust_aiokafka.Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._bounded: dict[Any, int] = {}  # the offset last committed to the broker, where bounded
-        # per stream partition, the offset to deliver next: one past the last delivered, or where the
+        # per stream partition, the offset to fetch next: one past the last fetched, or where the
         # partition was last positioned (its committed offset); unknown before the first of either
         self._next_offset: dict[Any, int] = {}
 
@@ -192,6 +214,7 @@ class _Consumer(faust_aiokafka.Consumer):
         # Whatever Faust delivers first of a partition (before or after it seeks), it must start at the
         # committed offset: what came before is done, what comes after is not.
         self._next_offset.clear()
+        self.app.next_offsets = {}
         streams = [tp for tp in assigned if not self._is_changelog_tp(tp)]
         if streams:
             try:
@@ -204,6 +227,7 @@ class _Consumer(faust_aiokafka.Consumer):
             for tp in streams:
                 if (tp.topic, tp.partition) in committed:
                     self._next_offset[tp] = committed[(tp.topic, tp.partition)]
+            self.app.next_offsets = dict(committed)
         await super().on_partitions_assigned(assigned, generation_id)
 
     async def perform_seek(self) -> None:
@@ -299,6 +323,35 @@ class App(faust.App):
         # offset of that partition is at most this (the ingest holds back offsets whose events are not
         # all sent on yet, streams.agents.ingest)
         self.commit_bounds: list[Callable[[str, int], int | None]] = []
+        # (topic, partition) -> the offset its agent gets next (``in_order``); set at each assignment
+        self.next_offsets: dict[tuple[str, int], int] = {}
+
+    async def in_order(self, stream: Any) -> AsyncIterator[Delivered]:
+        """The messages of an agent's stream, each partition's offsets in order from its committed offset,
+        without a hole (a range Faust skipped is read directly) and each once per assignment."""
+        bootstrap = bootstrap_of(",".join(str(url) for url in self.conf.broker))
+        async for event in stream.events():
+            message = event.message
+            tp = (message.topic, message.partition)
+            generation = message.generation_id
+            expected = self.next_offsets.get(tp)
+            if expected is not None and message.offset < expected:
+                continue  # handed over already since the partition was assigned
+            if expected is not None and message.offset > expected:
+                log.warning("%s/%d: offsets %d to %d were not delivered to the agent; reading them directly",
+                            message.topic, message.partition, expected, message.offset - 1)
+                for record in await read_range(bootstrap, message.topic, message.partition, expected,
+                                               message.offset):
+                    if self.consumer_generation_id != generation:
+                        break  # reassigned meanwhile: read again from the committed offset
+                    self.next_offsets[tp] = record.offset + 1  # before handing over: see below
+                    yield Delivered.of_record(record)
+                if self.consumer_generation_id != generation:
+                    continue
+            # Set before the agent gets it: an assignment while the agent is busy with it resets it.
+            self.next_offsets[tp] = message.offset + 1
+            yield Delivered(message.topic, message.partition, message.offset, event.key, event.value,
+                            event.headers or {}, message.timestamp or None)
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)

@@ -75,7 +75,8 @@ def register(tw: "Tracewatch") -> None:
     @app.agent(tw.findings, name="tracewatch.incidents")
     async def incident_agent(stream):  # noqa: ANN001 - Faust stream
         await incidents_mirror.caught_up.wait()  # know what was already announced before going on
-        async for key_bytes, raw in stream.items():
+        async for delivered in app.in_order(stream):
+            key_bytes, raw = delivered.key, delivered.value
             key = key_bytes.decode()
             message = orjson.loads(raw)
             kind, now = message["type"], message.get("time", 0.0)

@@ -260,8 +260,7 @@ class Ingest:
         if source is None:
             source = await self.recover(topic, partition)
         if source.done < 0:
-            # The first message read: the committed offset, or where the consumer found a hole and read
-            # it directly (``streams.transport``), so nothing before it is left unread.
+            # The first message read: the committed offset (``App.in_order`` reads a hole before it).
             source.done = offset - 1
         elif offset <= source.done:
             return []  # delivered again: already counted
@@ -411,10 +410,9 @@ def register(tw: "Tracewatch") -> None:
                                key_type=bytes, value_type=bytes, key_serializer="raw",
                                value_serializer="raw"), name="tracewatch.ingest")
     async def ingest_agent(stream):  # noqa: ANN001 - Faust stream
-        async for event in stream.events():
-            msg = event.message
-            await ingest.handle(msg.topic, msg.partition, msg.offset, event.value,
-                                msg.timestamp if msg.timestamp else None)
+        async for message in tw.app.in_order(stream):
+            await ingest.handle(message.topic, message.partition, message.offset, message.value,
+                                message.timestamp)
 
     series_topic = tw.series.get_topic_name()
 

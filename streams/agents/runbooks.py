@@ -147,8 +147,8 @@ def register(tw: "Tracewatch") -> None:
     @tw.app.agent(tw.incidents, name="tracewatch.runbooks")
     async def runbook_agent(stream):  # noqa: ANN001 - Faust stream
         await actions_mirror.caught_up.wait()  # know what already ran before running anything
-        async for raw in stream:
-            record = orjson.loads(raw)
+        async for message in tw.app.in_order(stream):
+            record = orjson.loads(message.value)
             if record["change"] not in RUNBOOK_EVENTS:
                 continue
             event = IncidentEvent(event=record["change"], incident=record["incident"], time=record["time"],

@@ -78,17 +78,18 @@ class SeriesJudge:
         self.waiting.clear()
         self.released.clear()
 
-    async def take(self, event: Any) -> None:
-        """One message of the series topic: the summaries of one partition from one flush."""
-        partition = event.message.partition
-        offset = event.message.offset
+    async def take(self, message: Any) -> None:
+        """One message of the series topic (``streams.transport.Delivered``): the summaries of one
+        partition from one flush."""
+        partition = message.partition
+        offset = message.offset
         behind = self.progress.setdefault(partition, {})
         until = watermark_of(behind)
-        for index, item in enumerate(orjson.loads(event.value)):
+        for index, item in enumerate(orjson.loads(message.value)):
             state = await self.judge(BucketSummary.from_dict(item, owned=True), until, (offset, index))
             if state.waiting:
                 self.waiting.setdefault(partition, set()).add(state.series_key)
-        report = event.headers.get(PROGRESS_HEADER)
+        report = message.headers.get(PROGRESS_HEADER)
         if report:  # it covers the summaries sent with it, so it applies after them
             behind.update(orjson.loads(report))
             await self.release(partition, behind)
@@ -149,5 +150,5 @@ def register(tw: "Tracewatch") -> None:
 
     @app.agent(tw.series, name="tracewatch.series")
     async def series_agent(stream):  # noqa: ANN001 - Faust stream
-        async for event in stream.events():
-            await series_judge.take(event)
+        async for message in app.in_order(stream):
+            await series_judge.take(message)
