@@ -148,7 +148,12 @@ class IncidentBook:
 
     def unannounced(self, announced: Callable[[str], Incident | None]) -> list[IncidentEvent]:
         """The latest event of every incident whose last change ``announced`` (what was published, by
-        incident id) does not have yet: the same event again, so that consumers deduplicate it."""
+        incident id) does not have yet: the same event again, so that consumers deduplicate it.
+
+        An incident nothing was published of gets its ``opened`` event first, as it was (sequence 0, at
+        ``opened_at``): an incident opened and escalated just before a crash must still run the runbooks
+        of its opening (the page), not only those of its escalation.
+        """
         events = []
         for key in list(self.store.keys()):
             incident = self.get(key)
@@ -156,6 +161,9 @@ class IncidentBook:
             if change is None:
                 continue
             published = announced(incident.id)
+            if published is None and change.sequence > 0:
+                events.append(IncidentEvent(event="opened", incident=incident.model_copy(deep=True),
+                                            time=incident.opened_at, sequence=0))
             if published is None or published.event_count < incident.event_count:
                 events.append(IncidentEvent(event=change.event, incident=incident.model_copy(deep=True),
                                             time=change.time, sequence=change.sequence))

@@ -129,3 +129,16 @@ def test_an_incident_never_published_is_announced_again_with_the_same_event():
     [resolved] = book.tick(now=200.0)
     [repeat] = book.unannounced(published.get)
     assert (repeat.event, repeat.sequence) == ("resolved", resolved.sequence)
+
+
+def test_an_incident_opened_and_escalated_before_anything_was_published_is_opened_again_first():
+    # Killed after the table had both changes and before either record went out: the runbooks of the
+    # opening (the page) must run, not only those of the escalation.
+    book = IncidentBook({})
+    f = Finding(time=100.0, detector="cost_spike", kind="cost", series="model=m", severity="warning", score=1)
+    [opened] = book.on_finding(f)
+    [escalated] = book.on_finding(f.model_copy(update={"time": 101.0, "severity": "critical"}))
+    again = book.unannounced({}.get)
+    assert [(e.event, e.time, e.sequence) for e in again] == [
+        (opened.event, opened.time, opened.sequence), (escalated.event, escalated.time, escalated.sequence)]
+    assert {e.incident.id for e in again} == {opened.incident.id}
