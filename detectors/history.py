@@ -6,7 +6,8 @@ one learned deviation either side) and the ``threshold`` the value had to reach 
 the detector's state *before* it learned the window, as the detector saw it when judging. A series that
 never fired keeps nothing (its ``SeriesState.history`` is ``None``), so the memory budget per ordinary
 series is unchanged; a fired series keeps at most ``MAX_POINTS`` points (a day of one-minute windows)
-and none older than ``MAX_AGE_S`` before its newest, in flat arrays (~28 bytes a point).
+and none older than ``MAX_AGE_S`` before its newest, in flat arrays (~28 bytes a point). Its snapshot
+carries the newest ``SNAPSHOT_POINTS`` of them.
 
 Pure: no I/O. ``SeriesState`` feeds it and carries it in its snapshot.
 
@@ -38,6 +39,9 @@ from detectors.base import BucketSummary, Detector
 #: a day of one-minute windows
 MAX_POINTS = 1440
 MAX_AGE_S = 86_400.0
+#: points kept in the series snapshot (two hours of one-minute windows, ~5 KB): the snapshot of a busy
+#: series is written at every offset commit, so a day of points there would cost ~50 KB a commit
+SNAPSHOT_POINTS = 120
 #: what each point holds besides its time, in order
 FIELDS = ("observed", "baseline", "low", "high", "threshold")
 NAN = float("nan")
@@ -71,12 +75,14 @@ class SeriesHistory:
             del self._t[:drop]
             del self._values[: drop * width]
 
-    def to_dict(self) -> dict[str, list[Any]]:
-        """Columns, as a plot wants them; unknown values are ``None``."""
+    def to_dict(self, last: int | None = None) -> dict[str, list[Any]]:
+        """Columns, as a plot wants them (``last``: only the newest that many points); unknown values are
+        ``None``."""
         width = len(FIELDS)
-        out: dict[str, list[Any]] = {"t": list(self._t)}
+        first = 0 if last is None else max(len(self._t) - last, 0)
+        out: dict[str, list[Any]] = {"t": list(self._t[first:])}
         for i, name in enumerate(FIELDS):
-            out[name] = [None if math.isnan(v) else _round(v) for v in self._values[i::width]]
+            out[name] = [None if math.isnan(v) else _round(v) for v in self._values[first * width + i::width]]
         return out
 
     @classmethod

@@ -33,7 +33,7 @@ import orjson
 
 from detectors.base import BucketSummary, Detector
 from detectors.finding import Finding, Target
-from detectors.history import SeriesHistory, point_of
+from detectors.history import SNAPSHOT_POINTS, SeriesHistory, point_of
 
 #: how many events ``replay`` observes at most between two flushes
 REPLAY_FLUSH_EVERY = 256
@@ -188,7 +188,7 @@ class SeriesState:
                 "c": self._closed_until if math.isfinite(self._closed_until) else None,
                 "t": self._newest if math.isfinite(self._newest) else None,
                 "late": self.late, "s": self.detector.state(), "f": self.fired_at, "q": self.cleared,
-                "p": list(self.position), **({"h": self.history.to_dict()} if self.history is not None else {})}
+                "p": list(self.position), **({"h": self.history.to_dict(SNAPSHOT_POINTS)} if self.history is not None else {})}
 
     def snapshot(self) -> bytes:
         return orjson.dumps(self.to_dict())

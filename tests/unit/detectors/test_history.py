@@ -8,7 +8,7 @@ import pickle
 from detectors.base import BucketSummary
 from detectors.cost import CostSpike
 from detectors.errors import ErrorSurge
-from detectors.history import MAX_POINTS, SeriesHistory, point_of
+from detectors.history import MAX_POINTS, SNAPSHOT_POINTS, SeriesHistory, point_of
 from detectors.suite import SeriesState
 
 KEY = "cost_spike|model=m"
@@ -59,6 +59,16 @@ def test_the_history_survives_a_snapshot() -> None:
     restored = SeriesState(KEY, detector.clone()).load(state.to_dict())
     assert restored.history == state.history and len(restored.history) == 2
     assert pickle.loads(pickle.dumps(restored.history)) == state.history
+
+
+def test_the_snapshot_keeps_the_newest_points_only() -> None:
+    state = SeriesState(KEY, CostSpike("cost_spike"))
+    state.history = SeriesHistory()
+    for i in range(SNAPSHOT_POINTS + 30):
+        state.history.record(i * 60.0, (float(i), 1.0, 0.5, 1.5, 3.0))
+    kept = state.to_dict()["h"]
+    assert len(kept["t"]) == SNAPSHOT_POINTS and kept["t"][0] == 30 * 60.0 and kept["observed"][0] == 30.0
+    assert len(state.history) == SNAPSHOT_POINTS + 30  # memory keeps the day
 
 
 def test_the_history_is_bounded_to_a_day() -> None:
