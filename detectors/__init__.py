@@ -11,6 +11,7 @@ from detectors.config import KINDS, ConfigError, build_suite, lint_file, lint_te
 from detectors.cost import CostSpike
 from detectors.errors import ErrorSurge
 from detectors.finding import Evidence, Finding, Target
+from detectors.history import SeriesHistory
 from detectors.injection_rate import InjectionRate
 from detectors.latency import LatencyRegression
 from detectors.model_update import ModelUpdate
@@ -21,6 +22,6 @@ from detectors.suite import DetectorSuite, SeriesState, replay
 __all__ = [
     "BucketSummary", "Budget", "ConfigError", "CostSpike", "Detector", "DetectorSuite", "ErrorSurge",
     "Evidence", "FieldAnomaly", "Finding", "InjectionRate", "KINDS", "LatencyRegression",
-    "ModelUpdate", "QualityRegression", "Runaway", "SeriesSpec", "SeriesState", "Target", "build_suite", "lint_file",
+    "ModelUpdate", "QualityRegression", "Runaway", "SeriesHistory", "SeriesSpec", "SeriesState", "Target", "build_suite", "lint_file",
     "lint_text", "load_config", "replay",
 ]
