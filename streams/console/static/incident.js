@@ -149,7 +149,9 @@ export function drawPlot(box, series, incident) {
   const pts = series && series.points;
   let data;
   if (pts && pts.t.length) {
-    data = [pts.t, pts.observed, pts.baseline, pts.low, pts.high, pts.threshold];
+    // each point at its window's end: the moment its value was known (and the finding made)
+    const span = series.window_s || 0;
+    data = [pts.t.map((t) => t + span), pts.observed, pts.baseline, pts.low, pts.high, pts.threshold];
   } else { // this worker does not judge the series: the findings' evidence is what is known
     const f = (series && series.findings) || (incident.findings || []).map((x) => ({ time: x.time, ...x.evidence }));
     data = [f.map((x) => x.time), f.map((x) => x.observed), f.map((x) => x.baseline), f.map(() => null),
@@ -158,7 +160,7 @@ export function drawPlot(box, series, incident) {
   const marks = [[incident.opened_at, COLORS.fired, "fired"], [incident.resolved_at, COLORS.resolved, "resolved"]]
     .filter(([t]) => t !== null && t !== undefined);
   box.replaceChildren(el("p", { class: "legend-note", id: "plot-note" },
-    pts && pts.t.length ? `${pts.t.length} closed window(s) of ${series.window_s} s; `
+    pts && pts.t.length ? `${pts.t.length} closed window(s) of ${series.window_s} s, each at its end; `
       : "the findings' evidence (no closed window of the series judged here yet); ",
     marks.map(([t, , name]) => `${name} ${when(t)}`).join(", ")));
   box.dataset.points = String(data[0].length);
