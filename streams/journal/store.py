@@ -13,6 +13,7 @@ a partition (so that a restored partition ends where it ended).
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,15 +26,37 @@ CREATE TABLE IF NOT EXISTS partitions (
     PRIMARY KEY (topic, partition)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records (
     topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL, ts INTEGER NOT NULL,
-    key BLOB, value BLOB, headers BLOB, PRIMARY KEY (topic, partition, offset)) WITHOUT ROWID;
+    key BLOB, value BLOB, headers BLOB, z INTEGER NOT NULL, PRIMARY KEY (topic, partition, offset)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS latest (
     topic TEXT NOT NULL, partition INTEGER NOT NULL, key BLOB NOT NULL, offset INTEGER NOT NULL,
-    ts INTEGER NOT NULL, value BLOB, headers BLOB, PRIMARY KEY (topic, partition, key));
+    ts INTEGER NOT NULL, value BLOB, headers BLOB, z INTEGER NOT NULL, PRIMARY KEY (topic, partition, key));
 CREATE INDEX IF NOT EXISTS latest_by_offset ON latest (topic, partition, offset);
 CREATE TABLE IF NOT EXISTS group_offsets (
     grp TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
     PRIMARY KEY (grp, topic, partition)) WITHOUT ROWID;
 """
+
+
+#: Values from this size on are stored zlib-compressed when that saves a tenth: trace events are JSON
+#: and shrink several-fold, at a CPU cost paid in the journal's own process (docs/durability.md).
+COMPRESS_FROM = 256
+
+
+def pack(value: bytes | None) -> tuple[bytes | None, int]:
+    """
+    >>> v = b'{"model": "gpt-4o"}' * 40
+    >>> unpack(*pack(v)) == v, pack(v)[1], pack(b"short")
+    (True, 1, (b'short', 0))
+    """
+    if value is not None and len(value) >= COMPRESS_FROM:
+        packed = zlib.compress(value, 1)
+        if len(packed) < len(value) * 0.9:
+            return packed, 1
+    return value, 0
+
+
+def unpack(value: bytes | None, z: int) -> bytes | None:
+    return zlib.decompress(value) if z else value
 
 
 class StoreError(RuntimeError):
@@ -111,13 +134,15 @@ class JournalStore:
                 if self._compacted.get(topic, False):
                     # a record without a key cannot be compacted; Kafka refuses those on compacted topics
                     self.db.executemany(
-                        "INSERT OR REPLACE INTO latest VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [(topic, partition, r.key, r.offset, r.timestamp_ms, r.value, encode_headers(r.headers))
+                        "INSERT OR REPLACE INTO latest (topic, partition, key, offset, ts, value, z, headers) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(topic, partition, r.key, r.offset, r.timestamp_ms, *pack(r.value), encode_headers(r.headers))
                          for r in records if r.key is not None])
                 else:
                     self.db.executemany(
-                        "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        [(topic, partition, r.offset, r.timestamp_ms, r.key, r.value, encode_headers(r.headers))
+                        "INSERT OR IGNORE INTO records (topic, partition, offset, ts, key, value, z, headers) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(topic, partition, r.offset, r.timestamp_ms, r.key, *pack(r.value), encode_headers(r.headers))
                          for r in records])
                 self.db.execute(
                     "INSERT INTO partitions VALUES (?, ?, ?) ON CONFLICT (topic, partition) "
@@ -173,10 +198,10 @@ class JournalStore:
         """The partition's stored records in offset order."""
         table = "latest" if self._compacted.get(topic, False) else "records"
         cur = self.db.execute(
-            f"SELECT offset, ts, key, value, headers FROM {table} WHERE topic = ? AND partition = ? ORDER BY offset",
+            f"SELECT offset, ts, key, value, z, headers FROM {table} WHERE topic = ? AND partition = ? ORDER BY offset",
             (topic, partition))
-        for offset, ts, key, value, headers in cur:
-            yield Record(offset, ts, key, value, decode_headers(headers))
+        for offset, ts, key, value, z, headers in cur:
+            yield Record(offset, ts, key, unpack(value, z), decode_headers(headers))
 
     def counts(self) -> dict[str, int]:
         """Stored records per topic (for ``tracewatch`` status lines and tests)."""

@@ -12,7 +12,8 @@ import httpx
 import orjson
 import pytest
 
-from detectors.suite import DetectorSuite, replay
+from detectors.config import build_suite, load_config
+from detectors.suite import replay
 from traces.events import TraceEvent
 from tests.e2e.test_scenarios import budget_env, publish  # noqa: F401 - budget_env is a fixture
 from tests.helpers.service import metric_value, wait_for
@@ -79,7 +80,7 @@ def test_up_killed_mid_traffic_restarts_with_its_incidents_blocks_prompts_baseli
     before, during, after = messages[:cut(messages, 46)], messages[cut(messages, 46):cut(messages, 47.5)], \
         messages[cut(messages, 47.5):]
     # A cold start could not catch the latency regression (minutes 48-60): its warm-up is longer.
-    cold = list(replay((TraceEvent.model_validate_json(m) for m in after), DetectorSuite.from_config()))
+    cold = list(replay((TraceEvent.model_validate_json(m) for m in after), build_suite(load_config())))
     assert not [f for f in cold if f.kind == "latency"]
 
     state = tmp_path / "state"

@@ -102,3 +102,13 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path):
     path.write_bytes(b"garbage" * 1000)
     with pytest.raises(StoreError, match="move the file away"):
         JournalStore(path)
+
+
+def test_large_values_are_stored_compressed_and_read_back_whole(tmp_path):
+    store = JournalStore(tmp_path / "journal.sqlite")
+    store.add_topic("t", 1, False)
+    event = b'{"trace_id": "tr-1", "model": "gpt-4o", "input": "How do I reset my password?"}' * 20
+    store.append({("t", 0): [Record(0, 1, b"k", event), Record(1, 1, b"k", b"tiny"), Record(2, 1, b"k", None)]})
+    assert [r.value for r in store.read("t", 0)] == [event, b"tiny", None]
+    stored = store.db.execute("SELECT length(value) FROM records WHERE offset = 0").fetchone()[0]
+    assert stored < len(event) / 4
