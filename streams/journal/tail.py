@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Not compacted on the broker, but read whole by every worker's mirrors (``streams.mirror``): never trimmed.
 KEEP_WHOLE = {"tracewatch.incidents", "tracewatch.actions"}
+#: The loss window the docs promise under load; a journal further behind says so in the log.
+WARN_BEHIND_S = 1.0
 
 
 class Journal:
@@ -44,6 +46,9 @@ class Journal:
             TopicPartition(t, p): o for (t, p), o in store.next_offsets().items()}
         self._pending: tuple[dict[str, dict[tuple[str, int], int]], dict[TopicPartition, int]] | None = None
         self.snapshots = 0  # consistent offset snapshots stored (tests and status)
+        self.behind_s = 0.0  # how long the last snapshot waited for the journal to reach the broker's ends
+        self._pending_since = 0.0
+        self._warned_at = float("-inf")
 
     async def run(self, stop: asyncio.Event) -> None:
         """Journal until ``stop`` is set, then store a last snapshot of everything (a graceful stop)."""
@@ -64,6 +69,7 @@ class Journal:
                     next_discover = now + self.discover_interval_s
                 if now >= next_offsets and self._pending is None:
                     self._pending = await self._read_positions(consumer, admin)
+                    self._pending_since = time.monotonic()
                     next_offsets = now + self.offsets_interval_s
                 await self._read_once(consumer)
                 self._store_snapshot_if_caught_up()
@@ -142,6 +148,11 @@ class Journal:
             self.store.save_group_offsets(offsets)
             self._pending = None
             self.snapshots += 1
+            self.behind_s = time.monotonic() - self._pending_since
+            if self.behind_s > WARN_BEHIND_S and time.monotonic() - self._warned_at > 30:
+                self._warned_at = time.monotonic()
+                log.warning("the journal is %.1f s behind the broker: a SIGKILL of the broker now would lose "
+                            "up to that much traffic (docs/durability.md)", self.behind_s)
 
 
 async def _is_compacted(admin: AIOKafkaAdminClient, topic: str) -> bool:
