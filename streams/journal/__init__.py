@@ -19,11 +19,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streams.broker import EmbeddedBroker, _die_with_parent
 from streams.journal.restore import restore
 from streams.journal.state_dir import StateDir, StateDirError, default_state_dir
 from streams.journal.store import JournalStore, StoreError
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 __all__ = ["DurabilityError", "durable_broker", "default_state_dir"]
 log = logging.getLogger(__name__)
@@ -36,7 +40,7 @@ class DurabilityError(RuntimeError):
 class JournalProcess:
     """``python -m streams.journal`` beside the broker; it dies with its parent like the broker does."""
 
-    def __init__(self, store_path: Path, bootstrap: str, lock_fd: int, settings: object) -> None:
+    def __init__(self, store_path: Path, bootstrap: str, lock_fd: int, settings: "Settings") -> None:
         self.args = [sys.executable, "-m", "streams.journal", "--store", str(store_path),
                      "--bootstrap", bootstrap,
                      "--flush-interval", str(settings.journal_flush_interval_s),
@@ -80,7 +84,7 @@ def _stop_self(code: int) -> None:
 
 
 @contextmanager
-def durable_broker(settings, *, announce: bool = True) -> Iterator[str]:
+def durable_broker(settings: "Settings", *, announce: bool = True) -> Iterator[str]:
     """An embedded broker restored from the state directory and journaled into it while it runs."""
     try:
         state = StateDir(settings.state_dir or default_state_dir()).acquire()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -73,7 +74,7 @@ async def restore(store: JournalStore, bootstrap: str) -> Restored:
     return result
 
 
-async def _restore_partition(producer: AIOKafkaProducer, topic: str, partition: int, records,
+async def _restore_partition(producer: AIOKafkaProducer, topic: str, partition: int, records: Iterable[Record],
                              ends: dict[TopicPartition, int]) -> int:
     end = 0  # where the partition ends on the broker: the next batch's base offset
     batch, base, last, count = None, 0, -1, 0
