@@ -85,6 +85,7 @@ class Journal:
     async def _final_snapshot(self, consumer: AIOKafkaConsumer, admin: AIOKafkaAdminClient) -> None:
         await self._discover(consumer, admin)
         self._pending = await self._read_positions(consumer, admin)
+        self._pending_since = time.monotonic()
         while self._pending is not None:
             await self._read_once(consumer)
             self._store_snapshot_if_caught_up()
