@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections import OrderedDict
 from typing import Any
 
 from detectors.base import BucketSummary, Detector
@@ -75,6 +76,10 @@ class SeriesHistory:
             del self._t[:drop]
             del self._values[: drop * width]
 
+    def drop_oldest(self, n: int) -> None:
+        del self._t[:n]
+        del self._values[: n * len(FIELDS)]
+
     def to_dict(self, last: int | None = None) -> dict[str, list[Any]]:
         """Columns, as a plot wants them (``last``: only the newest that many points); unknown values are
         ``None``."""
@@ -98,6 +103,47 @@ class SeriesHistory:
 
     def __repr__(self) -> str:
         return f"SeriesHistory({len(self)} points)"
+
+
+class RecentPoints:
+    """The last ``points`` points of the busiest series that have not fired, so that a plot shows the series
+    before its incident too. Only windows with at least ``min_events`` events are kept — a model's, an
+    app's or a feature's series, not one user's or session's — and at most ``max_series`` series (the least
+    recently updated go first), so its memory is bounded for the whole process (~2 MB), not per series.
+    Not in any snapshot: after a restart a plot starts at the incident.
+
+    >>> pool = RecentPoints(max_series=2, points=2, min_events=1)
+    >>> for i in range(3):
+    ...     pool.record("a", i * 60.0, (float(i), 1.0, 0.5, 1.5, 3.0))
+    >>> pool.record("b", 0.0, (1.0, 1.0, 0.5, 1.5, 3.0)); pool.record("c", 0.0, (1.0, 1.0, 0.5, 1.5, 3.0))
+    >>> pool.take("a") is None, len(pool.take("c"))       # "a" was the least recently updated
+    (True, 1)
+    """
+
+    def __init__(self, max_series: int = 2000, points: int = 30, min_events: int = 20) -> None:
+        self.max_series = max_series
+        self.points = points
+        self.min_events = min_events
+        self._series: OrderedDict[str, SeriesHistory] = OrderedDict()
+
+    def record(self, key: str, t: float, point: tuple[float, float, float, float, float]) -> None:
+        history = self._series.get(key)
+        if history is None:
+            history = self._series[key] = SeriesHistory()
+            if len(self._series) > self.max_series:
+                self._series.popitem(last=False)
+        else:
+            self._series.move_to_end(key)
+        history.record(t, point)
+        if len(history) > self.points:
+            history.drop_oldest(len(history) - self.points)
+
+    def take(self, key: str) -> "SeriesHistory | None":
+        """The points kept for ``key``, handed over (the series fired: its own history takes them)."""
+        return self._series.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._series)
 
 
 def _round(v: float) -> float:

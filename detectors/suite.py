@@ -33,7 +33,7 @@ import orjson
 
 from detectors.base import BucketSummary, Detector
 from detectors.finding import Finding, Target
-from detectors.history import SNAPSHOT_POINTS, SeriesHistory, point_of
+from detectors.history import SNAPSHOT_POINTS, RecentPoints, SeriesHistory, point_of
 
 #: how many events ``replay`` observes at most between two flushes
 REPLAY_FLUSH_EVERY = 256
@@ -66,9 +66,10 @@ class SeriesState:
     """
 
     __slots__ = ("series_key", "detector", "lateness_s", "_open", "_closed_until", "_newest", "late",
-                 "fired_at", "cleared", "position", "history")
+                 "fired_at", "cleared", "position", "history", "recent")
 
-    def __init__(self, series_key: str, detector: Detector, lateness_s: float = 0.0) -> None:
+    def __init__(self, series_key: str, detector: Detector, lateness_s: float = 0.0,
+                 recent: RecentPoints | None = None) -> None:
         self.series_key = series_key
         self.detector = detector
         self.lateness_s = lateness_s
@@ -85,6 +86,7 @@ class SeriesState:
         # Points of closed windows, for the console's plot: only once the series has fired
         # (``detectors.history``), so a series that never fires costs nothing here.
         self.history: SeriesHistory | None = None
+        self.recent = recent  # the suite's pool of points of busy series before they fire (shared)
 
     @property
     def deadline(self) -> float | None:
@@ -126,8 +128,13 @@ class SeriesState:
             if f is not None:
                 found.append(f)
                 if self.history is None:
-                    self.history = SeriesHistory()
+                    self.history = self._start_history()
         return found
+
+    def _start_history(self) -> SeriesHistory:
+        """The series fired for the first time: its history begins with what the pool kept of it."""
+        kept = self.recent.take(self.series_key) if self.recent is not None else None
+        return kept if kept is not None else SeriesHistory()
 
     def release(self, until: float = math.inf) -> list[Finding]:
         """Close the windows the series' own watermark (its newest event less ``lateness_s``) has
@@ -155,18 +162,23 @@ class SeriesState:
         while self._open and self._open[0].bucket_start + window_s <= watermark:
             window = self._open.pop(0)
             self._closed_until = window.bucket_start + window_s
-            history = self.history
-            point = point_of(self.detector, window) if history is not None else None  # as judged
+            history, recent = self.history, self.recent
+            busy = history is None and recent is not None and window.n >= recent.min_events
+            point = point_of(self.detector, window) if history is not None or busy else None  # as judged
             f = self.detector.update(window, partial=False)
             if f is not None:
                 found.append(f)
-                if history is None:  # its first finding: the point as judged is gone, the evidence says it
-                    history = self.history = SeriesHistory()
-                    after = point_of(self.detector, window)
-                    point = (f.evidence.observed if f.evidence.observed is not None else after[0],
-                             f.evidence.baseline if f.evidence.baseline is not None else after[1], *after[2:])
-            if point is not None and history is not None:
-                history.record(window.bucket_start, point)
+                if history is None:  # its first finding
+                    history = self.history = self._start_history()
+                    if point is None:  # not judged as a busy window: the evidence says what was seen
+                        after = point_of(self.detector, window)
+                        point = (f.evidence.observed if f.evidence.observed is not None else after[0],
+                                 f.evidence.baseline if f.evidence.baseline is not None else after[1], *after[2:])
+            if point is not None:
+                if history is not None:
+                    history.record(window.bucket_start, point)
+                elif busy:
+                    recent.record(self.series_key, window.bucket_start, point)
         return found
 
     def quiet_for(self, t: float, seconds: float, findings: list[Finding]) -> bool:
@@ -238,6 +250,7 @@ class DetectorSuite:
             d.name: tuple(dict.fromkeys([f for f in d._spec.fields if f in target_names] + list(d.target_fields)))
             for d in detectors}
         self._pending: dict[tuple[Any, str, float], list[BucketSummary]] = {}
+        self.recent = RecentPoints()  # points of busy series before they fire, for the console's plot
 
     # ---- per event ---------------------------------------------------------------------------------
 
@@ -366,7 +379,7 @@ class DetectorSuite:
     def series_state(self, series_key: str) -> SeriesState:
         d = self.detector_for(series_key)
         type(d).watched += 1  # the configured class, shared by the detector's clones
-        return SeriesState(series_key, d.clone(), self.lateness_s)
+        return SeriesState(series_key, d.clone(), self.lateness_s, self.recent)
 
     def restore_series(self, blob: bytes) -> SeriesState:
         d = orjson.loads(blob)

@@ -115,6 +115,7 @@ def test_console_live_list_plot_timeline_and_buttons(broker, console_service, pa
     page.wait_for_selector("#plot canvas")
     # The plot: windows of the series as judged, the fired moment marked (a red line on the canvas).
     assert int(page.get_attribute("#plot", "data-points")) >= 3
+    assert int(page.get_attribute("#plot", "data-before")) >= 10  # the series before the incident too
     assert "fired" in page.inner_text("#plot-note")
     red = page.evaluate("""() => { const c = document.querySelector('#plot canvas');
         const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;

@@ -164,6 +164,7 @@ export function drawPlot(box, series, incident) {
       : "the findings' evidence (no closed window of the series judged here yet); ",
     marks.map(([t, , name]) => `${name} ${when(t)}`).join(", ")));
   box.dataset.points = String(data[0].length);
+  box.dataset.before = String(data[0].filter((t) => t < incident.opened_at).length);
   box.dataset.fired = String(incident.opened_at);
   if (typeof window.uPlot !== "function") {
     box.append(el("p", { class: "error" }, "the plot library did not load"));

@@ -8,7 +8,7 @@ import pickle
 from detectors.base import BucketSummary
 from detectors.cost import CostSpike
 from detectors.errors import ErrorSurge
-from detectors.history import MAX_POINTS, SNAPSHOT_POINTS, SeriesHistory, point_of
+from detectors.history import MAX_POINTS, SNAPSHOT_POINTS, RecentPoints, SeriesHistory, point_of
 from detectors.suite import SeriesState
 
 KEY = "cost_spike|model=m"
@@ -50,6 +50,21 @@ def test_a_fired_series_keeps_observed_baseline_band_and_threshold() -> None:
     assert points["baseline"][0] < points["threshold"][0] < 9.0  # it fired: above the threshold
     assert all(o < th for o, th in zip(points["observed"][1:], points["threshold"][1:]))  # quiet after
     assert len(points["t"]) == 10
+
+
+def test_a_busy_series_shows_the_windows_before_it_fired() -> None:
+    pool = RecentPoints(max_series=10, points=30, min_events=50)
+    state = SeriesState(KEY, CostSpike("cost_spike", warmup=5, min_volume=1, cooldown_s=0), recent=pool)
+    for i in range(40):
+        state.add(window(i, quiet(i), n=60))
+    assert state.history is None and len(pool) == 1  # kept in the pool, not in the series
+    state.add(window(40, 9.0, n=60))
+    state.add(window(41, 1.0, n=60))
+    points = state.history.to_dict()
+    # the 30 windows before the spike (windows 10-39), then the spike's
+    assert points["t"] == [i * 60.0 for i in range(10, 41)]
+    assert points["observed"][-1] == 9.0 and max(points["observed"][:-1]) < 1.3
+    assert len(pool) == 0  # handed over
 
 
 def test_the_history_survives_a_snapshot() -> None:
