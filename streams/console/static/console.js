@@ -149,8 +149,11 @@ async function route() {
   const gate = await api("/v1/console");
   if (!gate.ok || !gate.data.may_read) {
     main.replaceChildren(el("h1", {}, "tracewatch console"), el("p", { id: "needs-token" },
-      gate.ok ? "Type the API token above to open the console (the workers keep read-only views closed "
-        + "without it unless TRACEWATCH_CONSOLE_PUBLIC=true)." : "The worker did not answer: " + reason(gate)));
+      !gate.ok ? "The worker did not answer: " + reason(gate)
+        : gate.data.token_set ? "Type the API token above to open the console (the workers keep read-only views "
+          + "closed without it unless TRACEWATCH_CONSOLE_PUBLIC=true)."
+          : "The workers have no API token: set TRACEWATCH_API_TOKEN on them (and type it above), or "
+          + "TRACEWATCH_CONSOLE_PUBLIC=true to open the read-only views without one."));
     window.__tw.ready = true;
     return;
   }
