@@ -130,6 +130,9 @@ class Ports:
     prompts: PromptsPort
     #: the incident as it is now (for ``wait_for_ack``): acknowledged, resolved or still open
     incident_state: Callable[[str], Awaitable[Incident | None]] | None = None
+    #: resolve the incident of a key, by whom (a decision an action carries out: ``pin_model`` /
+    #: ``unpin_model`` resolve their model_update incident); the worker sends the API's resolve command
+    resolve_incident: Callable[[str, str], Awaitable[None]] | None = None
     api_url: str = "http://127.0.0.1:6066"
     pagerduty: Any = None
     slack: Any = None

@@ -89,11 +89,12 @@ def register_models(tw: "Tracewatch") -> None:
         if not authorized(tw, request):
             return view.refuse()
         body = await body_of(request)
-        removed = await tw.controls_state.unpin_model(model, by=str(body.get("by") or "api")[:200],
+        by = str(body.get("by") or "api")[:200]
+        removed = await tw.controls_state.unpin_model(model, by=by,
                                                       reason=str(body.get("reason") or "unpinned via API")[:500])
         if not removed:
             return view.error(404, f"{model} is not pinned")
-        return view.json({"unpinned": model})
+        return view.json({"unpinned": model, "resolved": await resolve_model_incidents(tw, model, by)})
 
     @app.page(f"/v1/models/{{model:{ID}}}")
     class Model(ApiView):
@@ -129,11 +130,24 @@ def register_models(tw: "Tracewatch") -> None:
                                   "names it and the price table does not list it; check the name (it is the "
                                   "model your application requests, e.g. gpt-4o)")
             incident_id = body.get("incident_id")
+            by = str(body.get("by") or "api")[:200]
             control = await tw.controls_state.pin_model(
                 model, use=use, reason=str(body.get("reason") or "pinned via API")[:500],
                 incident_id=incident_id[:200] if isinstance(incident_id, str) and incident_id else None,
-                ttl_s=ttl, by=str(body.get("by") or "api")[:200])
-            return self.json({**control.model_dump(mode="json"), "known_from": known_from})
+                ttl_s=ttl, by=by)
+            return self.json({**control.model_dump(mode="json"), "known_from": known_from,
+                              "resolved": await resolve_model_incidents(tw, model, by)})
+
+
+async def resolve_model_incidents(tw: "Tracewatch", model: str, by: str) -> list[str]:
+    """A pin (rolled back) or an unpin (adopted) decides the open model_update incidents of ``model``:
+    resolve them as the API's resolve does. Returns their ids."""
+    decided = [i for i in list(tw.view.by_key.values())
+               if i.kind == "model_update" and i.state != "resolved"
+               and (i.target.model or i.labels.get("model")) == model]
+    for incident in decided:
+        await tw.send_command("resolve", incident.key, by=by, time=time.time())
+    return [i.id for i in decided]
 
 
 def register_prompts(tw: "Tracewatch") -> None:

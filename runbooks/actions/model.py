@@ -8,6 +8,12 @@ and request ``use`` instead. ``unpin_model`` (or ``tracewatch models unpin``, or
 "Adopt new version") removes the pin. Pinning again to the same version is harmless, so a retried or
 resumed step cannot do damage twice.
 
+A pin rolls the update back and an unpin adopts it: either is the decision a ``model_update`` incident
+waits for, so the step resolves the incident it runs for when that incident is about the model it
+pinned or unpinned (``ports.resolve_incident``: the same resolve command as the API's
+``POST /v1/incidents/{id}/resolve``, by ``runbook:<name>``). The API, the CLI and the Slack button do
+the same for the open model_update incidents of the model (``streams/web_state.py``).
+
 Defaults come from the incident: the model is its target's ``model`` (the requested name), the version
 is the served model seen before the update, from the ``model_update`` finding's evidence
 (``details.served_before``; of several, the one still answering the largest share of calls, then the
@@ -132,7 +138,8 @@ class PinModel(Action):
             ttl_s=params.ttl, by=_by(ctx), instead_of=version_after(details, ctx),
         )
         return ActionResult(detail={"target": control.subject, "model": model, "use": control.use,
-                                    "instead_of": control.instead_of, "expires_at": control.expires_at})
+                                    "instead_of": control.instead_of, "expires_at": control.expires_at,
+                                    "resolved": await _resolve(ctx, model)})
 
 
 class UnpinModel(Action):
@@ -142,7 +149,18 @@ class UnpinModel(Action):
     async def _run(self, params: UnpinModelParams, ctx: ActionContext) -> ActionResult:  # type: ignore[override]
         model = _model(params.model, ctx)
         removed = await ctx.ports.controls.unpin_model(model, by=_by(ctx), reason=ctx.render(params.reason, "plain"))
-        return ActionResult(detail={"target": model_subject(model), "model": model, "was_pinned": removed})
+        return ActionResult(detail={"target": model_subject(model), "model": model, "was_pinned": removed,
+                                    "resolved": await _resolve(ctx, model)})
+
+
+async def _resolve(ctx: ActionContext, model: str) -> bool:
+    """Resolve the step's incident when it is the model_update incident of ``model`` and still open."""
+    incident, resolve = ctx.incident, ctx.ports.resolve_incident
+    if (resolve is None or incident.kind != "model_update" or incident.state == "resolved"
+            or (incident.target.model or incident.labels.get("model")) != model):
+        return False
+    await resolve(incident.key, _by(ctx))
+    return True
 
 
 def _by(ctx: ActionContext) -> str:

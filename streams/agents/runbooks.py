@@ -67,8 +67,11 @@ def build_engine(tw: "Tracewatch") -> Engine:
     def on_attempt(execution: Execution, attempt) -> None:  # noqa: ANN001
         tw.metrics.actions.labels(attempt.type, attempt.outcome).inc()
 
+    async def resolve_incident(key: str, by: str) -> None:
+        await tw.send_command("resolve", key, by=by, time=time.time())
+
     ports = Ports(clock=tw.clock, controls=tw.controls_state, prompts=tw.prompt_registry,
-                  incident_state=incident_state, api_url=tw.settings.web_url)
+                  incident_state=incident_state, resolve_incident=resolve_incident, api_url=tw.settings.web_url)
     actions = build_actions(tw.settings)
 
     async def on_delivery_failed(execution: Execution, step: StepState) -> None:

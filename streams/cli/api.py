@@ -176,7 +176,7 @@ def models_pin(model: str = typer.Argument(..., help="The model your application
     if as_json:
         return emit_json(data)
     until = f" until {when(data['expires_at'])}" if data.get("expires_at") else " until unpinned"
-    out.print(f"pinned {model} to {data['use']}{until}")
+    out.print(f"pinned {model} to {data['use']}{until}{resolved_text(data)}")
 
 
 @models_app.command("unpin")
@@ -184,8 +184,14 @@ def models_unpin(model: str = typer.Argument(..., help="The pinned model, e.g. g
                  reason: str = typer.Option("new version adopted by on-call", help="Why (kept in the record)."),
                  url: Optional[str] = typer.Option(None, help=URL_HELP)) -> None:
     """Remove a pin (adopt the new version). Example: [bold]tracewatch models unpin gpt-4o[/bold]"""
-    call("DELETE", f"/v1/models/{seg(model)}", url, body={"reason": reason, "by": "cli"})
-    out.print(f"unpinned {model}")
+    data = call("DELETE", f"/v1/models/{seg(model)}", url, body={"reason": reason, "by": "cli"})
+    out.print(f"unpinned {model}{resolved_text(data)}")
+
+
+def resolved_text(data: dict) -> str:
+    """The model_update incidents a pin or an unpin resolved (it decided them)."""
+    ids = data.get("resolved") if isinstance(data, dict) else None
+    return f"; resolved {', '.join(map(str, ids))}" if ids else ""
 
 
 @prompts_app.command("list")

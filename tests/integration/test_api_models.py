@@ -64,7 +64,7 @@ def test_a_published_pin_reaches_the_check_and_is_undone_by_the_api(broker, work
     for model in ["gpt-4o", *HOSTILE]:
         response = httpx.request("DELETE", f"{worker.url}/v1/models/{seg(model)}", headers=TOKEN, json={"by": "ana"})
         assert response.status_code == 200, (model, response.text)
-        assert response.json() == {"unpinned": model}
+        assert response.json() == {"unpinned": model, "resolved": []}  # no incident to decide
     again = httpx.delete(f"{worker.url}/v1/models/gpt-4o", headers=TOKEN)
     assert again.status_code == 404 and again.json()["error"] == "gpt-4o is not pinned"
     assert check(worker, "gpt-4o")["pinned"] is False
@@ -147,7 +147,7 @@ def produce_keyed(broker, topic: str, key: bytes, value: bytes) -> None:
 
 def test_the_library_runbook_pins_back_on_a_regressing_update_and_the_adopt_button_undoes_it(broker, start_worker):
     """A model_update finding → incident → provider-model-update runbook → pin_model → /v1/models/check;
-    then Slack's "Adopt new version" press unpins and resolves."""
+    which resolves the incident (rolled back); then Slack's "Adopt new version" press unpins."""
     import hashlib
     import hmac
     import json
@@ -181,6 +181,10 @@ def test_the_library_runbook_pins_back_on_a_regressing_update_and_the_adopt_butt
 
     step = wait_for(pin_step, timeout=30, message="the pin step in the incident's executions")
     assert step["target"] == "model:gpt-4o" and step["detail"]["use"] == "gpt-4o-2024-08-06"
+    assert step["detail"]["resolved"] is True  # rolled back: the decision the incident waited for
+    resolved = wait_for(lambda: (i := httpx.get(f"{worker.url}/v1/incidents/{incident_id}").json())["state"]
+                        == "resolved" and i, timeout=30, message="the pin to resolve the incident")
+    assert resolved["resolved_by"] == "runbook:provider-model-update"
 
     value = json.dumps({"action": "adopt_model", "incident_id": incident_id, "model": "gpt-4o"})
     payload = {"type": "block_actions", "user": {"id": "U1", "username": "ana"},
@@ -192,7 +196,5 @@ def test_the_library_runbook_pins_back_on_a_regressing_update_and_the_adopt_butt
         "X-Slack-Request-Timestamp": ts, "X-Slack-Signature": sig,
         "Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 200, response.text
-    assert "`gpt-4o` unpinned" in response.json()["text"]
+    assert response.json()["text"] == f"`gpt-4o` unpinned: the new version is adopted (slack:ana); {incident_id} was already resolved"
     assert check(worker, "gpt-4o")["pinned"] is False
-    wait_for(lambda: httpx.get(f"{worker.url}/v1/incidents/{incident_id}").json()["state"] == "resolved",
-             timeout=30, message="the incident to be resolved by the press")

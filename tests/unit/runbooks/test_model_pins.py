@@ -52,14 +52,19 @@ def runbook(*steps: dict, cap: int | None = 10) -> Runbook:
                                    "max_destructive_per_hour": cap})
 
 
-def engine(rb: Runbook, clock: FakeClock, audit: list | None = None) -> tuple[Engine, InMemoryControls, list]:
+def engine(rb: Runbook, clock: FakeClock, audit: list | None = None,
+           resolved: list | None = None) -> tuple[Engine, InMemoryControls, list]:
     published: list = []
 
     async def publish(control):
         published.append(control)
 
+    async def resolve_incident(key, by):
+        resolved.append((key, by))
+
     controls = InMemoryControls(clock, on_change=publish)
-    ports = Ports(clock=clock, controls=controls, prompts=PromptRegistry(clock))
+    ports = Ports(clock=clock, controls=controls, prompts=PromptRegistry(clock),
+                  resolve_incident=resolve_incident if resolved is not None else None)
     actions = {"pin_model": PinModel(), "unpin_model": UnpinModel()}
     on_attempt = (lambda execution, attempt: audit.append(attempt)) if audit is not None else None
     return Engine([rb], actions, ports, InMemoryOutbox(), backoff_s=0.0, on_attempt=on_attempt), controls, published
@@ -151,11 +156,64 @@ async def test_pin_model_parameters_and_unpin():
     eng, controls, published = engine(rb, clock)
     [execution] = await eng.handle(update_event())
     assert [s.status for s in execution.steps] == ["ok", "ok"]
-    assert execution.step("1").detail == {"target": "model:gpt-4o", "model": "gpt-4o", "was_pinned": True}
+    assert execution.step("1").detail == {"target": "model:gpt-4o", "model": "gpt-4o", "was_pinned": True,
+                                          "resolved": False}  # no resolve port here (runbooks test)
     first = published[0]
     assert (first.use, first.expires_at) == ("announced-snapshot", 1000.0 + 7200)
     assert first.reason == "by hand gpt-4o is answered by a new model <!channel>"  # plain: stored as text
     assert controls.pinned("gpt-4o") is None and published[-1].active is False
+
+
+async def test_a_pin_or_an_unpin_resolves_its_model_update_incident():
+    """Rolled back (pinned) or adopted (unpinned): the decision the incident waited for."""
+    clock, resolved = FakeClock(1000.0), []
+    eng, controls, _ = engine(runbook({"pin_model": {}}), clock, resolved=resolved)
+    event = update_event()
+    [execution] = await eng.handle(event)
+    assert resolved == [(event.incident.key, "runbook:pin")] and execution.step("0").detail["resolved"] is True
+    eng, controls, _ = engine(runbook({"unpin_model": {}}), clock, resolved=resolved)
+    [execution] = await eng.handle(update_event("inc-2", time=2000.0))
+    assert len(resolved) == 2 and execution.step("0").detail["resolved"] is True
+
+
+@pytest.mark.parametrize("step, incident", [
+    ({"pin_model": {"model": "gpt-4o-mini", "to": "gpt-4o-mini-2024-07-18"}}, {}),  # another model
+    ({"pin_model": {}}, {"kind": "quality"}),  # not a model_update incident
+    ({"pin_model": {}}, {"state": "resolved"}),  # already decided
+])
+async def test_other_pins_resolve_nothing(step, incident):
+    clock, resolved = FakeClock(1000.0), []
+    rb = Runbook.model_validate({"name": "pin", "trigger": {"on": ["opened", "resolved"]}, "steps": [step]})
+    eng, controls, _ = engine(rb, clock, resolved=resolved)
+    event = update_event()
+    event = event.model_copy(update={"incident": event.incident.model_copy(update=incident)})
+    [execution] = await eng.handle(event)
+    assert execution.step("0").status == "ok" and execution.step("0").detail["resolved"] is False
+    assert resolved == []
+
+
+async def test_a_pin_or_an_unpin_through_the_api_resolves_the_open_model_update_incidents_of_the_model():
+    from types import SimpleNamespace
+
+    from incidents.view import IncidentView, incident_record
+    from streams.web_state import resolve_model_incidents
+
+    view, commands = IncidentView(), []
+    open_one = update_event("inc-1").incident
+    superseded = update_event("inc-2", model="gpt-4o-mini").incident
+    later = update_event("inc-3", model="gpt-4o-mini").incident.model_copy(update={"state": "resolved"})
+    quality = Incident.open_from(Finding(time=1.0, detector="quality_prompt", kind="quality", series="prompt_id=p",
+                                         severity="warning", score=2.0, target=Target(model="gpt-4o")), "inc-4")
+    for incident in (open_one, superseded, later, quality):
+        view.apply_incident(None, incident_record("opened", incident, 1000.0))
+
+    async def send_command(kind, key, **fields):
+        commands.append((kind, key, fields["by"]))
+
+    tw = SimpleNamespace(view=view, send_command=send_command)
+    assert await resolve_model_incidents(tw, "gpt-4o", "api") == ["inc-1"]
+    assert commands == [("resolve", open_one.key, "api")]
+    assert await resolve_model_incidents(tw, "gpt-4o-mini", "cli") == []  # its incident is resolved already
 
 
 @pytest.mark.parametrize("details, model, error", [
