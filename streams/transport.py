@@ -21,7 +21,9 @@ for good. So every agent reads through ``App.in_order``: each partition's offset
 offset (looked up at each assignment) on, without a hole — a range Faust skipped is read directly and
 handed over before the message after it (logged as a warning) — and each offset once per assignment.
 The consumer does the same for what it fetches (``_Consumer.getmany``), so that Faust never takes a
-hole for offsets done.
+hole for offsets done. And Faust acks the messages its streams drop, so it would commit past them before
+the agent even sees the hole (a worker killed then loses them for good): the offset committed for a
+partition is at most one past the last message its agent has finished (``App.processed``).
 """
 
 from __future__ import annotations
@@ -215,6 +217,7 @@ class _Consumer(faust_aiokafka.Consumer):
         # committed offset: what came before is done, what comes after is not.
         self._next_offset.clear()
         self.app.next_offsets = {}
+        self.app.processed = {}
         streams = [tp for tp in assigned if not self._is_changelog_tp(tp)]
         if streams:
             try:
@@ -224,6 +227,10 @@ class _Consumer(faust_aiokafka.Consumer):
                 log.warning("could not read the committed offsets; a hole at a partition's start goes unseen",
                             exc_info=True)
                 committed = {}
+            else:
+                # Until its agent has finished a message of it, a partition stays where it was.
+                self.app.processed = {(tp.topic, tp.partition): committed.get((tp.topic, tp.partition), 0)
+                                      for tp in streams}
             for tp in streams:
                 if (tp.topic, tp.partition) in committed:
                     self._next_offset[tp] = committed[(tp.topic, tp.partition)]
@@ -325,6 +332,10 @@ class App(faust.App):
         self.commit_bounds: list[Callable[[str, int], int | None]] = []
         # (topic, partition) -> the offset its agent gets next (``in_order``); set at each assignment
         self.next_offsets: dict[tuple[str, int], int] = {}
+        # (topic, partition) -> one past the last message its agent has finished since the assignment
+        # (else the committed offset): the most that may be committed (Faust acks what its streams drop)
+        self.processed: dict[tuple[str, int], int] = {}
+        self.commit_bounds.append(lambda topic, partition: self.processed.get((topic, partition)))
 
     async def in_order(self, stream: Any) -> AsyncIterator[Delivered]:
         """The messages of an agent's stream, each partition's offsets in order from its committed offset,
@@ -346,12 +357,19 @@ class App(faust.App):
                         break  # reassigned meanwhile: read again from the committed offset
                     self.next_offsets[tp] = record.offset + 1  # before handing over: see below
                     yield Delivered.of_record(record)
+                    self._finished(tp, record.offset, generation)
                 if self.consumer_generation_id != generation:
                     continue
             # Set before the agent gets it: an assignment while the agent is busy with it resets it.
             self.next_offsets[tp] = message.offset + 1
             yield Delivered(message.topic, message.partition, message.offset, event.key, event.value,
                             event.headers or {}, message.timestamp or None)
+            self._finished(tp, message.offset, generation)
+
+    def _finished(self, tp: tuple[str, int], offset: int, generation: int) -> None:
+        # The agent asks for the next message: this one is done (unless the partition was assigned anew).
+        if self.consumer_generation_id == generation:
+            self.processed[tp] = max(self.processed.get(tp, 0), offset + 1)
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)

@@ -8,7 +8,7 @@ summaries and events that way.
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
+from types import MethodType, SimpleNamespace
 
 import pytest
 
@@ -45,8 +45,10 @@ def reads(monkeypatch):
 
 
 def app(next_offsets: dict) -> SimpleNamespace:
-    return SimpleNamespace(next_offsets=next_offsets, consumer_generation_id=1,
-                           conf=SimpleNamespace(broker=["kafka://127.0.0.1:9"]))
+    tw = SimpleNamespace(next_offsets=next_offsets, processed=dict(next_offsets), consumer_generation_id=1,
+                         conf=SimpleNamespace(broker=["kafka://127.0.0.1:9"]))
+    tw._finished = MethodType(App._finished, tw)
+    return tw
 
 
 async def collect(tw, stream) -> list[tuple[int, int]]:
@@ -60,6 +62,32 @@ def test_a_hole_at_the_start_and_in_the_middle_is_read_and_a_repeat_is_dropped(r
     assert got == [(0, 3), (0, 4), (0, 5), (0, 6), (1, 0), (0, 7), (0, 8), (0, 9), (1, 1)]
     assert reads == [(0, 3, 6), (0, 8, 9)]
     assert tw.next_offsets == {("t", 0): 10, ("t", 1): 2}
+
+
+def test_only_what_the_agent_has_finished_may_be_committed(reads):
+    # Faust acks the messages its stream drops; the commit bound is what the agent got through.
+    tw = app({("t", 0): 3})
+
+    async def go():
+        seen = []
+        async for m in App.in_order(tw, Stream([event(6), event(7)])):
+            seen.append((m.offset, tw.processed[("t", 0)]))  # while the agent works on m
+        return seen
+
+    assert asyncio.run(go()) == [(3, 3), (4, 4), (5, 5), (6, 6), (7, 7)]
+    assert tw.processed == {("t", 0): 8}
+
+
+def test_a_message_finished_after_a_reassignment_does_not_move_the_bound(reads):
+    tw = app({("t", 0): 0})
+
+    async def go():
+        async for m in App.in_order(tw, Stream([event(0), event(1)])):
+            if m.offset == 0:
+                tw.consumer_generation_id, tw.processed = 2, {("t", 0): 0}  # assigned anew meanwhile
+        return tw.processed
+
+    assert asyncio.run(go()) == {("t", 0): 0}
 
 
 def test_what_is_read_directly_looks_like_what_faust_delivers(reads):
