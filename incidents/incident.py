@@ -12,7 +12,9 @@ engine an ``IncidentEvent`` each time something happens to an incident.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
+
+import orjson
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,3 +111,38 @@ class IncidentEvent(BaseModel):
     incident: Incident
     time: float  # when it happened (event time of the finding, or wall time for ack/resolve)
     sequence: int = 0  # the incident's event counter: (incident id, event, sequence) names a redelivery
+
+
+#: The changes that runbooks answer; ``acknowledged`` and ``updated`` records only inform the view.
+RUNBOOK_EVENTS: tuple[str, ...] = ("opened", "escalated", "resolved")
+
+
+class IncidentChange(NamedTuple):
+    """One record of ``tracewatch.incidents``: what changed — a lifecycle event, ``acknowledged`` or
+    ``updated`` (fresh figures for an open incident) — and the whole incident after it."""
+
+    change: str
+    incident: Incident
+    time: float
+    sequence: int = 0
+
+    @classmethod
+    def of(cls, event: IncidentEvent) -> "IncidentChange":
+        return cls(event.event, event.incident, event.time, event.sequence)
+
+    def to_json(self) -> bytes:
+        """The record's value on the topic."""
+        return orjson.dumps({"change": self.change, "incident": self.incident.model_dump(mode="json"),
+                             "time": self.time, "sequence": self.sequence})
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "IncidentChange":
+        record = orjson.loads(raw)
+        return cls(record["change"], Incident.model_validate(record["incident"]), record["time"],
+                   record.get("sequence", 0))
+
+    def runbook_event(self) -> IncidentEvent | None:
+        """The event runbooks answer, or None for a change they do not."""
+        if self.change not in RUNBOOK_EVENTS:
+            return None
+        return IncidentEvent(event=self.change, incident=self.incident, time=self.time, sequence=self.sequence)

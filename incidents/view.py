@@ -11,16 +11,7 @@ from typing import Any
 
 import orjson
 
-from incidents.incident import Incident
-
-#: Changes that runbooks can trigger on; "acknowledged" and "updated" only refresh the view.
-RUNBOOK_EVENTS = ("opened", "escalated", "resolved")
-
-
-def incident_record(change: str, incident: Incident, time: float, sequence: int = 0) -> bytes:
-    return orjson.dumps({"change": change, "incident": incident.model_dump(mode="json"), "time": time,
-                         "sequence": sequence})
-
+from incidents.incident import Incident, IncidentChange
 
 #: Incidents kept by id beside the current one per key (superseded ones included), oldest dropped first.
 MAX_INCIDENTS = 100_000
@@ -41,8 +32,7 @@ class IncidentView:
         if not value:
             return
         self.version += 1
-        record = orjson.loads(value)
-        incident = Incident.model_validate(record["incident"])
+        incident = IncidentChange.from_json(value).incident
         known = self.by_id.get(incident.id)
         if known is not None and known.updated_at > incident.updated_at:
             return  # an older change delivered late

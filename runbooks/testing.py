@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.finding import SEVERITY_RANK, Finding
+from detectors.finding import Finding
+from incidents.book import IncidentBook, IncidentPolicy
 from runbooks.actions import ACTION_TYPES
 from runbooks.actions.base import Action, ActionContext, ActionResult, StepParams
 from runbooks.controls import InMemoryControls
@@ -23,6 +25,7 @@ from runbooks.engine import Engine
 from runbooks.execution import InMemoryOutbox
 from runbooks.ports import Ports
 from incidents.incident import Incident, IncidentEvent
+from runbooks.pipeline import Pipeline
 from runbooks.prompts import PromptRegistry
 from runbooks.schema import IncidentSpec, Runbook, RunbookTest
 
@@ -99,18 +102,21 @@ def _finding(spec: IncidentSpec, at: float) -> Finding:
 
 
 def build_event(test: RunbookTest) -> IncidentEvent:
+    """The incident the test's findings make, grouped by the worker's own IncidentBook (dedup,
+    escalation, targets), sent as the test's ``event``."""
     specs = test.findings if test.findings is not None else [test.incident]
     findings = [_finding(s, T0 + i * FINDING_SPACING_S) for i, s in enumerate(specs)]
-    incident = Incident.open_from(findings[0], incident_id="inc-test-1")
-    for f in findings[1:]:
-        incident.findings.append(f)
-        incident.finding_count += 1
-        incident.last_finding_at = incident.updated_at = f.time
-        incident.labels.update({k: v for k, v in f.target.model_dump().items() if v is not None})
-        incident.labels.update(f.labels)
-        if SEVERITY_RANK[f.severity] > SEVERITY_RANK[incident.severity]:
-            incident.severity = f.severity
-            incident.labels["severity"] = f.severity
+    keys = sorted({f.incident_key for f in findings})
+    if len(keys) > 1:
+        raise ValueError(f"the findings belong to {len(keys)} incidents ({', '.join(keys)}): "
+                         "a test's findings must share detector and series")
+    # Every severity opens an incident here: the test names the incident it wants, info ones included.
+    pipeline = Pipeline(book=IncidentBook({}, IncidentPolicy(resolve_after_s=math.inf, min_severity="info")))
+    for finding in findings:
+        pipeline.group(finding)
+    incident = pipeline.book.get(keys[0])
+    assert incident is not None
+    incident.id = "inc-test-1"
     incident.state = specs[-1].state
     if test.event == "resolved":
         incident.state, incident.resolved_at = "resolved", incident.updated_at
@@ -174,7 +180,10 @@ async def run_test(runbook: Runbook, test: RunbookTest, others: list[Runbook] | 
     calls: list[dict[str, Any]] = []
     controls = InMemoryControls(clock)
     prompts = PromptRegistry(clock)
-    event = build_event(test)
+    try:
+        event = build_event(test)
+    except ValueError as exc:
+        return TestOutcome(runbook.name, runbook.source, test.name, False, [], [str(exc)])
     await _seed_prompts(prompts, test, event.incident)
     clock.t = event.time
 
@@ -193,7 +202,7 @@ async def run_test(runbook: Runbook, test: RunbookTest, others: list[Runbook] | 
         for name, cls in ACTION_TYPES.items()
     }
     engine = Engine([runbook, *(others or [])], actions, ports, InMemoryOutbox(), backoff_s=0.0)
-    executions = await engine.handle(event)
+    executions = await Pipeline(book=IncidentBook({}), engine=engine).respond(event)
     await engine.drain()
     calls[:] = in_step_order(calls, executions)
     expected = [{"type": e.type, **e.params} for e in test.expect]

@@ -1,6 +1,6 @@
 """The tracewatch service on one screen: the Faust app, its topics and tables, and which agent runs where.
 
-Agents live in ``streams/agents/``, one step of the data flow each (DESIGN.md, "Data flow"); they call the
+Agents live in ``streams/agents/``, one step of the data flow each (docs/architecture.md, "Data flow"); they call the
 pure code in ``detectors/`` and ``runbooks/``. ``Tracewatch`` carries what they share; ``streams.service``
 registers them and the web API on it.
 """
@@ -15,9 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
-from streams import topics, transport
+from streams import records, topics, transport
 from streams.metrics import Metrics
 from runbooks.controls import InMemoryControls
 from runbooks.ports import SystemClock
@@ -29,6 +27,8 @@ from streams.settings import Settings
 
 if TYPE_CHECKING:
     from detectors.finding import Finding
+
+log = logging.getLogger(__name__)
 
 
 def faust_app(settings: Settings, broker_url: str, *, web: bool = True) -> transport.App:
@@ -72,7 +72,7 @@ class Tracewatch:
 
         self.app = faust_app(settings, broker_url, web=web)
 
-        # ---- topics (DESIGN.md, "Contracts") ------------------------------------------------------
+        # ---- topics (docs/architecture.md) ------------------------------------------------------
         raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
         self.traces = self.app.topic(topics.TRACES, **raw)
         self.otlp = self.app.topic(settings.otlp_topic, **raw)
@@ -162,12 +162,18 @@ class Tracewatch:
             self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, behind))
 
     async def send_finding(self, finding: "Finding") -> None:
-        await self.findings.send(key=finding.incident_key.encode(),
-                                 value=orjson.dumps({"type": "finding", "finding": finding.model_dump(mode="json")}))
+        await self.findings.send(key=finding.incident_key.encode(), value=records.finding_value(finding))
 
-    async def send_command(self, kind: str, incident_key: str, **fields: object) -> None:
+    async def send_command(self, kind: str, incident_key: str, *, time: float, by: str | None = None) -> None:
         """A change to an incident (clear, tick, ack, resolve), routed to the worker that owns it."""
-        await self.findings.send(key=incident_key.encode(), value=orjson.dumps({"type": kind, **fields}))
+        await self.findings.send(key=incident_key.encode(), value=records.command_value(kind, time=time, by=by))
+
+    async def deadletter_record(self, topic: str, key: bytes | None, raw: bytes, reason: str) -> None:
+        """An internal record that does not read as its topic's record: kept with the reason, not lost."""
+        headers = {"tracewatch.reason": reason[:2000].encode("utf-8", "replace"), "tracewatch.topic": topic.encode()}
+        await self.deadletter.send(key=key, value=raw, headers=headers)
+        self.metrics.deadletter.labels(reason.split(":", 1)[0][:40]).inc()
+        log.warning("dead-lettered a %s record: %s", topic, reason[:200])
 
     @property
     def worker_id(self) -> str:

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 import orjson
 
 from detectors.finding import Finding
-from incidents.incident import Incident
+from incidents.incident import IncidentChange
 from streams import topics
 from incidents.book import IncidentBook
-from incidents.view import incident_record
+from runbooks.pipeline import Pipeline
+from streams.records import RecordError, incident_value, read_findings_value
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
@@ -67,6 +68,8 @@ def _updated_at(raw: str) -> float:
 def register(tw: "Tracewatch") -> None:
     app = tw.app
     book = IncidentBook(IncidentStore(tw), tw.incident_policy)
+    # The one data flow; this agent drives its incidents stage, the runbook agent its runbooks stage.
+    pipeline = tw.pipeline = Pipeline(book=book, prices=tw.prices, suite=tw.suite)
     incidents_mirror = next(m for m in tw.mirrors if m.topic == topics.INCIDENTS)
     tw.incident_book = book
     last_received: dict[str, float] = {}  # wall time of the last message per key, for idle ticks
@@ -77,33 +80,24 @@ def register(tw: "Tracewatch") -> None:
         await incidents_mirror.caught_up.wait()  # know what was already announced before going on
         async for delivered in app.in_order(stream):
             key_bytes, raw = delivered.key, delivered.value
+            try:
+                message = read_findings_value(key_bytes, raw)
+            except RecordError as exc:
+                await tw.deadletter_record(topics.FINDINGS, key_bytes, raw, str(exc))
+                continue
             key = key_bytes.decode()
-            message = orjson.loads(raw)
-            kind, now = message["type"], message.get("time", 0.0)
             last_received[key] = time.time()
-            changes: list[tuple[str, Incident, float, int]] = []
-            if kind == "finding":
-                finding = Finding.model_validate(message["finding"])
-                tw.metrics.findings.labels(finding.detector).inc()
-                changes = [(e.event, e.incident, e.time, e.sequence) for e in book.on_finding(finding)]
-                incident = book.get(key)
-                if not changes and incident is not None and incident.state != "resolved":
-                    # Keep the API's view of an open incident fresh, at most once a second.
-                    if time.time() - last_update.get(key, 0.0) >= 1.0:
-                        changes = [("updated", incident, finding.time, 0)]
-            elif kind in ("clear", "tick"):
-                changes = [(e.event, e.incident, e.time, e.sequence) for e in book.tick(now=now, keys=[key])]
-            elif kind == "ack":
-                before = book.get(key)
-                incident = book.acknowledge(key, by=message["by"], now=now)
-                if incident is not None and before is not None and before.state == "open":
-                    changes = [("acknowledged", incident, now, 0)]
-            elif kind == "resolve":
-                event = book.resolve(key, by=message["by"], now=now)
-                changes = [(event.event, event.incident, event.time, event.sequence)] if event else []
-            for change, incident, at, sequence in changes:
+            if isinstance(message, Finding):
+                tw.metrics.findings.labels(message.detector).inc()
+            changes = pipeline.group(message)
+            incident = book.get(key)
+            if (isinstance(message, Finding) and not changes and incident is not None
+                    and incident.state != "resolved" and time.time() - last_update.get(key, 0.0) >= 1.0):
+                # Keep the API's view of an open incident fresh, at most once a second.
+                changes = [IncidentChange("updated", incident, message.time)]
+            for change in changes:
                 last_update[key] = time.time()
-                await tw.incidents.send(key=key_bytes, value=incident_record(change, incident, at, sequence))
+                await tw.incidents.send(key=key_bytes, value=incident_value(change))
 
     async def announce_unpublished() -> None:
         # A worker killed between writing an incident to the table and publishing its record left an
@@ -112,8 +106,7 @@ def register(tw: "Tracewatch") -> None:
         await incidents_mirror.caught_up.wait()
         for event in book.unannounced(tw.view.get):
             log.info("publishing the %s event of incident %s again", event.event, event.incident.id)
-            await tw.incidents.send(key=event.incident.key.encode(),
-                                    value=incident_record(event.event, event.incident, event.time, event.sequence))
+            await tw.incidents.send(key=event.incident.key.encode(), value=incident_value(IncidentChange.of(event)))
 
     @app.on_rebalance_complete.connect
     async def _after_rebalance(sender: object, **kwargs: object) -> None:

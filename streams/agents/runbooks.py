@@ -13,7 +13,6 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
 from runbooks.actions.base import ActionContext
@@ -22,9 +21,8 @@ from runbooks.engine import Engine
 from runbooks.execution import Execution, StepState
 from runbooks.ports import Ports
 from runbooks.templating import escape_slack
-from incidents.incident import IncidentEvent
+from streams.records import RecordError, read_incident_value
 from streams import topics
-from incidents.view import RUNBOOK_EVENTS
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
@@ -104,6 +102,8 @@ def fallback_context(execution: Execution, step: StepState, ports: Ports) -> Act
 def register(tw: "Tracewatch") -> None:
     engine = build_engine(tw)
     tw.engine = engine
+    pipeline = tw.pipeline
+    pipeline.engine = engine
     actions_mirror = next(m for m in tw.mirrors if m.topic == topics.ACTIONS)
     partitioner = DefaultPartitioner()
 
@@ -151,12 +151,14 @@ def register(tw: "Tracewatch") -> None:
     async def runbook_agent(stream):  # noqa: ANN001 - Faust stream
         await actions_mirror.caught_up.wait()  # know what already ran before running anything
         async for message in tw.app.in_order(stream):
-            record = orjson.loads(message.value)
-            if record["change"] not in RUNBOOK_EVENTS:
-                continue
-            event = IncidentEvent(event=record["change"], incident=record["incident"], time=record["time"],
-                                  sequence=record.get("sequence", 0))
             try:
-                await engine.handle(event)
+                event = read_incident_value(message.value).runbook_event()
+            except RecordError as exc:
+                await tw.deadletter_record(topics.INCIDENTS, message.key, message.value, str(exc))
+                continue
+            if event is None:
+                continue
+            try:
+                await pipeline.respond(event)
             except Exception:  # noqa: BLE001 - a runbook bug must not stop the worker; it is logged
                 log.exception("runbooks failed for incident %s", event.incident.id)

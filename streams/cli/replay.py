@@ -8,17 +8,18 @@ import asyncio
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import IO, Iterator, Optional
+from typing import IO, Optional
 
 import orjson
 import typer
 from pydantic import ValidationError
 
 from detectors.config import ConfigError, lint_file, load_config, build_suite, resolve_path
-from detectors.suite import replay as run_replay
 from streams.cli import app
 from streams.cli._common import settings_or_exit
 from traces.events import TraceEvent
+from incidents.book import IncidentBook, IncidentPolicy
+from runbooks.pipeline import Pipeline, Tick
 from traces.prices import PriceTable
 
 MAX_BAD_SHOWN = 20
@@ -98,19 +99,22 @@ def replay_command(
         except OSError as exc:
             raise typer.BadParameter(f"cannot read {file}: {exc.strerror}; give a JSONL file or - for stdin",
                                      param_hint="FILE") from exc
-    suite = build_suite(cfg, injection_state=injection_state)
+    settings = settings_or_exit()
+    policy = IncidentPolicy(resolve_after_s=settings.resolve_after_s, reopen_within_s=settings.reopen_within_s)
+    pipeline = Pipeline(book=IncidentBook({}, policy), prices=PriceTable.load(settings.prices),
+                        suite=build_suite(cfg, injection_state=injection_state))
     loaded = _load_runbooks(runbooks) if runbooks is not None else None
     per_detector: Counter[str] = Counter()
     out = sys.stdout
     findings = []
-    for finding in run_replay(_only_events(events, PriceTable.load(settings_or_exit().prices)), suite):
+    for finding in pipeline.detect(event for _, _, event in events):
         per_detector[finding.detector] += 1
         if loaded is None:
             out.write(finding.model_dump_json() + "\n")
         else:
             findings.append(finding)
     if loaded is not None:
-        planned = asyncio.run(backtest(findings, loaded))
+        planned = asyncio.run(backtest(findings, loaded, pipeline))
         for line in planned:
             out.write(orjson.dumps(line).decode() + "\n")
         typer.echo(f"actions: {len(planned)} (backtest: nothing was sent)", err=True)
@@ -126,12 +130,6 @@ def replay_command(
         typer.echo(f"  … and {len(bad) - MAX_BAD_SHOWN} more", err=True)
 
 
-def _only_events(items: list[tuple[float, int, TraceEvent]], prices: PriceTable) -> Iterator[TraceEvent]:
-    for _, _, event in items:
-        prices.apply(event)  # as the ingest agent does: cost from the price table when absent
-        yield event
-
-
 def _load_runbooks(path: Path) -> list:
     from runbooks.loader import load_directory
 
@@ -144,8 +142,9 @@ def _load_runbooks(path: Path) -> list:
     return result.runbooks
 
 
-async def backtest(findings: list, runbooks: list) -> list[dict]:
-    """What the runbooks would have done: findings → incidents → engine with recording actions."""
+async def backtest(findings: list, runbooks: list, pipeline: Pipeline | None = None) -> list[dict]:
+    """What the runbooks would have done: findings → incidents → engine with recording actions, through
+    the same Pipeline stages the worker runs (``pipeline``'s incident book; a fresh one by default)."""
     from runbooks.actions import ACTION_TYPES
     from runbooks.controls import InMemoryControls
     from runbooks.engine import Engine
@@ -153,20 +152,22 @@ async def backtest(findings: list, runbooks: list) -> list[dict]:
     from runbooks.ports import Ports
     from runbooks.prompts import PromptRegistry
     from runbooks.testing import STEP_KEY, FakeClock, RecordingAction, in_step_order
-    from incidents.book import IncidentBook
 
     clock = FakeClock(findings[0].time if findings else 0.0)
     calls: list[dict] = []
     actions = {name: RecordingAction(name, calls) for name in ACTION_TYPES}
     ports = Ports(clock=clock, controls=InMemoryControls(clock), prompts=PromptRegistry(clock))
-    engine = Engine(runbooks, actions, ports, InMemoryOutbox())
-    book = IncidentBook({})
+    pipeline = Pipeline(book=pipeline.book if pipeline is not None else IncidentBook({}),
+                        engine=Engine(runbooks, actions, ports, InMemoryOutbox()))
     planned: list[dict] = []
     for finding in findings:
         clock.t = max(clock.t, finding.time)
-        for event in book.tick(now=finding.time) + book.on_finding(finding):
-            executions = await engine.handle(event)
-            await engine.deliveries_done()  # notifications go out in their own queue
+        for change in pipeline.group(Tick(None, finding.time)) + pipeline.group(finding):
+            event = change.runbook_event()
+            if event is None:
+                continue
+            executions = await pipeline.respond(event)
+            await pipeline.engine.deliveries_done()  # notifications go out in their own queue
             runbook_of = {e.execution_id: e.runbook for e in executions}
             for call in in_step_order([c for c in calls if c[STEP_KEY][0] in runbook_of], executions, keep=True):
                 xid = call.pop(STEP_KEY)[0]

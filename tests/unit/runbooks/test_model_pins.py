@@ -321,13 +321,14 @@ async def test_the_adopt_press_unpins_and_resolves_the_incident():
     from types import SimpleNamespace
 
     from runbooks.slack_callbacks import SlackAction
-    from incidents.view import IncidentView, incident_record
+    from incidents.incident import IncidentChange
+    from incidents.view import IncidentView
     from streams.web_state import act_on_slack
 
     clock, commands = FakeClock(1000.0), []
     view = IncidentView()
     incident = update_event(model="gpt-4o <!channel>").incident
-    view.apply_incident(None, incident_record("opened", incident, 1000.0))
+    view.apply_incident(None, IncidentChange("opened", incident, 1000.0).to_json())
 
     async def send_command(kind, key, **fields):
         commands.append((kind, key, fields["by"]))
