@@ -1,4 +1,4 @@
-"""Settings from ``TRACEWATCH_*`` environment variables or a YAML file (DESIGN.md, "Contracts").
+"""Settings from ``TRACEWATCH_*`` environment variables or a YAML file (docs/architecture.md).
 
 Secrets are ``SecretStr``: they print as ``**********`` and are never logged or echoed.
 

@@ -1,4 +1,4 @@
-"""Topic names (DESIGN.md, "Contracts"), their creation on any Kafka-protocol broker, key partitioning."""
+"""Topic names (docs/architecture.md), their creation on any Kafka-protocol broker, key partitioning."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The HTTP API on Faust's web server (DESIGN.md, "Contracts"): health, metrics, incidents, blocks, prompts.
+"""The HTTP API on Faust's web server (docs/architecture.md): health, metrics, incidents, blocks, prompts.
 
 Reads are answered from this worker's mirrors of the topics, so every worker answers the same. Changes
 to incidents are sent as commands to the worker that owns the incident; the call then waits (briefly)

@@ -1,6 +1,6 @@
 """Decoders: bytes from a Kafka record in, trace events (and reasons for what was bad) out.
 
-Three wire formats reach tracewatch (DESIGN.md, "The trace event"):
+Three wire formats reach tracewatch (docs/architecture.md, "The trace event"):
 
 - ``json``: tracewatch's own format, one event object or an array of them per message;
 - ``otlp_proto`` and ``otlp_json``: one OTLP ``ExportTraceServiceRequest`` per message, as the

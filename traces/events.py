@@ -1,6 +1,6 @@
 """The trace event: one LLM call as an application reports it (topic ``tracewatch.traces``).
 
-This model is the contract with the applications that publish traces; see DESIGN.md
+This model is the contract with the applications that publish traces; see docs/architecture.md
 "The trace event". Unknown fields are kept in ``metadata`` rather than rejected, so that an
 application that adds a field never loses events.
 

@@ -1,1 +1,1 @@
-"""Faust agents: one step of the data flow each (DESIGN.md). ``register(tw)`` attaches one to the app."""
+"""Faust agents: one step of the data flow each (docs/architecture.md). ``register(tw)`` attaches one to the app."""
