@@ -195,7 +195,8 @@ async def test_other_pins_resolve_nothing(step, incident):
 async def test_a_pin_or_an_unpin_through_the_api_resolves_the_open_model_update_incidents_of_the_model():
     from types import SimpleNamespace
 
-    from incidents.view import IncidentView, incident_record
+    from incidents.incident import IncidentChange
+    from incidents.view import IncidentView
     from streams.web_state import resolve_model_incidents
 
     view, commands = IncidentView(), []
@@ -205,7 +206,7 @@ async def test_a_pin_or_an_unpin_through_the_api_resolves_the_open_model_update_
     quality = Incident.open_from(Finding(time=1.0, detector="quality_prompt", kind="quality", series="prompt_id=p",
                                          severity="warning", score=2.0, target=Target(model="gpt-4o")), "inc-4")
     for incident in (open_one, superseded, later, quality):
-        view.apply_incident(None, incident_record("opened", incident, 1000.0))
+        view.apply_incident(None, IncidentChange("opened", incident, 1000.0).to_json())
 
     async def send_command(kind, key, **fields):
         commands.append((kind, key, fields["by"]))
