@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from streams import records, topics, transport
+from streams import records, table_preload, topics, transport
 from streams.metrics import Metrics
 from runbooks.controls import InMemoryControls
 from runbooks.ports import SystemClock
@@ -86,8 +86,9 @@ class Tracewatch:
 
         # ---- tables (memory store + changelog topic each) ------------------------------------------
         # series key → SeriesState snapshot; the series agent writes it in batches (streams.changelog)
+        # Its store starts with what the worker read before Faust started (streams.table_preload).
         self.series_state = self.app.Table("series-state", key_type=bytes, value_type=bytes,
-                                           partitions=settings.partitions)
+                                           partitions=settings.partitions, store=f"{table_preload.SCHEME}://tables")
         self.incident_table = self.app.Table(  # incident key → latest incident of that key (JSON)
             "incidents", key_type=str, value_type=str, partitions=settings.partitions)
 

@@ -90,8 +90,11 @@ class Worker(faust.Worker):
 def run_worker(settings: Settings, broker_url: str, *, loglevel: str = "warning") -> None:
     """Create the topics, then run one worker until SIGINT/SIGTERM. Blocks."""
     from streams.service import build_service
+    from streams.table_preload import preload
 
     asyncio.run(ensure_topics(broker_url, settings.partitions))
+    keys, seconds = asyncio.run(preload(broker_url, "tracewatch-series-state-changelog"))
+    log.info("series-state table: %d series read in %.1f s before Faust's recovery", keys, seconds)
     # Faust's worker wants a current event loop in the main thread (asyncio.run closed the last one).
     asyncio.set_event_loop(asyncio.new_event_loop())
     tw = build_service(settings, broker_url)

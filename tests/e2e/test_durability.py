@@ -49,6 +49,11 @@ def view(api: httpx.Client) -> dict:
     }
 
 
+def triggers(events: list[dict]) -> Counter:
+    """PagerDuty triggers per dedup_key (the incident id)."""
+    return Counter(e["dedup_key"] for e in events if e["event_action"] == "trigger")
+
+
 def finished_steps(executions: list[dict]) -> set[tuple]:
     """(execution, step, type, status, attempts, finish time) of every step that has finished."""
     return {(x["execution_id"], s["index"], s["type"], s["status"], s["attempts"], s["finished_at"])
@@ -129,8 +134,9 @@ def test_up_killed_mid_traffic_restarts_with_its_incidents_blocks_prompts_baseli
             assert audits(now["executions"][incident_id])[execution_id][:len(audit)] == audit, "audit trail changed"
     assert now["blocks"] == seen["blocks"]  # subjects, reasons, incidents and TTLs (expires_at) as they were
     assert now["prompt"] == seen["prompt"]  # versions, labels and label history
-    assert [e["dedup_key"] for e in pagerduty_double.events] == [e["dedup_key"] for e in pages_before], \
-        "paged again because of the restart"
+    before_kill = triggers(pages_before)
+    after_restart = triggers(pagerduty_double.events)
+    assert {k: after_restart[k] for k in before_kill} == before_kill, "paged again because of the restart"
 
     # The baselines came back: the latency regression right after the restart is caught.
     publish(second.bootstrap, after)
@@ -142,15 +148,20 @@ def test_up_killed_mid_traffic_restarts_with_its_incidents_blocks_prompts_baseli
     # No page lost, none repeated: one trigger per runbook execution that paged (waiting for the outbox
     # record of the last page, which follows PagerDuty's answer).
     def pages_and_executions() -> list[tuple[str, int, int]]:
-        triggers = Counter(e["dedup_key"] for e in pagerduty_double.events if e["event_action"] == "trigger")
         out = []
-        for incident_id, count in triggers.items():
+        for incident_id, count in triggers(pagerduty_double.events).items():
             executions = api.get(f"/v1/incidents/{incident_id}").json()["executions"]
             out.append((incident_id, count, sum(s["type"] == "page" and s["status"] == "ok"
                                                 for x in executions for s in x["steps"])))
         return out
 
-    wait_for(lambda: all(count == paged for _, count, paged in pages_and_executions()), timeout=60,
+    # A page in flight at the kill (accepted by PagerDuty, its outbox record not yet journaled) is sent
+    # again under the same dedup_key, as after a worker crash (docs/durability.md): allowed once, and
+    # only for incidents first paged after what the journal was known to hold.
+    def settled(incident_id: str, count: int, paged: int) -> bool:
+        return count == paged if incident_id in before_kill else paged <= count <= paged + 1
+
+    wait_for(lambda: all(settled(*row) for row in pages_and_executions()), timeout=60,
              message="one PagerDuty trigger per page step done")
 
 
