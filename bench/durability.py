@@ -134,8 +134,7 @@ def latency(quick: bool) -> dict[str, Any]:
 def _incident_records(i: int) -> tuple[bytes, bytes, bytes, bytes]:
     """An incident as the incident agent writes it (topic record and table entry) and its execution."""
     from detectors.finding import Evidence, Finding, Target
-    from incidents.incident import Incident
-    from incidents.view import incident_record
+    from incidents.incident import Incident, IncidentChange
 
     user = f"u-{i}"
     finding = Finding(time=1_780_000_000.0 + i, detector="budget_user_daily", kind="budget",
@@ -158,7 +157,7 @@ def _incident_records(i: int) -> tuple[bytes, bytes, bytes, bytes]:
                Attempt(step="1", type="block", attempt=1, target=f"user:{user}", outcome="ok", duration_ms=2.0,
                        at=at + 1)],
         trigger=IncidentEvent(event="opened", incident=incident, time=at)).model_dump_json().encode()
-    return (incident.key.encode(), incident_record("opened", incident, finding.time),
+    return (incident.key.encode(), IncidentChange("opened", incident, finding.time).to_json(),
             orjson.dumps(incident.key), orjson.dumps(incident.model_dump_json())), execution
 
 
