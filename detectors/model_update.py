@@ -33,7 +33,12 @@ change against the new normal. A gradual drift moves the reference with it and n
 
 Findings carry ``details.cause`` (``announced`` / ``silent``), the served models before and after, and
 per signal its figure before and after (output tokens and latency per token as geometric means), the
-z and whether it moved.
+z and whether it moved. ``details.prompts`` compares old and new per prompt (``prompt_id``, the
+``MAX_PROMPTS`` busiest): bad-call rate (calls with one of ``flags``) and mean score before and after,
+the one-sided exact test's p-value in the direction seen (``detectors.quality.fisher_greater``) and a
+verdict (``worse`` / ``better`` at ``PROMPT_Z``, else ``same``). Announced: the established served
+models' calls (reference and recent span) against the new ones' in the recent span; silent: the
+reference against the recent span.
 
 Examples
 --------
@@ -74,6 +79,7 @@ from typing import Any
 from detectors.base import EMPTY, BucketSummary, ew_alpha
 from detectors.calibration import Calibrated
 from detectors.finding import Finding
+from detectors.quality import fisher_greater, z_of
 
 #: served-model names are kept to this many characters, and this many per bucket and per window
 MAX_NAME = 64
@@ -91,6 +97,15 @@ SIGNALS = (
 _KEYS = ("o", "o1", "o2", "l", "l1", "l2", "f", "g", "e", "e1", "e2")
 #: a per-window mean of fewer calls says nothing on its own about persistence
 MIN_WINDOW_CALLS = 30
+#: the per-prompt comparison: prompts followed per series (the busiest), characters of a prompt id kept,
+#: (prompt, served model) pairs per bucket, calls on each side before a prompt is compared, and the
+#: significance of a difference in bad-call rate (the quality detector's: one-sided exact test at 3 sigma)
+MAX_PROMPTS = 3
+PROMPT_NAME = 32
+MAX_PAIRS = 6
+MIN_PROMPT_CALLS = 30
+PROMPT_Z = 3.0
+_PROMPT_ALPHA = 0.5 * math.erfc(PROMPT_Z / math.sqrt(2.0))
 
 
 def _round(x: float, digits: int = 7) -> float:
@@ -98,7 +113,7 @@ def _round(x: float, digits: int = 7) -> float:
 
 
 class ModelUpdate(Calibrated):
-    __slots__ = ("_ref", "_ring", "_served", "_settle")
+    __slots__ = ("_ref", "_ring", "_served", "_settle", "_pnames", "_pref")
     kind = "model_update"
     params = {"false_alarms_per_week": 1.0, "z": 4.0, "min_signals": 2, "recent_windows": 3,
               "half_life_s": 3600.0, "min_change": 0.1, "rate_ratio": 1.5, "min_increase": 0.01,
@@ -119,6 +134,11 @@ class ModelUpdate(Calibrated):
         self._ring: list[list] = []  # the recent span: [[calls, *_KEYS sums], {served model: calls}]
         self._served: dict[str, float] = {}  # established served model -> last window it was seen
         self._settle = 0  # windows to wait after a finding before taking the new behaviour as reference
+        # the per-prompt comparison: prompt names (slots), and per slot its reference [calls, bad calls,
+        # scored calls, score sum] (decayed like the reference); a ring window's third element holds per
+        # slot [slot, the four for established served models, the four for the others]
+        self._pnames: list[str] = []
+        self._pref: list[list[float]] = []
 
     # ---- per event --------------------------------------------------------------------------------
 
@@ -158,14 +178,17 @@ class ModelUpdate(Calibrated):
                     c["l"] = c.get("l", 0) + 1
                     c["l1"] = c.get("l1", 0.0) + y
                     c["l2"] = c.get("l2", 0.0) + y * y
+        flagged = 0
         if flags:
             flagset = self._flagset
             for flag in flags:
                 if flag in flagset:
                     c["g"] = c.get("g", 0) + 1
                     bad = 1.0
+                    flagged = 1
                     break
         scores = event.scores
+        m = None
         if scores:
             names = self._score_names
             values = [v for k, v in scores.items() if k in names] if names else list(scores.values())
@@ -174,6 +197,9 @@ class ModelUpdate(Calibrated):
                 c["e"] = c.get("e", 0) + 1
                 c["e1"] = c.get("e1", 0.0) + m
                 c["e2"] = c.get("e2", 0.0) + m * m
+        prompt = event.prompt_id
+        if prompt is not None:
+            _fold_prompt(c, prompt, served or "", flagged, m)
         s.see(t, event.trace_id, bad)
 
     # ---- windows --------------------------------------------------------------------------------------
@@ -240,16 +266,105 @@ class ModelUpdate(Calibrated):
             return
         for i in range(len(SIGNALS)):
             n = s1 = s2 = 0.0
-            for sums, _ in self._ring:
+            for sums, *_ in self._ring:
                 a, b, c = self._signal(sums, i)
                 n, s1, s2 = n + a, s1 + b, s2 + c
             if n > 0:
                 self._ref[i][:3] = [_round(n / k), _round(s1 / k), _round(s2 / k)]
+        pref: list[list[float]] = [[0.0, 0.0, 0.0, 0.0] for _ in self._pnames]
+        for entry in self._ring:
+            for part in (entry[2] if len(entry) > 2 else []):
+                _add(pref[part[0]], part[1:5])
+                _add(pref[part[0]], part[5:9])
+        self._pref = [[_round(x, 4) for x in ref] for ref in pref]
+
+    # ---- the per-prompt comparison ------------------------------------------------------------------
+
+    def _prompt_parts(self, window: BucketSummary) -> list[list]:
+        """Per prompt of the window (the busiest, at most ``MAX_PROMPTS`` slots): [slot, calls, bad,
+        scored, score sum of established served models (or none named), the same of the others]."""
+        pairs: dict[str, list[float]] = {}
+        for key, value in window.counts.items():
+            if key[:1] != "q" or key[1:2] not in ("n", "b", "e", "s") or not value:
+                continue
+            parsed = _parse_pair(key[2:])
+            if parsed is None:
+                continue
+            served, prompt = parsed
+            part = pairs.setdefault(prompt, [0.0] * 8)
+            offset = 0 if not served or served in self._served else 4
+            part[offset + "nbes".index(key[1])] += value
+        parts = []
+        in_ring = {part[0] for entry in self._ring for part in (entry[2] if len(entry) > 2 else [])}
+        for prompt, part in sorted(pairs.items(), key=lambda kv: (-(kv[1][0] + kv[1][4]), kv[0])):
+            slot = self._slot(prompt, part[0] + part[4], in_ring)
+            if slot is None:
+                continue
+            in_ring.add(slot)
+            numbers = [int(x) if i % 4 != 3 else (_round(x, 4) or 0) for i, x in enumerate(part)]
+            parts.append([slot] + (numbers if any(numbers[4:]) else numbers[:4]))
+        return parts
+
+    def _slot(self, prompt: str, calls: float, in_ring: set[int]) -> int | None:
+        """The slot of ``prompt``: its own, a free one, or that of a quieter prompt no recent window uses."""
+        if prompt in self._pnames:
+            return self._pnames.index(prompt)
+        if len(self._pnames) < MAX_PROMPTS:
+            self._pnames.append(prompt)
+            self._pref.append([0.0, 0.0, 0.0, 0.0])
+            return len(self._pnames) - 1
+        free = [i for i in range(len(self._pnames)) if i not in in_ring and self._pref[i][0] < calls]
+        if not free:
+            return None
+        slot = min(free, key=lambda i: self._pref[i][0])
+        self._pnames[slot], self._pref[slot] = prompt, [0.0, 0.0, 0.0, 0.0]
+        return slot
+
+    def _learn_prompts(self, parts: list[list]) -> None:
+        keep = 1.0 - ew_alpha(self.window_s, self.half_life_s)
+        for ref in self._pref:
+            ref[:] = [x * keep for x in ref]
+        for part in parts:
+            if part[0] < len(self._pref):
+                _add(self._pref[part[0]], part[1:5])
+                _add(self._pref[part[0]], part[5:9])
+        self._pref = [[_round(x, 4) for x in ref] for ref in self._pref]
+
+    def _compare_prompts(self, announced: bool) -> list[dict[str, Any]]:
+        """Per prompt served before and after: bad-call rate and mean score, and how sure a difference in
+        bad-call rate is (one-sided exact test in the direction seen, as the quality detector's).
+
+        Announced: the established served models (the reference and the recent span) against the new
+        ones in the recent span. Silent: the reference against the recent span."""
+        before = {i: list(ref) for i, ref in enumerate(self._pref)}
+        after: dict[int, list[float]] = {}
+        for entry in self._ring:
+            for part in (entry[2] if len(entry) > 2 else []):
+                slot, old, new = part[0], part[1:5], part[5:9]
+                _add(before.setdefault(slot, [0.0] * 4) if announced else after.setdefault(slot, [0.0] * 4), old)
+                _add(after.setdefault(slot, [0.0] * 4), new)
+        rows = []
+        for slot, a in after.items():
+            b = before.get(slot)
+            if slot >= len(self._pnames) or b is None or min(a[0], b[0]) < MIN_PROMPT_CALLS:
+                continue
+            n0, k0, n1, k1 = round(b[0]), round(b[1]), round(a[0]), round(a[1])
+            r0, r1 = k0 / n0, k1 / n1
+            worse = r1 > r0
+            p_value = fisher_greater(k1, n1, k0, n0) if worse else fisher_greater(k0, n0, k1, n1)
+            small = max(r0, r1) - min(r0, r1) < self.min_increase or (
+                max(r0, r1) < self.rate_ratio * max(min(r0, r1), self.min_rate))
+            verdict = "same" if p_value > _PROMPT_ALPHA or small else ("worse" if worse else "better")
+            rows.append({"prompt": self._pnames[slot],
+                         "before": _side(n0, k0, b), "after": _side(n1, k1, a),
+                         "p_value": float(f"{p_value:.3g}"), "z": round(z_of(p_value), 2), "verdict": verdict})
+        rows.sort(key=lambda r: (-r["after"]["calls"], r["prompt"]))
+        return rows
 
     def _judge(self, ring: list) -> tuple[float, dict[str, dict], int, int]:
         """(score, per-signal figures, families that moved, families shifted by a size that matters) of
         a recent span against the reference. The score is the second-largest family |z|."""
-        calls = sum(sums[0] for sums, _ in ring)
+        calls = sum(sums[0] for sums, *_ in ring)
         figures: dict[str, dict] = {}
         family_z: dict[str, float] = {}
         moved: set[str] = set()
@@ -257,7 +372,7 @@ class ModelUpdate(Calibrated):
         floor_log = math.log1p(self.min_change)
         for i, (name, family, _, _, sq_key) in enumerate(SIGNALS):
             ref = self._reference(i)
-            parts = [self._signal(sums, i) for sums, _ in ring]
+            parts = [self._signal(sums, i) for sums, *_ in ring]
             n = sum(p[0] for p in parts)
             if ref is None or n < MIN_WINDOW_CALLS:
                 continue
@@ -306,11 +421,12 @@ class ModelUpdate(Calibrated):
         return self._judge(ring)[0]
 
     def learn_one(self, window: BucketSummary) -> None:
-        self._ring.append(self._vector(window))
+        self._ring.append(self._vector(window) + [self._prompt_parts(window)])
         if len(self._ring) > self.recent_windows:
             oldest = self._ring.pop(0)
             if not self._settle:
                 self._learn_reference(oldest[0])
+                self._learn_prompts(oldest[2] if len(oldest) > 2 else [])
                 self._windows += 1
 
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
@@ -327,7 +443,7 @@ class ModelUpdate(Calibrated):
         new = self._establish(t, force=self._windows < self.warmup)
         if self._windows < self.warmup or not self._ref:
             return None
-        calls = sum(sums[0] for sums, _ in self._ring)
+        calls = sum(sums[0] for sums, *_ in self._ring)
         score, figures, moved, big = self._judge(self._ring) if calls >= self.min_volume else (0.0, {}, 0, 0)
         limit = self.alarm_at()
         if calls >= self.min_volume and big < self.min_signals:
@@ -344,7 +460,7 @@ class ModelUpdate(Calibrated):
 
     def _shares(self) -> dict[str, float]:
         counts: dict[str, int] = {}
-        for _, served in self._ring:
+        for _, served, *_ in self._ring:
             for name, n in served.items():
                 counts[name] = counts.get(name, 0) + n
         total = sum(counts.values())
@@ -354,7 +470,7 @@ class ModelUpdate(Calibrated):
         """Served models of the recent span that reach ``share`` and are not established: returned as
         news unless ``force`` (warm-up, or after a finding), when they are simply established."""
         counts: dict[str, int] = {}
-        for _, served in self._ring:
+        for _, served, *_ in self._ring:
             for name, n in served.items():
                 counts[name] = counts.get(name, 0) + n
         total = sum(counts.values())
@@ -386,7 +502,8 @@ class ModelUpdate(Calibrated):
         shares = {name: round(v, 3) for name, v in list(self._shares().items())[:MAX_SERVED]}
         model = window.target.get("model") or window.series_key.split("|", 1)[-1]
         details: dict[str, Any] = {"served_before": before, "served_after": shares, "calls": calls,
-                                   "signals": figures, "z": round(score, 2), "alarm_at": round(limit, 2)}
+                                   "signals": figures, "z": round(score, 2), "alarm_at": round(limit, 2),
+                                   "prompts": self._compare_prompts(bool(new))}
         if new:
             name, share, n = max(new, key=lambda x: x[1])
             for served, _, _ in new:
@@ -406,6 +523,43 @@ class ModelUpdate(Calibrated):
             found_score = score
         return self.finding(window, score=found_score, summary=summary, observed=found_score, baseline=None,
                             window_s=self.window_s * len(self._ring), details=details, labels=labels)
+
+
+def _fold_prompt(c: dict, prompt: str, served: str, flagged: int, score: float | None) -> None:
+    """Count a call of ``prompt`` answered by ``served`` in a bucket's counts: ``qn``/``qb``/``qe``/``qs``
+    (calls, bad, scored, score sum) + ``<len(served)>:<served><prompt>``, at most ``MAX_PAIRS`` pairs."""
+    pair = f"{len(served)}:{served}{prompt[:PROMPT_NAME]}"
+    calls = "qn" + pair
+    n = c.get(calls)
+    if n is None:
+        if sum(1 for k in c if k[:2] == "qn") >= MAX_PAIRS:
+            return
+        n = 0
+    c[calls] = n + 1
+    if flagged:
+        c["qb" + pair] = c.get("qb" + pair, 0) + 1
+    if score is not None:
+        c["qe" + pair] = c.get("qe" + pair, 0) + 1
+        c["qs" + pair] = c.get("qs" + pair, 0.0) + score
+
+
+def _parse_pair(text: str) -> tuple[str, str] | None:
+    """(served, prompt) of a ``<len>:<served><prompt>`` key; ``None`` if it is not one."""
+    head, sep, rest = text.partition(":")
+    if not sep or not head.isdigit() or int(head) > len(rest):
+        return None
+    n = int(head)
+    return rest[:n], rest[n:]
+
+
+def _add(into: list[float], numbers: list[float]) -> None:
+    for i, x in enumerate(numbers):
+        into[i] += x
+
+
+def _side(calls: int, bad: int, sums: list[float]) -> dict[str, Any]:
+    return {"calls": calls, "bad": bad, "bad_rate": round(bad / calls, 4),
+            "score": round(sums[3] / sums[2], 4) if sums[2] >= 1 else None}
 
 
 _LABEL = {"output_tokens": "output tokens", "latency_per_token": "ms per output token",

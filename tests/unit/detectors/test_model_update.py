@@ -24,9 +24,11 @@ HOUR = 3600.0
 def traffic(hours: float, *, rate: float = 1.0, seed: int = 1, served: Callable[[float, float], str] | None = None,
             out_x: Callable[[float], float] = lambda t: 1.0, bad_p: Callable[[float], float] = lambda t: 0.02,
             error_p: Callable[[float], float] = lambda t: 0.005,
-            latency_x: Callable[[float], float] = lambda t: 1.0) -> list[TraceEvent]:
+            latency_x: Callable[[float], float] = lambda t: 1.0, prompts: tuple[str, ...] = (),
+            bad_of: Callable[[float, str, str], float] | None = None) -> list[TraceEvent]:
     """One model's calls (Poisson, ``rate`` per second, with a daily swing), each signal a function of
-    the hours since the start (``served`` also of a uniform draw)."""
+    the hours since the start (``served`` also of a uniform draw). With ``prompts``, each call is of one
+    of them at random, and ``bad_of(h, served, prompt)`` gives its chance of being flagged."""
     rng = random.Random(seed)
     out, t, i = [], T0, 0
     served = served or (lambda h, u: "gpt-4o-2024-08-06")
@@ -41,10 +43,14 @@ def traffic(hours: float, *, rate: float = 1.0, seed: int = 1, served: Callable[
         if rng.random() < 0.004:
             latency *= 10  # rare slow outliers
         status = "error" if rng.random() < error_p(h) else "ok"
-        flags = ["hallucination"] if rng.random() < bad_p(h) else []
+        answered = served(h, rng.random())
+        prompt = rng.choice(prompts) if prompts else None
+        p_bad = bad_of(h, answered, prompt) if bad_of is not None else bad_p(h)
+        flags = ["hallucination"] if rng.random() < p_bad else []
         out.append(TraceEvent.model_construct(
             trace_id=f"t{i}", timestamp=datetime.fromtimestamp(t, tz=timezone.utc), model="gpt-4o",
-            response_model=served(h, rng.random()), provider="openai", output_tokens=tokens, input_tokens=500,
+            prompt_id=prompt,
+            response_model=answered, provider="openai", output_tokens=tokens, input_tokens=500,
             latency_ms=round(latency, 1), status=status, flags=flags,
             scores={"groundedness": min(1.0, max(0.0, rng.gauss(0.85, 0.05)))}))
         i += 1
@@ -81,6 +87,39 @@ def test_a_silent_update_is_found_once_with_figures_per_signal():
     assert signals["flagged"]["after"] > 2 * signals["flagged"]["before"]
     assert not signals["failed"]["moved"] and not signals["score"]["moved"]
     assert "behaves differently on 3 signals at once: output tokens 2" in f.summary
+
+
+def rolled_out(h: float, u: float) -> str:  # a new snapshot rolled out over ten minutes from hour 4
+    return "gpt-4o-2024-11-20" if h > 4 and u < (h - 4) * 6 else "gpt-4o-2024-08-06"
+
+
+def test_an_announced_update_compares_old_and_new_per_prompt_with_its_confidence():
+    """The new snapshot hallucinates four times as often on `support` and as often on `search`."""
+    def bad_of(h: float, served: str, prompt: str) -> float:
+        return 0.08 if served == "gpt-4o-2024-11-20" and prompt == "support" else 0.02
+    (f,) = findings(traffic(7, served=rolled_out, prompts=("support", "search"), bad_of=bad_of))
+    rows = {row["prompt"]: row for row in f.evidence.details["prompts"]}
+    assert set(rows) == {"support", "search"}
+    support, search = rows["support"], rows["search"]
+    assert support["verdict"] == "worse" and support["p_value"] < 1e-3 and support["z"] > 3
+    assert support["after"]["bad_rate"] > 2.5 * support["before"]["bad_rate"]
+    assert support["after"]["calls"] >= 30 and support["before"]["calls"] > support["after"]["calls"]
+    assert 0.8 < support["before"]["score"] < 0.9  # the mean eval score of the calls
+    assert search["verdict"] == "same" and search["p_value"] > 0.01
+
+
+def test_a_silent_update_compares_each_prompt_before_and_after():
+    after = 4.0
+    (f,) = findings(traffic(8, out_x=lambda h: 0.55 if h > after else 1.0, prompts=("support", "search"),
+                            bad_of=lambda h, served, prompt: 0.08 if h > after else 0.02))
+    rows = f.evidence.details["prompts"]
+    assert {r["prompt"] for r in rows} == {"support", "search"}
+    assert all(r["verdict"] == "worse" and r["after"]["bad_rate"] > r["before"]["bad_rate"] for r in rows)
+
+
+def test_an_update_without_prompts_compares_none():
+    (f,) = findings(traffic(7, served=rolled_out))
+    assert f.evidence.details["prompts"] == []
 
 
 def test_clean_traffic_is_quiet():
@@ -126,6 +165,31 @@ def test_state_stays_small_with_hostile_served_names():
     assert pickle.loads(pickle.dumps(state.detector)) == state.detector
     assert suite.restore_series(state.snapshot()) == state
     assert orjson.loads(state.snapshot())["s"]["_ring"]
+
+
+def test_state_stays_small_with_hostile_prompt_and_served_names():
+    """Every call of another long served name and another long prompt: bounded per prompt and per bucket."""
+    d = ModelUpdate("model_update", "model/provider?")
+    suite = DetectorSuite([d], bucket_s=5)
+    states: dict = {}
+    prompts = tuple(f"{i:03d}-{'p' * 500}" for i in range(200))
+    events = traffic(3, served=lambda h, u: f"{int(u * 997)}-{'x' * 500}", prompts=prompts)
+    list(replay(events, suite, states=states))
+    (state,) = states.values()
+    assert len(state.snapshot()) <= 2048
+    assert len(state.detector._pnames) <= 3 and all(len(name) <= 32 for name in state.detector._pnames)
+    assert suite.restore_series(state.snapshot()) == state
+
+
+def test_a_snapshot_from_before_the_prompt_comparison_loads():
+    d = ModelUpdate("model_update", "model", warmup=4, recent_windows=2)
+    old = {"_windows": 5, "_last_fire": -1e18, "_ref": [], "_settle": 0, "_served": {"m1": 0.0},
+           "_ring": [[[10] + [0] * 11, {"m1": 10}], [[10] + [0] * 11, {"m1": 10}]]}
+    d.load_state(old)
+    assert d._pnames == [] and d._compare_prompts(False) == []
+    from detectors.base import BucketSummary
+    d.update(BucketSummary.make("model_update|model=m", 0.0, n=10, t_last=299.0, versions={"m1": [10, 0, 0.0]}))
+    assert len(d._ring) == 2
 
 
 def test_config_lint_and_shipped_defaults():

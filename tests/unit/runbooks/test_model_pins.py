@@ -356,8 +356,15 @@ def test_the_library_comparison_escapes_what_traces_wrote():
     text = rb.steps[0].params.text
     hostile = {**DETAILS, "served_before": ["<!channel> `x`"], "served_after": {"<https://evil|click>": 1.0},
                "signals": {"flagged": {"before": 0.01, "after": 0.05, "z": 7.0, "moved": True},
-                           "{{ 7*7 }}": {"before": "@here", "after": 1, "z": 0, "moved": False}}}
+                           "{{ 7*7 }}": {"before": "@here", "after": 1, "z": 0, "moved": False}},
+               "prompts": [{"prompt": "<!here> {{ 6*6 }}", "before": {"calls": 900, "bad": 9, "bad_rate": 0.01,
+                                                                     "score": None},
+                            "after": {"calls": 300, "bad": 15, "bad_rate": 0.05, "score": "<@U2>"},
+                            "p_value": "<!subteam^S1>", "z": 4.1, "verdict": "worse"}]}
     out = render(text, template_data(update_event(model="m<@U1>", details=hostile).incident), "slack")
     assert "<!channel>" not in out and "&lt;!channel&gt;" in out and "<https" not in out and "<@U1>" not in out
     assert "{{ 7*7 }}" in out and "49" not in out and "@here" not in out
     assert "• flagged: 1.0% → 5.0% *moved* (z 7.0)" in out
+    # the per-prompt comparison: the prompt id and every value are trace data, shown as text
+    assert "<!here>" not in out and "{{ 6*6 }}" in out and "36" not in out and "<@U2>" not in out
+    assert "• `&lt;!here&gt; {{ 6*6 }}`: 1.0% (9/900) → 5.0% (15/300): *worse* (p &lt;!subteam^S1&gt;)" in out
