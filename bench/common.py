@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -371,3 +372,14 @@ def bootstrap(broker_url: str) -> str:
 
 def first(items: Iterable[Any]) -> Any:
     return next(iter(items), None)
+
+
+@contextmanager
+def journal_beside(bootstrap: str, store: Path) -> Iterator[subprocess.Popen]:
+    """The journal process as ``tracewatch up`` runs it, beside a bench broker."""
+    proc = subprocess.Popen([sys.executable, "-m", "streams.journal", "--store", str(store),
+                             "--bootstrap", bootstrap], stdin=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        stop_process(proc, 60)

@@ -28,23 +28,12 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.common import PageClock, Broker, json_messages, ratio, stop_process, workdir
+from bench.common import PageClock, Broker, journal_beside, json_messages, ratio, stop_process, workdir
 from streams.broker import free_port
 from streams.journal.store import JournalStore, Record
 from streams.topics import TRACES, KeyPartitioner
 
 TRACEWATCH = str(Path(sys.executable).with_name("tracewatch"))
-
-
-@contextmanager
-def journal_beside(bootstrap: str, store: Path) -> Iterator[subprocess.Popen]:
-    """The journal process as ``tracewatch up`` runs it, beside a bench broker."""
-    proc = subprocess.Popen([sys.executable, "-m", "streams.journal", "--store", str(store),
-                             "--bootstrap", bootstrap], stdin=subprocess.DEVNULL)
-    try:
-        yield proc
-    finally:
-        stop_process(proc, 60)
 
 
 def journal_size(store: Path) -> int:

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from bench.common import Broker, PageClock, Worker, fetch_wait_patch, metric, percentile, workdir
+from bench.common import Broker, PageClock, Worker, fetch_wait_patch, journal_beside, metric, percentile, workdir
 from detectors.config import SHIPPED, enable, load_config, opt_in, to_yaml
 from streams.topics import INCIDENTS, TRACES
 
@@ -137,7 +137,6 @@ def main(quick: bool = False, rate: int = 300, batch: int = 10, fetch_wait_ms: i
     with PageClock(workdir("pd")) as pages, Broker() as broker, contextlib.ExitStack() as beside:
         wd = workdir("latency")
         if journal:
-            from bench.durability import journal_beside
 
             beside.enter_context(journal_beside(broker.bootstrap, wd / "journal.sqlite"))
         env = pages.env() | (fetch_wait_patch(fetch_wait_ms, wd) if fetch_wait_ms else {})
