@@ -96,11 +96,12 @@ def feature_positions(words_form: bytes, bits: int, with_positions: bool = True)
             # and its length (words longer than 16 bytes that share all three share a key).
             lens = ends - starts
             words = loads[starts] & _MASK_BY_LENGTH[np.minimum(lens, 8)]
-            long = lens > 8
-            if long.any():
-                tail = loads[np.where(long, ends - 8, 0)] * _GOLD
-                tail ^= lens.astype(np.uint64) << np.uint64(56)
-                words ^= np.where(long, tail, np.uint64(0))
+            long = np.flatnonzero(lens > 8)  # only these get the tail (few: a handful of calls on them)
+            if len(long):
+                long_lens = lens[long]
+                tail = loads[ends[long] - 8] * _GOLD
+                tail ^= long_lens.astype(np.uint64) << np.uint64(56)
+                words[long] ^= tail
             np.bitwise_xor(words, _SALT_WORD, out=out[at: at + n_words])
             at += n_words
             if with_positions:

@@ -32,6 +32,8 @@ import string
 import unicodedata
 from dataclasses import dataclass
 
+import re2
+
 
 _ZERO_WIDTH = [0x200B, 0x200C, 0x200D, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x180E,
                0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x00AD]
@@ -92,6 +94,9 @@ def _char_class(codes: set[int] | frozenset[int]) -> re.Pattern[str]:
 
 
 _INVISIBLE_RE = _char_class(INVISIBLE)
+# The same class for RE2 on UTF-8 bytes: "is there an invisible character" in a few µs per 2 KB, where
+# Python's re takes about 13 µs (the class has astral ranges).
+_INVISIBLE_RE2 = re2.compile(_INVISIBLE_RE.pattern.encode("utf-8"))
 _FOLD_RE = _char_class(frozenset(_FOLD))
 _FOLD_STR = {chr(k): v or "" for k, v in _FOLD.items()}
 _FOLD_ONE = lambda m: _FOLD_STR[m.group()]  # noqa: E731
@@ -164,7 +169,7 @@ def _fold_non_ascii(capped: str) -> tuple[str, int, str, str]:
     then NFKC, casefolding and the look-alike/accent table (backtick still to fold when the result is
     ASCII). Each table pass runs only when the text has a character it changes, and changes only
     those characters unless many are (then one ``translate`` is cheaper)."""
-    if _INVISIBLE_RE.search(capped) is None:
+    if _INVISIBLE_RE2.search(capped.encode("utf-8", "surrogatepass")) is None:
         cleaned, invisible, hidden = capped, 0, ""
     else:
         cleaned = capped.translate(_STRIP_INVISIBLE)

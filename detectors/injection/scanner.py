@@ -90,7 +90,13 @@ _CANDIDATES_IN_NORMAL = {
     "encoded.url": r"(?:%[0-9a-f]{2}[^%]{0,12}){5}",
 }
 _PROBE_NORMAL = {kind: f"probe.candidate_normal.{kind}" for kind in _CANDIDATES_IN_NORMAL}
-_PROBES = {"raw": [(_PROBE_CANDIDATE, _CANDIDATE.pattern)],
+# In the raw form (non-ASCII texts): one probe per kind, each the kind's own candidate pattern, so
+# that only the decoders whose candidates occur run (exact: a kind's ``finditer`` finds something
+# iff its pattern occurs; a German compound is a base64 candidate, not a hex or %xx one).
+_PROBE_RAW = {"encoded.base64": (_PROBE_CANDIDATE + ".encoded.base64", _B64.pattern),
+              "encoded.hex": (_PROBE_CANDIDATE + ".encoded.hex", _HEX.pattern),
+              "encoded.url": (_PROBE_CANDIDATE + ".encoded.url", _URL.pattern)}
+_PROBES = {"raw": list(_PROBE_RAW.values()),
            "text": [(_PROBE_LEET, _LEET_IN_WORD.pattern)]
            + [(_PROBE_NORMAL[kind], pattern) for kind, pattern in _CANDIDATES_IN_NORMAL.items()]}
 _ALL_KINDS = frozenset(_CANDIDATES_IN_NORMAL)
@@ -318,9 +324,10 @@ class InjectionScanner:
             candidates = {kind for kind, probe in _PROBE_NORMAL.items() if probe in text_hits}
         else:
             raw_hits = forms.raw.match((raw if invisible else cleaned).encode())
-            candidates = _ALL_KINDS if _PROBE_CANDIDATE in raw_hits else ()
-            if invisible:  # the probe saw the raw text; the decoders look at the cleaned one
+            if invisible:  # the probes saw the raw text; the decoders look at the cleaned one
                 candidates = _ALL_KINDS if _CANDIDATE.search(cleaned) is not None else ()
+            else:
+                candidates = {kind for kind, (probe, _) in _PROBE_RAW.items() if probe in raw_hits}
         # The words form and its ROT13 in one pass: no words pattern has ^ or $, so every match in
         # either also occurs in "words\nrot13"; only when something does are they matched one by one.
         rotated_form = rot13_bytes(words_form)

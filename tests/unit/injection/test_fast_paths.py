@@ -182,3 +182,27 @@ def test_feature_buckets_equal_the_plain_definition(word_list):
     buckets, positions = feature_positions(form, 18)
     assert buckets.tolist() == _buckets_reference(form, 18)
     assert len(positions) == len(buckets)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(CANDIDATE_PIECES, st.sampled_from(["é", "Übersetzungsprogramm", "ñ", "\u2019"])),
+                max_size=6).map("".join))
+def test_raw_probes_name_exactly_the_payload_kinds_present(text):
+    # A non-ASCII text runs only the decoders whose probe fired in the raw pass: each probe must fire
+    # exactly when that decoder's own pattern finds a candidate.
+    from detectors.injection import scanner as s  # noqa: PLC0415
+
+    cleaned = normalize(text).cleaned
+    raw_hits = _fast_and_full()[0]._form_sets().raw.match(cleaned.encode())
+    regexes = {"encoded.base64": s._B64, "encoded.hex": s._HEX, "encoded.url": s._URL}
+    for kind, (probe, _) in s._PROBE_RAW.items():
+        assert (probe in raw_hits) == (regexes[kind].search(cleaned) is not None), kind
+
+
+def test_the_invisible_class_in_re2_is_the_invisible_set():
+    from detectors.injection.normalize import INVISIBLE, _INVISIBLE_RE2  # noqa: PLC0415
+
+    # every invisible character, its neighbours (the class is written as ranges) and the BMP blocks around them
+    probe = set(range(0x80, 0x3200)) | set(range(0xFE00, 0x10000)) | {c + d for c in INVISIBLE for d in (-1, 0, 1)}
+    found = {c for c in probe if not 0xD800 <= c < 0xE000 and _INVISIBLE_RE2.search(chr(c).encode()) is not None}
+    assert found == set(INVISIBLE)
