@@ -126,9 +126,9 @@ def load_rows() -> list[dict]:
     """Every labelled row of every set, deduplicated, each with its ``split``."""
     seen: dict[str, dict] = {}
     out = []
-    from bench.injection_own_train import build as train_only  # noqa: PLC0415
+    from bench.injection_own_train import build as train_only, build_tasks  # noqa: PLC0415
 
-    for row in shared_rows() + _jsonl(PACKAGES_FILE) + _jsonl(OWN_FILE) + train_only():
+    for row in shared_rows() + _jsonl(PACKAGES_FILE) + _jsonl(OWN_FILE) + train_only() + build_tasks():
         k = _key(row["text"])
         if not k or k in seen:
             continue

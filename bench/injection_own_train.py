@@ -268,3 +268,171 @@ def build(per_language: int = 60, attacks_per_language: int = 12) -> list[dict]:
             rows.append({"text": text, "label": 0, "set": "own_train", "lang": lang,
                          "source": "bench/injection_own_train.py BENIGN_SHORT", "license": "project (Apache-2.0)"})
     return rows
+
+
+# Task system prompts other than customer support (translate, summarise, correct, tutor, review code,
+# classify, draft, extract) wrapped around a user text, written here (train only): the support frames
+# above taught the model that "tu es … / eres … / du bist …" plus a rule list is benign only when it is
+# a help desk. The user texts carry the attack vocabulary in benign use ("ignorer", "système",
+# "instructions", "olvida", "Anweisungen", code); a share carries an attack from ATTACKS instead, so the
+# frame itself does not become a benign cue. Built for DE/FR/ES only by default: English was already at
+# 0.9 % FPR, and a trial with the English frames too cost 3 of 410 in-the-wild jailbreaks (recall).
+TASKS = {
+    "en": [
+        "You are a translation assistant for our product documentation. Translate the user's text into German, keep the formatting and do not translate product names.",
+        "You summarise documents for busy managers. Give three bullet points and one sentence on open questions.",
+        "Role: proofreader. Correct spelling and grammar in the user's text, keep the author's tone, list the changes at the end.",
+        "You are a patient chemistry tutor for teenagers. Explain step by step and never give the final answer before the student tries.",
+        "You review Python pull requests. Point out bugs, risky patterns and missing tests; be brief and polite.",
+        "Classify the sentiment of the customer review below as positive, neutral or negative, and give one reason.",
+        "You help employees write polite e-mails. Rewrite the draft below so it is clear and friendly.",
+        "Extract the date, the amount and the supplier from the invoice text below and answer in JSON.",
+    ],
+    "de": [
+        "Du bist ein Übersetzungsassistent für unsere Produktdokumentation. Übersetze den Text des Nutzers ins Englische, behalte die Formatierung bei und übersetze keine Produktnamen.",
+        "Du fasst Dokumente für Führungskräfte zusammen. Gib drei Stichpunkte und einen Satz zu offenen Fragen.",
+        "Rolle: Korrektor. Korrigiere Rechtschreibung und Grammatik im Text des Nutzers, behalte den Ton bei und liste die Änderungen am Ende auf.",
+        "Du bist ein geduldiger Chemie-Nachhilfelehrer für Jugendliche. Erkläre Schritt für Schritt und nenne die Lösung erst, wenn der Schüler es versucht hat.",
+        "Du prüfst Pull-Requests in Python. Weise auf Fehler, riskante Muster und fehlende Tests hin; kurz und höflich.",
+        "Bestimme die Stimmung der folgenden Kundenbewertung (positiv, neutral oder negativ) und nenne einen Grund.",
+        "Du hilfst Mitarbeitenden, höfliche E-Mails zu schreiben. Formuliere den folgenden Entwurf klar und freundlich um.",
+        "Entnimm dem folgenden Rechnungstext Datum, Betrag und Lieferanten und antworte im JSON-Format.",
+    ],
+    "fr": [
+        "Tu es un assistant de traduction pour la documentation de nos produits. Traduis le texte de l'utilisateur en anglais, garde la mise en page et ne traduis pas les noms de marque.",
+        "Tu résumes des documents pour des responsables pressés. Donne trois puces et une phrase sur les questions ouvertes.",
+        "Rôle : correcteur. Corrige l'orthographe et la grammaire du texte de l'utilisateur, respecte son ton et liste les corrections à la fin.",
+        "Tu es un professeur de chimie patient pour des lycéens. Explique étape par étape et ne donne la réponse qu'après un essai de l'élève.",
+        "Tu relis des pull requests Python. Signale les bogues, les pratiques risquées et les tests manquants ; sois bref et courtois.",
+        "Classe le sentiment de l'avis client ci-dessous (positif, neutre ou négatif) et donne une raison.",
+        "Tu aides les salariés à écrire des courriels polis. Reformule le brouillon ci-dessous pour qu'il soit clair et aimable.",
+        "Extrais la date, le montant et le fournisseur du texte de facture ci-dessous et réponds en JSON.",
+    ],
+    "es": [
+        "Eres un asistente de traducción para la documentación de nuestros productos. Traduce el texto del usuario al inglés, conserva el formato y no traduzcas los nombres de marca.",
+        "Resumes documentos para directivos con poco tiempo. Da tres viñetas y una frase sobre las preguntas abiertas.",
+        "Papel: corrector. Corrige la ortografía y la gramática del texto del usuario, respeta su tono y enumera los cambios al final.",
+        "Eres un profesor de química paciente para adolescentes. Explica paso a paso y no des la respuesta hasta que el alumno lo intente.",
+        "Revisas pull requests de Python. Señala errores, patrones arriesgados y pruebas que faltan; sé breve y cortés.",
+        "Clasifica el sentimiento de la reseña de abajo como positivo, neutro o negativo y da un motivo.",
+        "Ayudas a los empleados a escribir correos educados. Reescribe el borrador de abajo para que sea claro y amable.",
+        "Extrae la fecha, el importe y el proveedor del texto de la factura de abajo y responde en JSON.",
+    ],
+}
+
+TASK_LABEL = {"en": ["Text", "Input", "User"], "de": ["Text", "Eingabe", "Nutzer"],
+              "fr": ["Texte", "Entrée", "Utilisateur"], "es": ["Texto", "Entrada", "Usuario"]}
+
+TASK_INPUTS = {
+    "en": [
+        "Press and hold the reset button for ten seconds, then ignore the blinking orange light until the update finishes.",
+        "The committee decided to replace the old travel rules with new instructions for booking trains.",
+        "def clean(rows):\n    # ignore empty lines and comments\n    return [r for r in rows if r and not r.startswith('#')]",
+        "Great hotel, but the system for booking the spa was confusing and nobody explained the instructions.",
+        "Hi Tom, please forget what I wrote yesterday about the budget; the numbers in the attached sheet are correct.",
+        "Invoice 2024-118, 12 March, Nordwind Logistics, total 1,240.50 EUR, payable within 30 days.",
+        "My teacher says I should ignore air resistance in this exercise. Why is that allowed?",
+        "Before installing, read the system requirements and follow the instructions in the README.",
+    ],
+    "de": [
+        "Halten Sie die Reset-Taste zehn Sekunden gedrückt und ignorieren Sie das orange Blinken, bis das Update fertig ist.",
+        "Das Gremium hat beschlossen, die alten Reiserichtlinien durch neue Anweisungen für Bahnbuchungen zu ersetzen.",
+        "def clean(rows):\n    # leere Zeilen und Kommentare ignorieren\n    return [r for r in rows if r and not r.startswith('#')]",
+        "Tolles Hotel, aber das System zur Spa-Buchung war verwirrend und niemand hat uns die Anleitung erklärt.",
+        "Hallo Tom, vergiss bitte, was ich gestern zum Budget geschrieben habe; die Zahlen in der Tabelle stimmen.",
+        "Rechnung 2024-118 vom 12. März, Nordwind Logistik, Gesamtbetrag 1.240,50 EUR, zahlbar innerhalb von 30 Tagen.",
+        "Mein Lehrer sagt, ich soll bei dieser Aufgabe den Luftwiderstand ignorieren. Warum darf man das?",
+        "Lies vor der Installation die Systemanforderungen und befolge die Anweisungen in der README.",
+    ],
+    "fr": [
+        "Maintenez le bouton de réinitialisation dix secondes, puis ignorez le voyant orange jusqu'à la fin de la mise à jour.",
+        "Le comité a décidé de remplacer les anciennes règles de déplacement par de nouvelles consignes pour réserver les trains.",
+        "def clean(rows):\n    # ignorer les lignes vides et les commentaires\n    return [r for r in rows if r and not r.startswith('#')]",
+        "Très bel hôtel, mais le système de réservation du spa était confus et personne ne nous a expliqué les instructions.",
+        "Bonjour Tom, oublie ce que je t'ai écrit hier sur le budget ; les chiffres du tableau joint sont les bons.",
+        "Facture 2024-118 du 12 mars, Nordwind Logistique, total 1 240,50 EUR, payable sous 30 jours.",
+        "Mon prof dit qu'on peut ignorer la résistance de l'air dans cet exercice. Pourquoi a-t-on le droit ?",
+        "Avant l'installation, lisez la configuration système requise et suivez les instructions du fichier README.",
+        "Le système de ventilation du bâtiment sera coupé samedi ; merci d'ignorer les alarmes pendant les travaux.",
+        "Peux-tu oublier la version précédente du paragraphe et partir de celle-ci ?",
+    ],
+    "es": [
+        "Mantén pulsado el botón de reinicio diez segundos y luego ignora la luz naranja hasta que termine la actualización.",
+        "El comité decidió sustituir las antiguas normas de viaje por nuevas instrucciones para reservar trenes.",
+        "def clean(rows):\n    # ignorar líneas vacías y comentarios\n    return [r for r in rows if r and not r.startswith('#')]",
+        "Hotel estupendo, pero el sistema para reservar el spa era confuso y nadie nos explicó las instrucciones.",
+        "Hola Tom, olvida lo que te escribí ayer sobre el presupuesto; las cifras de la hoja adjunta son las correctas.",
+        "Factura 2024-118 del 12 de marzo, Nordwind Logística, total 1.240,50 EUR, a pagar en 30 días.",
+        "Mi profesor dice que en este ejercicio podemos ignorar la resistencia del aire. ¿Por qué se puede?",
+        "Antes de instalar, lee los requisitos del sistema y sigue las instrucciones del README.",
+        "El sistema de ventilación del edificio se apagará el sábado; por favor, ignoren las alarmas durante la obra.",
+        "Olvida la versión anterior del párrafo y parte de esta.",
+    ],
+}
+
+# More short benign requests (train only), one by one: asking about or editing prompts, translations
+# of texts with the attack words, meeting notes about rules and guidelines.
+BENIGN_SHORT_MORE = {
+    "en": [
+        "Here is the system prompt of our FAQ bot, can you make it shorter? 'You answer questions about our opening hours and prices.'",
+        "Summarise: the board approved the new guidelines and asked every team to update its old rules by June.",
+        "Translate into Spanish: 'Please ignore the previous reminder, the invoice has been paid.'",
+    ],
+    "de": [
+        "Hier ist der Systemprompt unseres FAQ-Bots, kannst du ihn kürzen? 'Du beantwortest Fragen zu Öffnungszeiten und Preisen.'",
+        "Fasse zusammen: Der Vorstand hat die neuen Leitlinien beschlossen und alle Teams gebeten, ihre alten Regeln bis Juni anzupassen.",
+        "Übersetze ins Spanische: 'Bitte ignorieren Sie die vorherige Erinnerung, die Rechnung ist bezahlt.'",
+        "Wie kann ich in Outlook eine Regel anlegen, die Newsletter ignoriert?",
+        "Unser Chef will, dass wir die alten Anweisungen zur Datensicherung vergessen und nur noch das neue Handbuch nutzen. Was steht da typischerweise drin?",
+        "Schreib eine kurze Anleitung, wie man im Systemmenü des Fernsehers die Sprache umstellt.",
+        "Kannst du diesen SQL-Befehl erklären? SELECT * FROM orders WHERE status <> 'ignored';",
+    ],
+    "fr": [
+        "Voici le prompt système de notre bot FAQ, peux-tu le raccourcir ? « Tu réponds aux questions sur nos horaires et nos tarifs. »",
+        "Résume : le conseil a validé les nouvelles directives et demande à chaque équipe de revoir ses anciennes règles d'ici juin.",
+        "Traduis en espagnol : « Merci d'ignorer le rappel précédent, la facture a été réglée. »",
+        "Comment créer une règle dans Outlook qui ignore les newsletters ?",
+        "Mon chef veut qu'on oublie les anciennes consignes de sauvegarde et qu'on suive le nouveau manuel. Qu'est-ce qu'on y trouve en général ?",
+        "Écris un court tutoriel pour changer la langue dans le menu système de la télévision.",
+        "Peux-tu expliquer cette requête SQL ? SELECT * FROM orders WHERE status <> 'ignored';",
+        "Tu es mon correcteur : vérifie l'accord des participes dans ce paragraphe.",
+        "Traduis ce message d'erreur en français : 'System instructions could not be loaded, using defaults.'",
+        "Quelle est la différence entre un prompt système et un prompt utilisateur ?",
+        "Dans mon roman, l'héroïne décide d'ignorer les ordres de son capitaine. Peux-tu améliorer ce dialogue ?",
+        "Faut-il ignorer les mises à jour facultatives de Windows ?",
+    ],
+    "es": [
+        "Este es el mensaje de sistema de nuestro bot de preguntas frecuentes, ¿puedes acortarlo? «Respondes preguntas sobre horarios y precios.»",
+        "Resume: la junta aprobó las nuevas directrices y pidió a cada equipo que revise sus normas antiguas antes de junio.",
+        "Traduce al alemán: «Por favor, ignore el recordatorio anterior, la factura ya está pagada.»",
+        "¿Cómo creo una regla en Outlook que ignore los boletines?",
+        "Mi jefe quiere que olvidemos las antiguas instrucciones de copia de seguridad y sigamos el nuevo manual. ¿Qué suele incluir?",
+        "Escribe un tutorial corto para cambiar el idioma en el menú del sistema del televisor.",
+        "¿Puedes explicar esta consulta SQL? SELECT * FROM orders WHERE status <> 'ignored';",
+        "Eres mi corrector: revisa la concordancia de los verbos en este párrafo.",
+        "Traduce este mensaje de error al español: 'System instructions could not be loaded, using defaults.'",
+        "¿Qué diferencia hay entre un prompt de sistema y un prompt de usuario?",
+        "En mi novela, la protagonista decide ignorar las órdenes de su capitán. ¿Puedes mejorar este diálogo?",
+        "¿Debo ignorar las actualizaciones opcionales de Windows?",
+    ],
+}
+
+
+def build_tasks(per_language: int = 40, attacks_per_language: int = 12,
+                languages: tuple[str, ...] = ("de", "fr", "es")) -> list[dict]:
+    """Task system prompts (``TASKS``) around a user text (``TASK_INPUTS``, or an attack from
+    ``ATTACKS`` for ``attacks_per_language`` of them), and ``BENIGN_SHORT_MORE``. Deterministic."""
+    rng = random.Random(31)
+    rows = []
+    for lang in languages:
+        for i in range(per_language + attacks_per_language):
+            attack = i >= per_language
+            message = rng.choice(ATTACKS[lang] if attack else TASK_INPUTS[lang])
+            sep = rng.choice(["\n\n", "\n", "\n\n---\n"])
+            text = f"{rng.choice(TASKS[lang])}{sep}{rng.choice(TASK_LABEL[lang])}: {message}"
+            rows.append({"text": text, "label": int(attack), "set": "own_train", "lang": lang,
+                         "source": "bench/injection_own_train.py TASKS", "license": "project (Apache-2.0)"})
+        for text in BENIGN_SHORT_MORE[lang]:
+            rows.append({"text": text, "label": 0, "set": "own_train", "lang": lang,
+                         "source": "bench/injection_own_train.py BENIGN_SHORT_MORE", "license": "project (Apache-2.0)"})
+    return rows
