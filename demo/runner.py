@@ -1,11 +1,11 @@
-"""``tracewatch demo``: the whole product on one machine, playing four incidents over clean traffic.
+"""``tracewatch demo``: the whole product on one machine, playing five incidents over clean traffic.
 
 Parts: the embedded broker (or ``TRACEWATCH_BROKER``), loopback stand-ins for PagerDuty and Slack
 (HTTPS with a throwaway CA; the real services when ``TRACEWATCH_PAGERDUTY_ROUTING_KEY`` /
 ``TRACEWATCH_SLACK_TOKEN`` are set), one ``tracewatch worker`` subprocess, and the synthetic application
 of :mod:`demo.traffic`, which publishes with aiokafka in compressed event time. The demo only
 observes the product from outside — through its API (``/metrics``, ``/v1/incidents``,
-``/v1/blocks/check``, ``/v1/prompts``) and what the stand-ins received — and reports per scenario
+``/v1/blocks/check``, ``/v1/prompts``, ``/v1/models/check``) and what the stand-ins received — and reports per scenario
 whether it was detected and acted on.
 """
 
@@ -30,8 +30,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from detectors.config import SHIPPED, DetectorConfig, enable, load_config, to_yaml
-from demo.traffic import (ATTACKERS, END_MIN, LATENCY_MODEL, SCENARIOS, SURGE_PROMPT, WHALE,
-                                  Scenario, SyntheticApp, sim_start)
+from demo.traffic import (ATTACKERS, END_MIN, LATENCY_MODEL, SCENARIOS, SURGE_PROMPT, UPDATE_MODEL, WHALE,
+                          Scenario, SyntheticApp, sim_start)
 from demo.standins import PagerDutyStandin, SlackStandin
 
 TRACEWATCH = str(Path(sys.executable).with_name("tracewatch"))
@@ -40,7 +40,8 @@ TRACEWATCH = str(Path(sys.executable).with_name("tracewatch"))
 #: budget finding names). Your own ``TRACEWATCH_DETECTORS`` is used as it is.
 OPT_IN = ("budget_user_daily",)
 KIND_OF = {"cost_spike": ("budget", "cost", "runaway"), "latency_regression": ("latency",),
-           "hallucination_surge": ("quality",), "injection_campaign": ("injection",)}
+           "hallucination_surge": ("quality",), "injection_campaign": ("injection",),
+           "provider_model_update": ("model_update",)}
 
 
 class OutboundSettings(Protocol):
@@ -80,6 +81,7 @@ class Outcome:
     slack: bool = False
     block: bool = False
     rollback: bool = False
+    pin: bool = False
 
     @property
     def handled(self) -> bool:
@@ -303,7 +305,7 @@ class Demo:
                 self.live.phase = "time is up"
                 break
             if self._all_handled() and all(self.started.values()):
-                self.live.phase = "all four scenarios handled"
+                self.live.phase = "all five scenarios handled"
                 break
             if sim >= start + span + 300 and all(o.detected for o in self.live.outcomes.values()):
                 self.live.phase = "traffic over; waiting for actions"
@@ -405,6 +407,13 @@ class Demo:
                     out.rollback = True
                     app.production_version = "3"  # the application serves what production names
                     self.say(f"[green]rolled back[/green] {SURGE_PROMPT}: production → 3")
+        if "pin" in s.expect and not out.pin:
+            r = await client.get("/v1/models/check", params={"model": UPDATE_MODEL})
+            pin = r.json().get("pin") if r.status_code == 200 else None
+            if pin and str(pin.get("created_by", "")).startswith("runbook:"):  # pinned back, not by the demo
+                out.pin = True
+                app.pins[UPDATE_MODEL] = pin["use"]  # the application requests what the check names
+                self.say(f"[green]pinned[/green] {UPDATE_MODEL} back to {pin['use']} (/v1/models/check)")
 
     async def _actions_of(self, client: httpx.AsyncClient, s: Scenario, out: Outcome, incident_id: str) -> None:
         try:
@@ -432,6 +441,8 @@ def _belongs(s: Scenario, incident: dict[str, Any]) -> bool:
         return target.get("model") == LATENCY_MODEL or LATENCY_MODEL in incident["series"]
     if s.name == "hallucination_surge":
         return target.get("prompt_id") == SURGE_PROMPT or SURGE_PROMPT in incident["series"]
+    if s.name == "provider_model_update":
+        return target.get("model") == UPDATE_MODEL
     return target.get("user_id") in ATTACKERS or any(a in incident["series"] for a in ATTACKERS)
 
 

@@ -1,4 +1,4 @@
-"""The demo's synthetic application: realistic LLM traffic in compressed event time, with four incidents.
+"""The demo's synthetic application: realistic LLM traffic in compressed event time, with five incidents.
 
 Event time runs ``speed`` times faster than the wall clock (60: one wall second is one simulated
 minute), so the detectors learn their baselines in seconds. The plan, in simulated minutes:
@@ -10,14 +10,18 @@ minute), so the detectors learn their baselines in seconds. The plan, in simulat
   are flagged ``hallucination``; the app serves whichever version the ``production`` label names, so a
   rollback to 3 ends the surge;
 - ``injection_campaign`` at 68: four users send prompt-injection attempts for 8 minutes;
-- the run ends at 90.
+- ``provider_model_update`` at 78: the provider answers ``gpt-4o-mini`` with a new snapshot
+  (``response_model``) whose answers are half as long, a quarter of them flagged ``hallucination``
+  (the model_update detector needs an hour and a quarter of reference first); the app requests
+  whatever ``/v1/models/check`` names, so a pin back to the old snapshot ends it;
+- the run ends at 96.
 
 >>> app = SyntheticApp(start=1_767_254_400.0, seed=3)
 >>> events = app.events_until(app.start + 60)
 >>> 80 < len(events) < 160, sorted({e["model"] for e in events})
 (True, ['claude-sonnet', 'gpt-4o', 'gpt-4o-mini'])
 >>> [s.name for s in SCENARIOS]
-['cost_spike', 'latency_regression', 'hallucination_surge', 'injection_campaign']
+['cost_spike', 'latency_regression', 'hallucination_surge', 'injection_campaign', 'provider_model_update']
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ MODELS = {  # model: (provider, USD per token, median latency ms, share of traff
     "claude-sonnet": ("anthropic", 6e-6, 1100.0, 0.35),
     "gpt-4o-mini": ("openai", 0.4e-6, 500.0, 0.30),
 }
+SERVED = {"gpt-4o": "gpt-4o-2024-08-06", "claude-sonnet": "claude-sonnet-4-20250514",
+          "gpt-4o-mini": "gpt-4o-mini-2024-07-18"}  # the snapshot that answers each name
+UPDATE_MODEL = "gpt-4o-mini"
+UPDATE_SERVED = "gpt-4o-mini-2025-03-01"  # the provider's new snapshot in the update scenario
 FEATURES = [("support", "chat", 0.45), ("support", "summarize", 0.2), ("search", "answer", 0.35)]
 PROMPTS = {"chat": "support-chat", "summarize": "support-summary", "answer": "search-answer"}
 SURGE_PROMPT = "support-chat"
@@ -71,8 +79,10 @@ SCENARIOS = [
     Scenario("latency_regression", f"latency regression of {LATENCY_MODEL}", 42, 12, ("page", "slack")),
     Scenario("hallucination_surge", f"hallucination surge on {SURGE_PROMPT} v4", 54, 36, ("rollback", "slack")),
     Scenario("injection_campaign", f"injection campaign ({len(ATTACKERS)} users)", 68, 8, ("block", "slack")),
+    Scenario("provider_model_update", f"provider update of {UPDATE_MODEL}: shorter answers, more hallucinations",
+             78, 18, ("pin", "slack")),
 ]
-END_MIN = 90.0
+END_MIN = 96.0
 
 
 def sim_start(now: float, span_s: float) -> float:
@@ -84,7 +94,8 @@ def sim_start(now: float, span_s: float) -> float:
 
 
 class SyntheticApp:
-    """Generates the traffic; ``production_version`` is what the app serves for ``support-chat``."""
+    """Generates the traffic; ``production_version`` is what the app serves for ``support-chat``, and
+    ``pins`` the version it requests instead of a model name (what ``/v1/models/check`` answers)."""
 
     def __init__(self, start: float, seed: int = 7, rate: float = RATE) -> None:
         self.start = start
@@ -95,6 +106,7 @@ class SyntheticApp:
                       (("whale", SCENARIOS[0]), ("attack", SCENARIOS[3]))}
         self._n = 0
         self.production_version = "3"
+        self.pins: dict[str, str] = {}
         self.users = [f"u-{i:03d}" for i in range(300)]
 
     def active(self, name: str, t: float) -> bool:
@@ -125,21 +137,28 @@ class SyntheticApp:
         self._n += 1
         prompt = PROMPTS[feature[1]]
         version = self.production_version if prompt == SURGE_PROMPT else "3"
+        requested = self.pins.get(model, model)
+        served = SERVED.get(requested, requested)
+        if requested == UPDATE_MODEL and self.active("provider_model_update", t):
+            served = UPDATE_SERVED
         return {
             "trace_id": f"demo-{self._n:07d}", "span_id": f"sp-{self._n:07d}",
             "timestamp": datetime.fromtimestamp(t, tz=timezone.utc).isoformat(),
             "app": feature[0], "feature": feature[1], "environment": "prod",
-            "model": model, "provider": MODELS[model][0], "prompt_id": prompt, "prompt_version": version,
+            "model": requested, "response_model": served, "provider": MODELS[model][0],
+            "prompt_id": prompt, "prompt_version": version,
             "user_id": user, "session_id": f"{user}-s{int((t - self.start) // 1800)}",
         }
 
     def _call(self, event: dict[str, Any], t: float, tokens_x: float = 1.0) -> dict[str, Any]:
         rng = self._rng
-        _provider, price, latency, _share = MODELS[event["model"]]
+        family = max((m for m in MODELS if event["model"].startswith(m)), key=len)  # a pinned version: its model
+        _provider, price, latency, _share = MODELS[family]
+        updated = event["response_model"] == UPDATE_SERVED
         inp = int(rng.lognormvariate(6.5, 0.5) * tokens_x)
-        out = int(rng.lognormvariate(5.0, 0.6))
+        out = max(1, int(rng.lognormvariate(5.0, 0.6) * (0.5 if updated else 1.0)))
         lat = rng.lognormvariate(math.log(latency), 0.3)
-        if event["model"] == LATENCY_MODEL and self.active("latency_regression", t):
+        if family == LATENCY_MODEL and self.active("latency_regression", t):
             lat *= 3.5
         status = "ok"
         if rng.random() < 0.004:
@@ -148,6 +167,8 @@ class SyntheticApp:
         bad_rate = 0.02
         if event["prompt_id"] == SURGE_PROMPT and event["prompt_version"] == "4":
             bad_rate = 0.2
+        if updated:
+            bad_rate = max(bad_rate, 0.25)
         if rng.random() < bad_rate:
             flags.append("hallucination")
         event.update({

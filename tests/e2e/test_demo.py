@@ -16,14 +16,15 @@ EXPECTED = {  # scenario → the actions its runbook takes
     "latency_regression": {"page", "slack"},
     "hallucination_surge": {"rollback", "slack"},
     "injection_campaign": {"block", "slack"},
+    "provider_model_update": {"pin", "slack"},
 }
 
 
 @pytest.mark.e2e
-def test_demo_detects_and_acts_on_all_four_scenarios(tmp_path: Path) -> None:
+def test_demo_detects_and_acts_on_all_five_scenarios(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEWATCH_")}  # stand-ins, embedded broker
-    result = subprocess.run([TRACEWATCH, "demo", "--duration", "115", "--json"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run([TRACEWATCH, "demo", "--duration", "130", "--json"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=200)
     assert result.stdout, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     rows = {row["scenario"]: row for row in summary["scenarios"]}
