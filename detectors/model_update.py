@@ -274,8 +274,9 @@ class ModelUpdate(Calibrated):
         pref: list[list[float]] = [[0.0, 0.0, 0.0, 0.0] for _ in self._pnames]
         for entry in self._ring:
             for part in (entry[2] if len(entry) > 2 else []):
-                _add(pref[part[0]], part[1:5])
-                _add(pref[part[0]], part[5:9])
+                if part[0] < len(pref):
+                    _add(pref[part[0]], part[1:5])
+                    _add(pref[part[0]], part[5:9])
         self._pref = [[_round(x, 4) for x in ref] for ref in pref]
 
     # ---- the per-prompt comparison ------------------------------------------------------------------
