@@ -80,6 +80,26 @@ def scan_cost(scanner: InjectionScanner, texts: list[str], rounds: int = 5) -> d
             "n": len(samples)}
 
 
+def scan_cost_min(scanner: InjectionScanner, texts: list[str], rounds: int = 7) -> dict:
+    """CPU µs per scan, the minimum of ``rounds`` scans of each text (what the text itself costs,
+    with most of a shared machine's noise removed): p50, p90 and p99 over the texts."""
+    for t in texts:
+        scanner.scan(t)
+    clock = time.thread_time_ns
+    mins = []
+    for t in texts:
+        best = None
+        for _ in range(rounds):
+            start = clock()
+            scanner.scan(t)
+            took = clock() - start
+            best = took if best is None else min(best, took)
+        mins.append(best / 1000)
+    mins.sort()
+    n = len(mins)
+    return {"p50_us": mins[n // 2], "p90_us": mins[int(0.9 * n)], "p99_us": mins[int(0.99 * (n - 1))], "n": n}
+
+
 def texts_2kb(rows: list[dict]) -> list[str]:
     """Report-split texts cut or padded (with a benign support prompt) to 2048 characters."""
     out = []
@@ -139,11 +159,12 @@ def main(argv: list[str] | None = None) -> dict:
             drops[other] = before - acc
         table[name]["forgetting"] = max(drops.values()) if drops else 0.0
     cost = scan_cost(base, texts_2kb(report))
+    cost_min = scan_cost_min(base, texts_2kb(report))
     fixed = PROMPT_2KB[:2048]
     cost_fixed = scan_cost(base, [fixed] * 200)
     result = {
         "train_rows": len(train), "report_rows": len(report), "table": table,
-        "scan_2kb": cost, "scan_2kb_fixed_prompt": cost_fixed, "model_memory": model_memory(),
+        "scan_2kb": cost, "scan_2kb_min_per_text": cost_min, "scan_2kb_fixed_prompt": cost_fixed, "model_memory": model_memory(),
         # the keys bench/__main__.py prints
         "before_feedback": table["all"]["out_of_the_box"], "after_feedback": table["all"]["out_of_the_box"],
         "scan_2kb_benign_us": cost_fixed["p50_us"], "scan_2kb_attack_us": cost["p99_us"],
@@ -175,7 +196,10 @@ def markdown(result: dict) -> str:
     c, f, m = result["scan_2kb"], result["scan_2kb_fixed_prompt"], result["model_memory"]
     lines += ["", f"CPU per scan of a 2 KB text (thread time, {c['n']} scans of report texts cut or padded to 2 KB): "
               f"p50 {c['p50_us']:.0f} µs, p99 {c['p99_us']:.0f} µs; the fixed 2 KB support prompt: p50 "
-              f"{f['p50_us']:.0f} µs, p99 {f['p99_us']:.0f} µs. Model weights in memory: "
+              f"{f['p50_us']:.0f} µs, p99 {f['p99_us']:.0f} µs; per text, the minimum of 7 scans (most of the "
+              f"machine's noise removed), over the {result['scan_2kb_min_per_text']['n']} texts: p50 "
+              f"{result['scan_2kb_min_per_text']['p50_us']:.0f} µs, p90 {result['scan_2kb_min_per_text']['p90_us']:.0f} µs, "
+              f"p99 {result['scan_2kb_min_per_text']['p99_us']:.0f} µs. Model weights in memory: "
               f"{m['weights_bytes'] / 2 ** 20:.1f} MiB (peak while loading {m['load_peak_bytes'] / 2 ** 20:.1f} MiB)."]
     return "\n".join(lines)
 
