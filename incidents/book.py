@@ -38,6 +38,10 @@ class IncidentPolicy:
     resolve_after_s: float = 300.0  # quiet time (event time) before an incident resolves on its own
     reopen_within_s: float = 900.0  # a finding this soon after an auto-resolve reopens the incident
     min_severity: str = "warning"  # findings below this are kept on open incidents but open none
+    # Incidents of these kinds wait for a decision instead of resolving when quiet: a provider model
+    # update is reported once, and is over only when someone pins the old version back or adopts the new
+    # one (pin_model / unpin_model, the API, the CLI, the Slack button) or resolves the incident.
+    decided_kinds: frozenset[str] = frozenset({"model_update"})
 
 
 def incident_id_for(key: str, number: int) -> str:
@@ -116,11 +120,12 @@ class IncidentBook:
         return []
 
     def tick(self, now: float, keys: list[str] | None = None) -> list[IncidentEvent]:
-        """Resolve incidents whose condition has been clear for ``resolve_after_s`` as of ``now``."""
+        """Resolve incidents whose condition has been clear for ``resolve_after_s`` as of ``now`` (not
+        those of the ``decided_kinds``)."""
         events = []
         for key in list(keys if keys is not None else self.store.keys()):
             incident = self.get(key)
-            if incident is None or incident.state == "resolved":
+            if incident is None or incident.state == "resolved" or incident.kind in self.policy.decided_kinds:
                 continue
             if now - incident.last_finding_at >= self.policy.resolve_after_s:
                 events.append(self._close(incident, now, "auto"))

@@ -78,6 +78,17 @@ def test_auto_resolve_after_quiet_time_and_not_before():
     assert book.tick(now=1000) == []
 
 
+def test_a_model_update_waits_for_a_decision_and_does_not_resolve_when_quiet():
+    book = IncidentBook({}, IncidentPolicy(resolve_after_s=300))
+    update = Finding(time=100, detector="model_update", kind="model_update", series="model=gpt-4o",
+                     severity="warning", score=1.0, target=Target(model="gpt-4o"))
+    book.on_finding(update)
+    book.on_finding(finding(100))
+    assert events(book.tick(now=10_000)) == ["resolved"]  # the latency incident only
+    assert book.get(update.incident_key).state == "open"
+    assert events([book.resolve(update.incident_key, by="runbook:provider-model-update", now=10_001)]) == ["resolved"]
+
+
 def test_flapping_series_reopens_instead_of_opening_anew():
     book = IncidentBook({}, IncidentPolicy(resolve_after_s=60, reopen_within_s=600))
     first = book.on_finding(finding(0))[0].incident.id
