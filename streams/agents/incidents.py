@@ -119,7 +119,7 @@ def register(tw: "Tracewatch") -> None:
         now = time.time()
         for key in list(tw.incident_table.keys()):
             incident = book.get(key)
-            if incident is None or incident.state == "resolved":
+            if incident is None or incident.state == "resolved" or incident.kind in tw.incident_policy.decided_kinds:
                 continue
             idle = now - last_received.setdefault(key, now)
             if idle >= tw.incident_policy.resolve_after_s:
