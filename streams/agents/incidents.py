@@ -18,8 +18,6 @@ import orjson
 from detectors.finding import Finding
 from incidents.incident import IncidentChange
 from streams import topics
-from incidents.book import IncidentBook
-from runbooks.pipeline import Pipeline
 from streams.records import RecordError, incident_value, read_findings_value
 
 if TYPE_CHECKING:
@@ -67,9 +65,8 @@ def _updated_at(raw: str) -> float:
 
 def register(tw: "Tracewatch") -> None:
     app = tw.app
-    book = IncidentBook(IncidentStore(tw), tw.incident_policy)
-    # The one data flow; this agent drives its incidents stage, the runbook agent its runbooks stage.
-    pipeline = tw.pipeline = Pipeline(book=book, prices=tw.prices, suite=tw.suite)
+    pipeline = tw.pipeline  # this agent drives its incidents stage
+    book = pipeline.book
     incidents_mirror = next(m for m in tw.mirrors if m.topic == topics.INCIDENTS)
     tw.incident_book = book
     last_received: dict[str, float] = {}  # wall time of the last message per key, for idle ticks

@@ -35,7 +35,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 from streams.coverage import COVERED_HEADER, Cover, part_cover
-from traces.decode import DecodeError, Decoded, decode
+from traces.decode import DecodeError, Decoded
 from traces.events import TraceEvent
 from streams.topics import KeyPartitioner, bootstrap_of
 
@@ -77,7 +77,7 @@ def decode_message(tw: "Tracewatch", topic: str, raw: bytes | None) -> Decoded:
         raise DecodeError("empty message (no value): publish one JSON trace event or an array of them")
     fmt = message_format(topic, raw, tw)
     limit = tw.settings.max_message_bytes if fmt == "json" else max(tw.settings.max_message_bytes, 8 << 20)
-    return decode(raw, fmt, max_bytes=limit)
+    return tw.pipeline.decode(raw, fmt, max_bytes=limit)  # decoded and priced
 
 
 class Source:
@@ -297,7 +297,7 @@ class Ingest:
             tw.metrics.events_refolds_skipped.inc(len(decoded.events))
         findings = []
         for event in decoded.events:
-            if event.cost_usd is None and not tw.prices.apply(event):
+            if event.cost_usd is None:  # (the price table has no price for its model)
                 tw.metrics.cost_unknown.inc()
             bucket = math.floor(event.timestamp.timestamp() / bucket_s) * bucket_s
             if bucket not in first:

@@ -102,7 +102,7 @@ def fallback_context(execution: Execution, step: StepState, ports: Ports) -> Act
 def register(tw: "Tracewatch") -> None:
     engine = build_engine(tw)
     tw.engine = engine
-    pipeline = tw.pipeline
+    pipeline = tw.pipeline  # this agent drives its runbooks stage
     pipeline.engine = engine
     actions_mirror = next(m for m in tw.mirrors if m.topic == topics.ACTIONS)
     partitioner = DefaultPartitioner()

@@ -22,10 +22,12 @@ import pytest
 from detectors.base import BucketSummary
 from detectors.config import build_suite, enable, load_config
 from detectors.suite import SeriesState
+from incidents.book import IncidentBook
+from runbooks.pipeline import Pipeline
 from streams.agents.ingest import Ingest
 from streams.coverage import COVERED_HEADER, Cover, part_cover
-from traces.events import TraceEvent
 from streams.topics import KeyPartitioner
+from traces.events import TraceEvent
 
 PARTITIONS = 4
 SOURCES = 2
@@ -59,7 +61,7 @@ def service(suite) -> SimpleNamespace:
         traces=_Topic(name="tracewatch.traces"), otlp=_Topic(name="tracewatch.otlp"), suite=suite,
         settings=SimpleNamespace(partitions=PARTITIONS, max_message_bytes=1 << 20, otlp_encoding="auto",
                                  future_tolerance_s=300.0),
-        deadletter=SimpleNamespace(send=send), prices=SimpleNamespace(apply=lambda e: True),
+        deadletter=SimpleNamespace(send=send), pipeline=Pipeline(book=IncidentBook({}), suite=suite),
         metrics=SimpleNamespace(events=_Counter(), deadletter=_Counter(), cost_unknown=_Counter(),
                                 events_refolds_skipped=_Counter(), observe_message=lambda e, s: None),
         send_finding=None)

@@ -7,6 +7,8 @@ from types import SimpleNamespace
 
 from faust.types import TP
 
+from incidents.book import IncidentBook
+from runbooks.pipeline import Pipeline
 from streams.agents.ingest import BEHIND_UNKNOWN, Ingest
 
 
@@ -79,8 +81,8 @@ def test_handle_records_offset_and_latest_event_time_even_for_bad_input():
     tw.deadletter = SimpleNamespace(send=send)
     tw.metrics = SimpleNamespace(events=_Counter(), deadletter=_Counter(), cost_unknown=_Counter(),
                                  observe_message=lambda events, seconds: None)
-    tw.prices = SimpleNamespace(apply=lambda event: True)
     tw.suite = SimpleNamespace(observe=lambda event: [], bucket_s=5.0)
+    tw.pipeline = Pipeline(book=IncidentBook({}))
     asyncio.run(ing.handle("tracewatch.traces", 3, 7, b'[{"trace_id":"a","timestamp":2000,"model":"m"},'
                                                         b'{"trace_id":"b","timestamp":1500,"model":"m"}]'))
     asyncio.run(ing.handle("tracewatch.traces", 3, 8, b"not json"))
