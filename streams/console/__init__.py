@@ -11,11 +11,13 @@ changes always need it (``Authorization: Bearer``, typed by the user, never a co
 
 from __future__ import annotations
 
+import logging
 import time
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from faust.web import Request, Response
 
 from streams.web_base import ID, ApiView, authorized
@@ -23,6 +25,7 @@ from streams.web_base import ID, ApiView, authorized
 if TYPE_CHECKING:
     from streams.app import Tracewatch
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript",
                  ".css": "text/css", ".LICENSE": "text/plain"}
@@ -32,6 +35,9 @@ SECURITY_HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "n
                     "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY", "Cache-Control": "no-cache"}
 #: the console's routes: each answers with the same page, which draws the view its path names
 PAGES = ("/", "/incidents", f"/incidents/{{incident_id:{ID}}}", "/blocks", "/prompts", "/runbooks", "/detectors")
+#: marks a request one worker passed to the series' owner; the owner answers it from what it has
+ROUTED_HEADER = "X-Tracewatch-Routed"
+ROUTE_TIMEOUT = aiohttp.ClientTimeout(total=5)
 MAX_SERIES_COUNTED = 200_000
 MAX_RUNS_SHOWN = 5
 STARTED_AT = time.time()  # findings per hour are counted since this process started
@@ -84,7 +90,13 @@ def register(tw: "Tracewatch") -> None:
             incident = tw.view.get(incident_id)
             if incident is None:
                 return self.error(404, f"no incident {incident_id}")
-            return self.json(series_of(tw, incident))
+            answer = series_of(tw, incident)
+            if answer["owned_here"] or request.headers.get(ROUTED_HEADER):
+                return self.json(answer)
+            routed = await from_owner(tw, incident.key, request)  # the worker that judges the series
+            if routed is None:
+                return self.json(answer)  # (no owner known or reachable: the findings' evidence answers)
+            return self.bytes(routed, content_type="application/json")
 
     @app.page("/v1/runbooks")
     class Runbooks(ConsoleView):
@@ -99,6 +111,30 @@ def register(tw: "Tracewatch") -> None:
             if not may_read(tw, request):
                 return self.refuse_read()
             return self.json({"detectors": detectors_of(tw)})
+
+
+async def from_owner(tw: "Tracewatch", series_key: str, request: Request) -> bytes | None:
+    """The series answer of the worker that owns ``series_key``'s partition of the series-state table
+    (its history lives there, in memory), or None. One hop only (``ROUTED_HEADER``): two workers that
+    disagree about the owner during a rebalance cannot send a request back and forth."""
+    app = tw.app
+    try:
+        owner = app.router.key_store(tw.series_state.name, series_key.encode())
+    except Exception:  # noqa: BLE001 - no assignment yet (KeyError), or a rebalance in progress
+        return None
+    me = app.conf.canonical_url
+    if not owner.host or (owner.host, owner.port) == (me.host, me.port):
+        return None
+    headers = {ROUTED_HEADER: "1"}
+    if "Authorization" in request.headers:
+        headers["Authorization"] = request.headers["Authorization"]
+    try:
+        async with app.http_client.get(request.url.with_scheme(owner.scheme or "http").with_host(owner.host)
+                                       .with_port(owner.port), headers=headers, timeout=ROUTE_TIMEOUT) as reply:
+            return await reply.read() if reply.status == 200 else None
+    except Exception:  # noqa: BLE001 - the owner is gone or slow: answer with what this worker has
+        log.info("series history of %s: the owner %s did not answer", series_key[:80], owner)
+        return None
 
 
 def series_of(tw: "Tracewatch", incident: Any) -> dict[str, Any]:

@@ -95,6 +95,14 @@ def test_a_second_worker_joins_and_leaves(broker, start_worker, worker_env, page
                  message="the quality incident")
     keys = [i["key"] for i in incidents(first)]
     assert len(keys) == len(set(keys))
+    # The console's plot of a series incident: only the worker that judges the series has its history,
+    # the other asks that one for it (issue 17) — so both draw it.
+    latency = next(i for i in incidents(first) if i["kind"] == "latency")
+    for worker in (first, second):
+        plot = wait_for(lambda: (a := httpx.get(f"{worker.url}/v1/incidents/{latency['id']}/series",
+                                                headers={"Authorization": "Bearer t"}, timeout=10).json())
+                        ["points"] and a, timeout=60, message="the latency series' history")
+        assert plot["owned_here"] and len(plot["points"]["t"]) >= 3
     for key, incident_id in opened_before.items():
         assert {i["key"]: i["id"] for i in incidents(first)}[key] == incident_id
     assert_one_page_per_execution(first, pagerduty_double)
