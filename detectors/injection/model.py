@@ -56,6 +56,7 @@ FEEDBACK_L2 = 1e-3  # learn_many: pull of the change towards zero (per unit of b
 REPLAY_WEIGHT = 1.0  # learn_many: weight of the replay sample against the batch
 FEEDBACK_MARGIN = 2.0  # learn_many: log-odds margin beyond which a text no longer pulls
 DF_SCALE = 10.0  # learn_many: the pull on a bucket grows by 1 per DF_SCALE training texts that have it
+REPLAY_ANCHOR = True  # learn_many: replay texts are held where they are, not pushed to the margin (see learn_many)
 BIAS_PULL = 100.0  # learn_many: the bias is held this much harder than the weights
 N_REF = 1024  # n-grams up to which a text's weights are divided by sqrt(n); beyond, by n / sqrt(N_REF)
 
@@ -242,7 +243,7 @@ class HashedLinearModel:
     def learn_many(self, forms: list[bytes], labels: list[int], *, replay: list[tuple[bytes, int]] = (),
                    l2: float = FEEDBACK_L2, replay_weight: float = REPLAY_WEIGHT,
                    margin: float = FEEDBACK_MARGIN, df_scale: float = DF_SCALE,
-                   offsets: list[float] | None = None) -> None:
+                   offsets: list[float] | None = None, anchor: bool = REPLAY_ANCHOR) -> None:
         """Learn a batch: a regularised logistic fit of a sparse change to the current weights.
 
         Minimises ``mean(log-loss on the batch) + replay_weight * mean(log-loss on replay)
@@ -250,7 +251,11 @@ class HashedLinearModel:
         too), with scipy's L-BFGS. ``offsets`` (per batch text) are added to its log-odds: the
         scanner passes its rule weights, so feedback moves the score it reports. ``replay`` is a fixed sample of the shipped training data
         (:func:`replay_sample`): it keeps what the batch does not teach from moving, so feedback
-        for one kind of text does not make the model forget the others.
+        for one kind of text does not make the model forget the others. With ``anchor`` (the
+        default), a replay text is pulled to ``min(margin, its current margin)``: it may not get
+        worse, and the batch's n-grams are not pushed to fix what the model already gets wrong on
+        it (without that, 60 benign texts of feedback raised every other benign text's log-odds by
+        about 1.4: the replayed attacks, balanced against the batch, pushed its common words).
         """
         from scipy import optimize, sparse  # noqa: PLC0415 (feedback only; scipy comes with river)
 
@@ -289,6 +294,12 @@ class HashedLinearModel:
                               shape=(len(all_vectors), len(touched)))
         xt = x.T.tocsr()
         s = 2.0 * y - 1.0
+        # The margin each text is pulled to: the batch's ``margin``; with ``anchor``, a replay text's
+        # target is its current margin when that is smaller (it may not get worse, but the batch's
+        # n-grams are not pushed to fix what the shipped model already got wrong on it).
+        target = np.full(len(y), margin)
+        if anchor and len(rvectors):
+            target[len(vectors):] = np.minimum(margin, s[len(vectors):] * fixed[len(vectors):])
         # The pull back is stronger on n-grams that many training texts share (an EWC-like prior):
         # a common n-gram moves every text it is in, a rare one only the texts that taught it.
         pull = l2 * (1.0 + self.df[touched] / df_scale) if self.df is not None else np.full(len(touched), l2)
@@ -296,7 +307,7 @@ class HashedLinearModel:
         def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
             d, db = params[:-1], params[-1]
             m = s * (fixed + x @ d + db)
-            short = np.maximum(margin - m, 0.0)  # squared hinge: a text right by the margin pulls no more
+            short = np.maximum(target - m, 0.0)  # squared hinge: a text right by the margin pulls no more
             g = -2.0 * s * sw * short
             grad = np.empty_like(params)
             grad[:-1] = xt @ g + 2 * pull * d

@@ -123,3 +123,18 @@ def test_feedback_silences_a_rule_on_a_benign_text(fresh_scanner):
         fresh_scanner.learn(chore, 0)
     second = fresh_scanner.scan(chore)
     assert second.verdict == "benign" and second.rules == ["tool.dangerous_action.en"]
+
+
+def test_benign_feedback_does_not_raise_the_score_of_other_benign_texts(fresh_scanner):
+    # Feedback replays a sample of the training data; the replayed attacks must only be held where they
+    # are, not pushed further on the batch's n-grams (which are common words: that raised every other
+    # benign text's log-odds by about 1.4 after 60 benign texts).
+    rows = load_rows()
+    batch = [(r["text"], 0) for r in rows if r["split"] == "train" and r["set"] == "gpteacher"][:60]
+    others = [r["text"] for r in rows if r["split"] == "report" and r["label"] == 0
+              and r["set"] in ("gpteacher", "own", "deepset")][::10]
+    before = [fresh_scanner.assess(t)[2] for t in others]
+    fresh_scanner.learn_many(batch)
+    after = [fresh_scanner.assess(t)[2] for t in others]
+    assert sum(a - b for a, b in zip(after, before)) / len(others) < 0.1
+    assert sum(a > b + 0.25 for a, b in zip(after, before)) <= len(others) // 20
