@@ -125,8 +125,20 @@ def _fmt(x: float | None) -> str:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser()
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--new-user", nargs="+", metavar="SET", default=[],
+                    help="only: feedback as a new user (model trained without SET; see new_user)")
     args = ap.parse_args(argv if argv is not None else [])
     rows = load_rows()
+    if args.new_user:
+        out = [new_user(rows, name) for name in args.new_user]
+        print("| set (report split) | trained without it | after feedback with its train split | forgetting |")
+        print("| --- | --- | --- | --- |")
+        for r in out:
+            cells = [f"{_fmt(q['accuracy'])} / {_fmt(q['precision'])} / {_fmt(q['recall'])} / {_fmt(q['fpr'])}"
+                     for q in (r["before"], r["after"])]
+            print(f"| {r['set']} | {cells[0]} | {cells[1]} ({r['feedback_rows']} rows) "
+                  f"| {r['forgetting'] * 100:+.1f} pt ({r['forgetting_set']}) |")
+        return {"new_user": out}
     report = [r for r in rows if r["split"] == "report"]
     train = [r for r in rows if r["split"] == "train"]
     report_groups, train_groups = groups(report), groups(train)
@@ -171,6 +183,29 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(markdown(result) if args.markdown else markdown(result))
     return result
+
+
+def new_user(rows: list[dict], set_name: str) -> dict:
+    """Feedback as a new user gives it: a model trained on every train split *except* ``set_name``'s
+    (with its own replay sample), then ``learn_many`` with ``set_name``'s train split; quality on
+    ``set_name``'s report split before and after, and the largest accuracy drop on another set's
+    report split. Trains a model (about a minute)."""
+    from bench.train_injection import REPLAY_PER_GROUP, _stratified, train, words_form  # noqa: PLC0415
+    from detectors.injection.signatures import SignatureLibrary  # noqa: PLC0415
+
+    base_rows = [r for r in rows if r["split"] == "train" and r["set"] != set_name]
+    replay = [(words_form(r["text"])[:1024], r["label"]) for r in _stratified(base_rows, REPLAY_PER_GROUP)]
+    scanner = InjectionScanner(SignatureLibrary.load(), train(base_rows))
+    report = groups([r for r in rows if r["split"] == "report"])
+    others = [k for k in report if k != set_name and k in PUBLIC_SETS + ("own",)]
+    before = {k: quality(scanner, report[k]) for k in [set_name] + others}
+    feedback = [(r["text"], r["label"]) for r in rows if r["split"] == "train" and r["set"] == set_name]
+    scanner.learn_many(feedback, replay=replay)
+    after = {k: quality(scanner, report[k]) for k in [set_name] + others}
+    drops = {k: before[k]["accuracy"] - after[k]["accuracy"] for k in others}
+    worst = max(drops, key=drops.get)
+    return {"set": set_name, "feedback_rows": len(feedback), "before": before[set_name],
+            "after": after[set_name], "forgetting": drops[worst], "forgetting_set": worst}
 
 
 def markdown(result: dict) -> str:
