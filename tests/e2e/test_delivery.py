@@ -56,3 +56,37 @@ def test_pages_survive_a_pagerduty_outage_and_blocks_do_not_wait(broker, start_w
               for x in httpx.get(f"{worker.url}/v1/incidents/{i['id']}").json()["executions"]
               for s in x["steps"] if s["status"] == "failed" and s["type"] in ("page", "resolve_page", "slack")]
     assert failed == []  # no notification given up: the outage was far shorter than the deadline
+
+
+def test_slack_posts_survive_a_rate_limited_slack_and_blocks_do_not_wait(broker, start_worker, worker_env, budget_env,  # noqa: F811
+                                                                          pagerduty_double, slack_double):
+    slack_double.go_down(429, retry_after=2)  # Slack answers "ratelimited" with Retry-After for the whole outage
+    worker = start_worker(TRACEWATCH_API_TOKEN=API_TOKEN, **worker_env, **budget_env)
+    messages = four_scenarios()
+    publish(broker.bootstrap, messages)
+    wait_for(lambda: all_counted(worker, len(messages)), timeout=180, message="all traffic to be ingested")
+
+    # While Slack refuses: the injection campaign's attackers are blocked all the same, and the posts wait.
+    attacks = wait_for(lambda: [i for i in incidents(worker) if i["kind"] == "injection"
+                                and i["target"].get("user_id")], timeout=60, message="an injection incident")
+    attacker = attacks[0]["target"]["user_id"]
+    wait_for(lambda: httpx.get(f"{worker.url}/v1/blocks/check", params={"user_id": attacker}).json()["blocked"],
+             timeout=30, message="the attacker's block, while Slack is down")
+    wait_for(lambda: metric_value(worker.metrics(), "tracewatch_actions_total", 'action="slack",outcome="error"') >= 2,
+             timeout=120, message="Slack posts refused during the outage")
+    assert pending(worker) >= 1
+    assert slack_double.messages == []
+
+    slack_double.come_back()
+    wait_for(lambda: pending(worker) == 0, timeout=180, message="every pending notification delivered")
+
+    def slack_steps() -> list[tuple[str, str]]:
+        return [(x["execution_id"], s["status"]) for i in incidents(worker)
+                for x in httpx.get(f"{worker.url}/v1/incidents/{i['id']}").json()["executions"]
+                for s in x["steps"] if s["type"] == "slack"]
+
+    steps = slack_steps()
+    # None given up, none left behind (a step whose `when` was false is skipped, one throttled suppressed).
+    assert not [st for st in steps if st[1] in ("failed", "queued", "running", "retrying")], steps
+    posted = [st for st in steps if st[1] == "ok"]
+    assert posted and len(slack_double.messages) == len(posted)  # each post once, though all were refused first
