@@ -28,7 +28,6 @@ from streams.settings import Settings
 if TYPE_CHECKING:
     from detectors.finding import Finding
 
-log = logging.getLogger(__name__)
 
 
 def faust_app(settings: Settings, broker_url: str, *, web: bool = True) -> transport.App:
@@ -168,13 +167,6 @@ class Tracewatch:
     async def send_command(self, kind: str, incident_key: str, *, time: float, by: str | None = None) -> None:
         """A change to an incident (clear, tick, ack, resolve), routed to the worker that owns it."""
         await self.findings.send(key=incident_key.encode(), value=records.command_value(kind, time=time, by=by))
-
-    async def deadletter_record(self, topic: str, key: bytes | None, raw: bytes, reason: str) -> None:
-        """An internal record that does not read as its topic's record: kept with the reason, not lost."""
-        headers = {"tracewatch.reason": reason[:2000].encode("utf-8", "replace"), "tracewatch.topic": topic.encode()}
-        await self.deadletter.send(key=key, value=raw, headers=headers)
-        self.metrics.deadletter.labels(reason.split(":", 1)[0][:40]).inc()
-        log.warning("dead-lettered a %s record: %s", topic, reason[:200])
 
     @property
     def worker_id(self) -> str:

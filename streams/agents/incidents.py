@@ -18,6 +18,7 @@ import orjson
 from detectors.finding import Finding
 from incidents.incident import IncidentChange
 from streams import topics
+from streams.deadletter import dead_letter
 from streams.records import RecordError, incident_value, read_findings_value
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ def register(tw: "Tracewatch") -> None:
             try:
                 message = read_findings_value(key_bytes, raw)
             except RecordError as exc:
-                await tw.deadletter_record(topics.FINDINGS, key_bytes, raw, str(exc))
+                await dead_letter(tw, delivered.topic, delivered.partition, delivered.offset, delivered.value or b"",
+                                  str(exc))
                 continue
             key = key_bytes.decode()
             last_received[key] = time.time()

@@ -1,11 +1,6 @@
 """Ingest: decode, validate, price and scan each message; bad input goes to the dead-letter topic.
 
-A dead-lettered record keeps the original bytes as its value (so it can be replayed as is) and carries
-what a person needs to act on it in headers, like Kafka Connect's dead-letter queues:
-``tracewatch.reason``, ``tracewatch.topic``, ``tracewatch.partition``, ``tracewatch.offset`` and, for one
-bad item of a batch, ``tracewatch.index``. A record must always fit the broker's limit, so a value larger
-than ``DEADLETTER_VALUE_BYTES`` keeps only its first ``DEADLETTER_PREFIX_BYTES``, and the headers
-``tracewatch.truncated``, ``tracewatch.size`` and ``tracewatch.sha256`` say so and identify the original.
+A dead-lettered record keeps the original bytes and the reason (``streams.deadletter``).
 
 Exactly once across crashes (``docs/exactly-once.md``): every flush message to a series partition carries,
 per source partition read here, which of its events that partition has received (``streams.coverage``,
@@ -22,7 +17,6 @@ move a series' watermark into the future and make its later traffic look late.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import math
 import time
@@ -34,6 +28,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from streams.deadletter import dead_letter
 from streams.coverage import COVERED_HEADER, Cover, part_cover
 from traces.decode import DecodeError, Decoded
 from traces.events import TraceEvent
@@ -52,9 +47,6 @@ TAIL_CHUNK = 500  # series messages read per step when looking back for the cove
 TAIL_SCAN_MESSAGES = 50_000  # per series partition at most; older covers are not looked for
 # Kafka's default broker limit is 1,048,588 bytes per record batch: a whole original up to 900 kB leaves
 # room for the headers; anything larger keeps a prefix that is enough to see what it was.
-DEADLETTER_VALUE_BYTES = 900_000
-DEADLETTER_PREFIX_BYTES = 64 * 1024
-DEADLETTER_REASON_CHARS = 2000
 
 
 def watermark_of(report: dict[str, float | None]) -> float:
@@ -352,35 +344,8 @@ class Ingest:
     async def deadletter(
         self, topic: str, partition: int, offset: int, raw: bytes, reason: str, index: int | None
     ) -> None:
-        tw = self.tw
-        headers = {
-            "tracewatch.reason": reason[:DEADLETTER_REASON_CHARS].encode("utf-8", "replace"),
-            "tracewatch.topic": topic.encode(),
-            "tracewatch.partition": str(partition).encode(),
-            "tracewatch.offset": str(offset).encode(),
-        }
-        if index is not None:
-            headers["tracewatch.index"] = str(index).encode()
-        value = raw
-        if len(raw) > DEADLETTER_VALUE_BYTES:
-            value = raw[:DEADLETTER_PREFIX_BYTES]
-            headers.update(truncated_headers(raw))
-        key = f"{topic}:{partition}:{offset}".encode()
-        try:
-            await tw.deadletter.send(key=key, value=value, headers=headers)
-        except Exception as exc:  # noqa: BLE001 - e.g. a broker whose limit is below ours: keep the reason
-            log.warning("dead-letter record for %s[%d]@%d refused (%s); sending its first 1 kB", topic,
-                        partition, offset, type(exc).__name__)
-            headers.update(truncated_headers(raw))
-            try:
-                await tw.deadletter.send(key=key, value=raw[:1024], headers=headers)
-            except Exception:  # noqa: BLE001 - losing the record must not stop ingest; it is counted
-                log.exception("could not dead-letter %s[%d]@%d", topic, partition, offset)
-                tw.metrics.deadletter_failed.inc()
-        tw.metrics.events.labels("deadletter").inc()
-        tw.metrics.deadletter.labels(reason.split(":", 1)[0][:40]).inc()
-        log.info("dead-lettered %s[%d]@%d: %s", topic, partition, offset, reason[:200])
-
+        await dead_letter(self.tw, topic, partition, offset, raw, reason, index)
+        self.tw.metrics.events.labels("deadletter").inc()
 
 def _covers_of(taken: dict[str, tuple], partition: int, cut: tuple | None) -> bytes:
     return orjson.dumps({name: source.cover(partition, done, held, released, cut).to_json()
@@ -393,12 +358,6 @@ def _parts(items: list) -> list[tuple[bytes, Any]]:
         half = len(items) // 2
         return _parts(items[:half]) + _parts(items[half:])
     return [(blob, items[-1] if items else None)]
-
-
-def truncated_headers(raw: bytes) -> dict[str, bytes]:
-    """What identifies an original that a dead-letter record keeps only the start of."""
-    return {"tracewatch.truncated": b"true", "tracewatch.size": str(len(raw)).encode(),
-            "tracewatch.sha256": hashlib.sha256(raw).hexdigest().encode()}
 
 
 def register(tw: "Tracewatch") -> None:

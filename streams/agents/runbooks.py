@@ -23,6 +23,7 @@ from runbooks.ports import Ports
 from runbooks.templating import escape_slack
 from streams.records import RecordError, read_incident_value
 from streams import topics
+from streams.deadletter import dead_letter
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
@@ -154,7 +155,8 @@ def register(tw: "Tracewatch") -> None:
             try:
                 event = read_incident_value(message.value).runbook_event()
             except RecordError as exc:
-                await tw.deadletter_record(topics.INCIDENTS, message.key, message.value, str(exc))
+                await dead_letter(tw, message.topic, message.partition, message.offset, message.value or b"",
+                                  str(exc))
                 continue
             if event is None:
                 continue
