@@ -249,6 +249,12 @@ BENIGN_SHORT = {
 }
 
 
+def _row(text: str, label: int, lang: str, part: str = "") -> dict:
+    """One training row written here (``part``: the table it comes from, when not the templates)."""
+    return {"text": text, "label": label, "set": "own_train", "lang": lang,
+            "source": f"bench/injection_own_train.py {part}".rstrip(), "license": "project (Apache-2.0)"}
+
+
 def build(per_language: int = 60, attacks_per_language: int = 12) -> list[dict]:
     rng = random.Random(29)
     rows = []
@@ -262,11 +268,9 @@ def build(per_language: int = 60, attacks_per_language: int = 12) -> list[dict]:
             attack = i >= per_language
             message = rng.choice(ATTACKS[lang] if attack else QUERIES[lang])
             text = f"{opener}\n{body}\n\n{USER[lang]}: {message}"
-            rows.append({"text": text, "label": int(attack), "set": "own_train", "lang": lang,
-                         "source": "bench/injection_own_train.py", "license": "project (Apache-2.0)"})
+            rows.append(_row(text, int(attack), lang))
         for text in BENIGN_SHORT[lang]:
-            rows.append({"text": text, "label": 0, "set": "own_train", "lang": lang,
-                         "source": "bench/injection_own_train.py BENIGN_SHORT", "license": "project (Apache-2.0)"})
+            rows.append(_row(text, 0, lang, "BENIGN_SHORT"))
     return rows
 
 
@@ -430,9 +434,7 @@ def build_tasks(per_language: int = 40, attacks_per_language: int = 12,
             message = rng.choice(ATTACKS[lang] if attack else TASK_INPUTS[lang])
             sep = rng.choice(["\n\n", "\n", "\n\n---\n"])
             text = f"{rng.choice(TASKS[lang])}{sep}{rng.choice(TASK_LABEL[lang])}: {message}"
-            rows.append({"text": text, "label": int(attack), "set": "own_train", "lang": lang,
-                         "source": "bench/injection_own_train.py TASKS", "license": "project (Apache-2.0)"})
+            rows.append(_row(text, int(attack), lang, "TASKS"))
         for text in BENIGN_SHORT_MORE[lang]:
-            rows.append({"text": text, "label": 0, "set": "own_train", "lang": lang,
-                         "source": "bench/injection_own_train.py BENIGN_SHORT_MORE", "license": "project (Apache-2.0)"})
+            rows.append(_row(text, 0, lang, "BENIGN_SHORT_MORE"))
     return rows
