@@ -96,7 +96,9 @@ class Engine:
         self._active: set[str] = set()  # execution ids being run by this engine right now
         self._last_run: dict[tuple[str, str, str], float] = {}  # (runbook, key, event) → time
         self._resolved_at: dict[str, float] = {}  # incident key → time its incident resolved
-        self._destructive: dict[str, deque[float]] = {}  # runbook → times of destructive steps
+        # runbook → (execution, step) → when a destructive step succeeded; keyed so that observing an
+        # execution again (every rebalance) does not count its steps twice against the cap
+        self._destructive: dict[str, dict[tuple[str, str], float]] = {}
 
     # ---- entry points -----------------------------------------------------------------------------
     async def handle(self, event: IncidentEvent) -> list[Execution]:
@@ -180,7 +182,8 @@ class Engine:
         for state in execution.steps:
             action = self.actions.get(state.type)
             if state.status == "ok" and action is not None and action.destructive and state.finished_at:
-                self._destructive.setdefault(execution.runbook, deque()).append(state.finished_at)
+                self._destructive.setdefault(execution.runbook, {})[(execution.execution_id, state.index)] = \
+                    state.finished_at
         if execution.event == "resolved" and runbook is not None:
             self._resolved_at[execution.incident_key] = execution.created_at
 
@@ -365,10 +368,10 @@ class Engine:
     def _cap_reached(self, runbook: Runbook, now: float) -> bool:
         if runbook.max_destructive_per_hour is None:
             return False
-        times = self._destructive.setdefault(runbook.name, deque())
-        while times and times[0] <= now - HOUR:
-            times.popleft()
-        return len(times) >= runbook.max_destructive_per_hour
+        done = self._destructive.setdefault(runbook.name, {})
+        for step in [step for step, at in done.items() if at <= now - HOUR]:
+            del done[step]
+        return len(done) >= runbook.max_destructive_per_hour
 
     async def _step(self, runbook: Runbook, execution: Execution, index: str, step: Step) -> str:
         clock, state = self.ports.clock, execution.step(index)
@@ -420,7 +423,7 @@ class Engine:
                 state.status, state.finished_at, state.error = "ok", clock.now(), None
                 state.target, state.detail = target, dict(result.detail)
                 if action.destructive and result.outcome == "ok":
-                    self._destructive.setdefault(runbook.name, deque()).append(clock.now())
+                    self._destructive.setdefault(runbook.name, {})[(execution.execution_id, index)] = clock.now()
                 await self._audit(execution, attempt)
                 return "ok"
             attempt = Attempt(step=index, type=step.type, attempt=state.attempts, outcome="error",

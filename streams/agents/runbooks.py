@@ -114,6 +114,15 @@ def register(tw: "Tracewatch") -> None:
         all_partitions = list(range(tw.settings.partitions))
         return partitioner(execution.incident_key.encode(), all_partitions, all_partitions) in assigned
 
+    def recorded() -> list[Execution]:
+        """Every execution on record, oldest first, after the engine has learnt its throttles and caps
+        from all of them (before a restarted worker runs anything, or it would page what was throttled)."""
+        executions = sorted((Execution.model_validate(raw) for raw in list(tw.view.executions.values())),
+                            key=lambda e: e.created_at)
+        for execution in executions:
+            engine.observe(execution)
+        return executions
+
     async def resume_unfinished() -> None:
         """Resume the executions of the incidents this worker owns now that nobody is running.
 
@@ -124,9 +133,7 @@ def register(tw: "Tracewatch") -> None:
         while True:
             later = False
             # Oldest first: each incident's notifications are queued again in the order they were due.
-            for execution in sorted((Execution.model_validate(raw) for raw in list(tw.view.executions.values())),
-                                    key=lambda e: e.created_at):
-                engine.observe(execution)
+            for execution in recorded():
                 if execution.done or not owned(execution) or engine.is_running(execution.execution_id):
                     continue
                 if time.time() - execution.updated_at < RESUME_GRACE_S:
@@ -151,6 +158,7 @@ def register(tw: "Tracewatch") -> None:
     @tw.app.agent(tw.incidents, name="tracewatch.runbooks")
     async def runbook_agent(stream):  # noqa: ANN001 - Faust stream
         await actions_mirror.caught_up.wait()  # know what already ran before running anything
+        recorded()
         async for message in tw.app.in_order(stream):
             try:
                 event = read_incident_value(message.value).runbook_event()

@@ -163,6 +163,21 @@ async def test_destructive_cap_per_hour(ports, clock):
     assert ex.step("0").status == "ok"
 
 
+async def test_observing_executions_again_does_not_count_their_destructive_steps_twice(ports, clock):
+    # Every rebalance makes the worker observe every execution on record again: the cap must count
+    # each destructive step once, or a few rebalances would stop protective actions.
+    outbox, log = InMemoryOutbox(), []
+    rb = runbook(steps=[{"block": {}}], max_destructive_per_hour=2)
+    engine, _ = engine_with(rb, ports, log, outbox)
+    [first] = await engine.handle(make_event(incident_id="inc-1", time=1.0))
+    for _ in range(3):
+        engine.observe(outbox.get(first.execution_id))
+    [second] = await engine.handle(make_event(incident_id="inc-2", time=2.0))
+    [third] = await engine.handle(make_event(incident_id="inc-3", time=3.0))
+    assert [first.step("0").status, second.step("0").status, third.step("0").status] == \
+        ["ok", "ok", "suppressed"]
+
+
 async def test_step_when_condition(ports):
     log = []
     rb = runbook(steps=[{"page": {}, "when": "evidence.observed > 3 * evidence.baseline"},
