@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 
@@ -27,6 +27,7 @@ class IncidentView:
         self.executions: dict[str, dict[str, Any]] = {}  # execution id → latest record
         self.executions_of: dict[str, list[str]] = {}  # incident id → execution ids, in order
         self.version = 0  # counts the records applied: the console polls it to know when to refresh
+        self.action_listeners: list[Callable[[dict[str, Any]], None]] = []  # told every execution record
 
     def apply_incident(self, key: bytes | None, value: bytes | None) -> None:
         if not value:
@@ -63,6 +64,8 @@ class IncidentView:
         if execution_id not in self.executions and incident_id:
             self.executions_of.setdefault(incident_id, []).append(execution_id)
         self.executions[execution_id] = record
+        for listener in self.action_listeners:
+            listener(record)
 
     def get(self, incident_id: str) -> Incident | None:
         """Any incident this view has seen, superseded or not."""

@@ -32,7 +32,7 @@ import logging
 import random
 import time
 from collections import deque
-from typing import Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 from incidents.incident import IncidentEvent
 from runbooks.actions.base import Action, ActionContext, ActionError
@@ -104,7 +104,8 @@ class Engine:
     async def handle(self, event: IncidentEvent) -> list[Execution]:
         """Run (or resume, or return) one execution per matching runbook; waits continue as tasks."""
         if event.event == "resolved":
-            self._resolved_at[event.incident.key] = self.ports.clock.now()
+            self._resolved_at[event.incident.key] = max(self._resolved_at.get(event.incident.key, 0.0),
+                                                        self.ports.clock.now())
         out: list[Execution] = []
         for runbook in match(self.runbooks, event):
             xid = execution_id(runbook.name, event)
@@ -175,17 +176,25 @@ class Engine:
 
     def observe(self, execution: Execution) -> None:
         """Learn throttle and cap state from a recorded execution (rebuild after a restart)."""
-        if execution.status != "suppressed":
-            key = (execution.runbook, execution.incident_key, execution.event)
-            self._last_run[key] = max(self._last_run.get(key, 0.0), execution.created_at)
-        runbook = self._by_name.get(execution.runbook)
-        for state in execution.steps:
-            action = self.actions.get(state.type)
-            if state.status == "ok" and action is not None and action.destructive and state.finished_at:
-                self._destructive.setdefault(execution.runbook, {})[(execution.execution_id, state.index)] = \
-                    state.finished_at
-        if execution.event == "resolved" and runbook is not None:
-            self._resolved_at[execution.incident_key] = execution.created_at
+        self.learn(execution.model_dump(mode="json", include={"execution_id", "runbook", "incident_key", "event",
+                                                               "status", "created_at", "steps"}))
+
+    def learn(self, record: Mapping[str, Any]) -> None:
+        """``observe`` for an execution as recorded on ``tracewatch.actions`` (its JSON object), cheap
+        enough for every record the worker mirrors. Idempotent: records are seen again after a restart
+        and a worker's own writes come back through the mirror.
+        """
+        name, key, event = record.get("runbook"), record.get("incident_key"), record.get("event")
+        created = record.get("created_at") or 0.0
+        if record.get("status") != "suppressed":
+            self._last_run[(name, key, event)] = max(self._last_run.get((name, key, event), 0.0), created)
+        for state in record.get("steps") or ():
+            action = self.actions.get(state.get("type"))
+            if state.get("status") == "ok" and action is not None and action.destructive and state.get("finished_at"):
+                self._destructive.setdefault(name, {})[(record.get("execution_id"), state.get("index"))] = \
+                    state["finished_at"]
+        if event == "resolved" and name in self._by_name:
+            self._resolved_at[key] = max(self._resolved_at.get(key, 0.0), created)
 
     # ---- running ----------------------------------------------------------------------------------
     def _suppressed(self, runbook: Runbook, event: IncidentEvent, now: float) -> str:

@@ -18,7 +18,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from runbooks.actions.base import ActionContext
 from runbooks.actions.slack import SlackParams
 from runbooks.engine import Engine
-from runbooks.execution import Execution, StepState
+from runbooks.execution import DONE_EXECUTION, Execution, StepState
 from runbooks.ports import Ports
 from runbooks.templating import escape_slack
 from streams.records import RecordError, read_incident_value
@@ -114,14 +114,14 @@ def register(tw: "Tracewatch") -> None:
         all_partitions = list(range(tw.settings.partitions))
         return partitioner(execution.incident_key.encode(), all_partitions, all_partitions) in assigned
 
-    def recorded() -> list[Execution]:
-        """Every execution on record, oldest first, after the engine has learnt its throttles and caps
-        from all of them (before a restarted worker runs anything, or it would page what was throttled)."""
-        executions = sorted((Execution.model_validate(raw) for raw in list(tw.view.executions.values())),
-                            key=lambda e: e.created_at)
-        for execution in executions:
-            engine.observe(execution)
-        return executions
+    # The engine learns throttles and caps from every execution on record as the mirror reads it, so a
+    # restarted worker knows them before it runs anything (the agent waits for the mirror to catch up).
+    tw.view.action_listeners.append(engine.learn)
+
+    def unfinished() -> list[Execution]:
+        """The executions on record not yet done, oldest first."""
+        return sorted((Execution.model_validate(raw) for raw in list(tw.view.executions.values())
+                       if raw.get("status") not in DONE_EXECUTION), key=lambda e: e.created_at)
 
     async def resume_unfinished() -> None:
         """Resume the executions of the incidents this worker owns now that nobody is running.
@@ -133,8 +133,8 @@ def register(tw: "Tracewatch") -> None:
         while True:
             later = False
             # Oldest first: each incident's notifications are queued again in the order they were due.
-            for execution in recorded():
-                if execution.done or not owned(execution) or engine.is_running(execution.execution_id):
+            for execution in unfinished():
+                if not owned(execution) or engine.is_running(execution.execution_id):
                     continue
                 if time.time() - execution.updated_at < RESUME_GRACE_S:
                     later = True
@@ -158,7 +158,6 @@ def register(tw: "Tracewatch") -> None:
     @tw.app.agent(tw.incidents, name="tracewatch.runbooks")
     async def runbook_agent(stream):  # noqa: ANN001 - Faust stream
         await actions_mirror.caught_up.wait()  # know what already ran before running anything
-        recorded()
         async for message in tw.app.in_order(stream):
             try:
                 event = read_incident_value(message.value).runbook_event()

@@ -249,6 +249,22 @@ async def test_observe_rebuilds_throttle_after_restart(ports, clock):
     assert second.status == "suppressed"
 
 
+async def test_a_restarted_engine_learns_throttles_from_the_mirrored_records(ports, clock):
+    # What a restarted worker has: the executions as JSON on tracewatch.actions, read by its mirror.
+    from incidents.view import IncidentView
+
+    outbox, log = InMemoryOutbox(), []
+    rb = runbook(throttle={"min_interval": "10m"})
+    engine, _ = engine_with(rb, ports, log, outbox)
+    [first] = await engine.handle(make_event(incident_id="inc-1"))
+    restarted, _ = engine_with(rb, ports, log, outbox)
+    view = IncidentView()
+    view.action_listeners.append(restarted.learn)
+    view.apply_action(first.incident_key.encode(), outbox.get(first.execution_id).model_dump_json().encode())
+    [second] = await restarted.handle(make_event(incident_id="inc-2", time=5.0))
+    assert second.status == "suppressed" and "throttled" in second.reason
+
+
 # ---- notifications: delivered in their own queue, retried through outages until a deadline ----------
 
 def outage(n: int, status: int = 500) -> list:
