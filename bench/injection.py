@@ -15,6 +15,7 @@ table for README.md and docs/injection.md.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -33,7 +34,8 @@ PROMPT_2KB = (
     "GB-month; egress to the internet costs 0.08 USD per GB after the first 100 GB. Support plans: "
     "Basic (email, 2 business days), Pro (chat, 4 hours), Enterprise (phone, 30 minutes, named TAM). "
 ) * 8
-PUBLIC_SETS = ("deepset", "gpteacher", "pallms", "jailbreak_wild", "extraction", "promptinject")
+PUBLIC_SETS = ("deepset", "gpteacher", "pallms", "jailbreak_wild", "extraction", "promptinject", "chatterbot",
+               "django")
 
 
 def quality(scanner: InjectionScanner, rows: list[dict]) -> dict:
@@ -118,6 +120,18 @@ def model_memory() -> dict:
     return {"weights_bytes": int(model.weights.nbytes), "load_traced_bytes": int(current), "load_peak_bytes": int(peak)}
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % Wilson score interval of a proportion ``k / n``.
+
+    >>> [round(x, 3) for x in wilson(0, 300)]
+    [0.0, 0.013]
+    """
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
 def _fmt(x: float | None) -> str:
     return "–" if x is None else f"{x:.3f}"
 
@@ -170,12 +184,18 @@ def main(argv: list[str] | None = None) -> dict:
             before = quality(base, others)["accuracy"] if name.startswith("lang:") else oob_acc[other]
             drops[other] = before - acc
         table[name]["forgetting"] = max(drops.values()) if drops else 0.0
+    benign_per_language = {}
+    for lang in LANGUAGES:
+        benign = [r for r in report if r["lang"] == lang and r["label"] == 0]
+        if benign:
+            fp = sum(base.scan(r["text"]).verdict == "injection" for r in benign)
+            benign_per_language[lang] = (len(benign), sum(r["set"] in PUBLIC_SETS for r in benign), fp)
     cost = scan_cost(base, texts_2kb(report))
     cost_min = scan_cost_min(base, texts_2kb(report))
     fixed = PROMPT_2KB[:2048]
     cost_fixed = scan_cost(base, [fixed] * 200)
     result = {
-        "train_rows": len(train), "report_rows": len(report), "table": table,
+        "train_rows": len(train), "report_rows": len(report), "table": table, "benign_per_language": benign_per_language,
         "scan_2kb": cost, "scan_2kb_min_per_text": cost_min, "scan_2kb_fixed_prompt": cost_fixed, "model_memory": model_memory(),
         # the keys bench/__main__.py prints
         "before_feedback": table["all"]["out_of_the_box"], "after_feedback": table["all"]["out_of_the_box"],
@@ -228,6 +248,12 @@ def markdown(result: dict) -> str:
         forget = row.get("forgetting")
         lines.append(f"| {name} | {q['n']} | {cell(row['signatures'])} | {cell(q)} | {cell(row.get('after_feedback'))} "
                      f"| {'–' if forget is None else f'{forget * 100:+.1f} pt' if forget else '0'} |")
+    lines += ["", "Benign texts per language behind each FPR (report split; 95 % Wilson interval; own = written "
+              "for the project):", "", "| language | benign texts (of them public) | false positives | FPR (95 % interval) |",
+              "| --- | --- | --- | --- |"]
+    for lang, (n, public, fp) in result.get("benign_per_language", {}).items():
+        low, high = wilson(fp, n)
+        lines.append(f"| {lang} | {n:,} ({public:,}) | {fp} | {fp / n:.3f} ({low:.3f}–{high:.3f}) |")
     c, f, m = result["scan_2kb"], result["scan_2kb_fixed_prompt"], result["model_memory"]
     lines += ["", f"CPU per scan of a 2 KB text (thread time, {c['n']} scans of report texts cut or padded to 2 KB): "
               f"p50 {c['p50_us']:.0f} µs, p99 {c['p99_us']:.0f} µs; the fixed 2 KB support prompt: p50 "

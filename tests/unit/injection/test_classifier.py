@@ -116,7 +116,7 @@ def test_feedback_turns_a_missed_attack_into_an_injection(fresh_scanner):
 
 
 def test_feedback_silences_a_rule_on_a_benign_text(fresh_scanner):
-    chore = "Delete all files in the tmp folder older than 30 days, as usual for the nightly job."
+    chore = "Delete all records in the staging table, we reload it every night."
     first = fresh_scanner.scan(chore)
     assert first.verdict == "injection" and first.rules == ["tool.dangerous_action.en"]
     for _ in range(20):

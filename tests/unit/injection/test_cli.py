@@ -83,7 +83,7 @@ def test_threshold_option(runner):
 
 
 def test_feedback_learns_saves_and_changes_scan(runner, tmp_path):
-    chore = "Delete all files in the tmp folder older than 30 days, as usual for the nightly job."
+    chore = "Delete all records in the staging table, we reload it every night."
     assert lines(runner.invoke(app, ["scan", chore]).stdout)[0]["verdict"] == "injection"
     path = tmp_path / "fb.csv"
     rows = "".join(f'"{chore}",0\n' for _ in range(150))
