@@ -15,7 +15,9 @@ weighs at most an hour): an hour slot keeps half its weight for ``daily_half_lif
 a running mean of the days seen before that), the calibration tail for a week, so the settings mean the
 same on 1-minute, 5-minute, hourly and sparse series.
 ``direction`` says which side counts (``up``, ``down``, ``both``), and
-``consecutive`` windows must agree before it fires.
+``consecutive`` windows must agree before it fires. With ``record_after_s`` (off by default), a window
+mean beyond every one seen (by ``record_margin`` of the range) pages at the floor ``z`` once the series
+has that much history, and is never routine.
 
 Examples
 --------
@@ -80,12 +82,13 @@ def getter(field: str) -> Callable[[Any], float | None]:
 
 class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
-                 "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp")
+                 "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp", "_range")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
               "shift_windows": 6, "daily": True, "daily_margin": 0.5, "daily_half_life_s": 864000.0,
-              "routine_decay": 0.7, "learn_alarms_after_s": 604800.0}
+              "routine_decay": 0.7, "learn_alarms_after_s": 604800.0,
+              "record_margin": 0.05, "record_after_s": 0.0}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
 
@@ -114,6 +117,7 @@ class FieldAnomaly(Calibrated):
         self._peak = []  # per hour of day: the highest score seen there, decayed per day
         self._hour = -1  # the hour of day of the last judged window
         self._alarm_learned = 0.0  # when an alarming window was last learned (``_learn_tail``; 0: never)
+        self._range = []  # [lowest, highest window mean seen, since when] (empty until the first window)
         self._tp = -1.0  # the last learned window's start (0: none yet): decays are per second between windows
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -169,6 +173,11 @@ class FieldAnomaly(Calibrated):
         if dt is None:
             dt = self._gap(window)
         self._tp = window.bucket_start
+        r = self._range
+        if r:
+            r[0], r[1] = min(r[0], x), max(r[1], x)
+        else:  # the first window (or the first after a snapshot from before records)
+            self._range = [x, x, window.bucket_start]
         if self.daily:
             self._learn_day(window, x, dt)
         if self._windows == 0:
@@ -220,17 +229,30 @@ class FieldAnomaly(Calibrated):
         if self._windows >= self.warmup:
             score, limit = self.score_one(window), self.alarm_at()
             mean = window.total / window.n
-            routine = self._routine(window, score)
-            if score >= limit and abs(mean - self._mean) >= self.min_rel_change * abs(self._mean):
+            record = score >= self.z and self._record(window, mean)
+            routine = self._routine(window, score) and not record  # a value never seen is not routine
+            if (score >= limit or record) and abs(mean - self._mean) >= self.min_rel_change * abs(self._mean):
                 self._streak += 1
                 if self._streak >= self.consecutive and not self.cooling(window.t_last) and not routine:
-                    found = self._finding(window, score, limit, mean)
+                    found = self._finding(window, score, limit, mean, record=record and score < limit)
             else:
                 self._streak = 0
             self._learn_tail(window, score, limit, dt)
             self._level_shift(score >= limit, mean)
         self.learn_one(window, dt)
         return found
+
+    def _record(self, window: BucketSummary, x: float) -> bool:
+        """Whether the window mean ``x`` is a record: beyond every window mean seen, on the watched side, by
+        more than ``record_margin`` of the range seen, once the series has ``record_after_s`` of history
+        (0: never). A value the series has never come near is news even where its own bursts keep the
+        calibrated threshold high (a bursty series' largest burst ever; a dip below its lowest)."""
+        r = self._range
+        if not self.record_after_s or not r or r[1] <= r[0] or window.bucket_start - r[2] < self.record_after_s:
+            return False
+        margin = self.record_margin * (r[1] - r[0])
+        return ((self.direction != "down" and x > r[1] + margin)
+                or (self.direction != "up" and x < r[0] - margin))
 
     def _gap(self, window: BucketSummary) -> float:
         """Seconds of event time since the last learned window (``window_s`` for the first, or after an
@@ -288,7 +310,8 @@ class FieldAnomaly(Calibrated):
             self._dev = max(self._dev, abs(self._shift_mean - self._mean) / 4)
             self._mean, self._shift = self._shift_mean, 0
 
-    def _finding(self, window: BucketSummary, score: float, limit: float, mean: float) -> Finding:
+    def _finding(self, window: BucketSummary, score: float, limit: float, mean: float, *,
+                 record: bool = False) -> Finding:
         h = self._daily_slot(window)
         usual = self._mean if h is None else self._day[h]
         side = "above" if mean >= usual else "below"
@@ -296,8 +319,9 @@ class FieldAnomaly(Calibrated):
         return self.finding(
             window, score=score, observed=mean, baseline=usual,
             summary=f"{self.field} mean {mean:.4g} is {score:.1f} deviations {side} the usual "
-                    f"{usual:.4g}",
+                    f"{usual:.4g}" + (f", beyond every window seen ({self._range[0]:.4g} to {self._range[1]:.4g})"
+                                       if record else ""),
             details={"field": self.field, "direction": self.direction, "z": round(score, 2),
                      "alarm_at": round(limit, 2), "tail_probability": float(f"{p:.3g}"),
                      "values": window.n, "windows": self._streak,
-                     "baseline": "level" if h is None else f"hour {h:02d} UTC"})
+                     "baseline": "level" if h is None else f"hour {h:02d} UTC", "record": record})

@@ -117,3 +117,53 @@ def test_a_snapshot_from_before_time_based_decay_loads():
     restored.load_state(old)
     restored.update(BucketSummary.make("a|app=x", T0 + DAY, n=1, total=100.0, t_last=T0 + DAY + 1))
     assert restored.state()["_tp"] == T0 + DAY
+
+
+def _out_of_reach(**kw) -> FieldAnomaly:
+    """A detector whose calibrated threshold no window reaches (a budget of ~nothing): only records page."""
+    return _detector(false_alarms_per_week=1e-12, **kw)
+
+
+# day 2: 110, inside the first 5 days; day 6: 113, beyond every window seen (max 110, range ~96.6 to 110,
+# margin 5 % of it); day 6 evening: 111, within the new range
+RECORDS = {(2, 12 * 3600): 110.0, (6, 12 * 3600): 113.0, (6, 18 * 3600): 111.0}
+
+
+def test_a_record_pages_at_the_floor_z_once_the_series_has_history():
+    assert _out_of_reach().alarm_at() > 15  # no spike here reaches it (z ~10-13)
+    assert _run(_out_of_reach(), 7, RECORDS) == []  # records off (the shipped default)
+    d = _out_of_reach(record_after_s=5 * DAY)
+    assert _run(d, 7, RECORDS) == [(6, 12)]  # not day 2 (too early), not 111 (no longer a record)
+    assert d.state()["_range"][1] == 113.0
+
+
+def test_a_record_below_the_floor_z_or_on_the_unwatched_side_does_not_page():
+    assert _run(_out_of_reach(record_after_s=5 * DAY, z=20), 7, RECORDS) == []
+    assert _run(_out_of_reach(record_after_s=5 * DAY, direction="down"), 7, RECORDS) == []
+    dips = {(6, 12 * 3600): 87.0}
+    assert _run(_out_of_reach(record_after_s=5 * DAY, direction="down"), 7, dips) == [(6, 12)]
+
+
+def test_a_record_is_never_routine():
+    """A dip to 80 at 02:00 (z ~20) makes 01:00-03:00 a routine up to that score; a spike to 112 at 03:00
+    scores less (z ~12) but was never seen, so it pages all the same."""
+    spikes = {(5, 2 * 3600): 80.0, (5, 3 * 3600): 112.0}
+    both = dict(record_after_s=5 * DAY, direction="both")
+    assert _run(_out_of_reach(**both), 6, spikes) == [(5, 2), (5, 3)]
+    # no record (a margin of 5 ranges): the dip still pages on its calibrated score, the spike is routine
+    assert _run(_out_of_reach(**both, record_margin=5.0), 6, spikes) == [(5, 2)]
+
+
+def test_a_snapshot_from_before_records_starts_its_range_at_the_restore():
+    d = _out_of_reach(record_after_s=5 * DAY)
+    _run(d, 6, {(2, 12 * 3600): 110.0})
+    old = {k: v for k, v in d.state().items() if k != "_range"}
+    restored = _out_of_reach(record_after_s=5 * DAY)
+    restored.load_state(old)
+    w = BucketSummary.make("a|app=x", T0 + 6 * DAY, n=1, total=100.0, t_last=T0 + 6 * DAY + 1)
+    restored.update(w)
+    assert restored.state()["_range"] == [100.0, 100.0, T0 + 6 * DAY]
+    d.update(w)
+    spike = BucketSummary.make("a|app=x", T0 + 6 * DAY + 300, n=1, total=113.0, t_last=T0 + 6 * DAY + 301)
+    assert d.update(spike).evidence.details["record"] is True  # six days of range: a record
+    assert restored.update(spike) is None  # a range of one window is no history
