@@ -44,11 +44,8 @@ The exact test on small counts (7 bad of 229 against 600 of 60,000, i.e. 1 %):
 
 from __future__ import annotations
 
-import math
 from statistics import NormalDist
 from typing import Any
-
-from scipy.stats import hypergeom  # scipy comes with river
 
 from detectors.base import EMPTY, BucketSummary, Detector
 from detectors.finding import Finding
@@ -63,6 +60,8 @@ def fisher_greater(bad: int, calls: int, ref_bad: int, ref_calls: int) -> float:
     total, k_all = calls + ref_calls, bad + ref_bad
     if calls <= 0 or bad <= 0 or bad * total <= calls * k_all:
         return 1.0
+    from scipy.stats import hypergeom  # scipy comes with river; imported here: scipy.stats takes ~1 s at start
+
     return float(hypergeom.sf(bad - 1, total, k_all, calls))
 
 

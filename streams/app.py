@@ -37,6 +37,7 @@ def faust_app(settings: Settings, broker_url: str, *, web: bool = True) -> trans
         "tracewatch",
         broker=broker_url,
         store="memory://",  # tables live in memory; their changelog topics make them durable
+        TableManager=transport.TableManager,
         datadir=str(datadir),
         autodiscover=False,
         web_enabled=web,
@@ -85,11 +86,12 @@ class Tracewatch:
 
         # ---- tables (memory store + changelog topic each) ------------------------------------------
         # series key → SeriesState snapshot; the series agent writes it in batches (streams.changelog)
-        # Its store starts with what the worker read before Faust started (streams.table_preload).
+        # Both tables' stores start with what the worker read before Faust started (streams.table_preload).
         self.series_state = self.app.Table("series-state", key_type=bytes, value_type=bytes,
                                            partitions=settings.partitions, store=f"{table_preload.SCHEME}://tables")
         self.incident_table = self.app.Table(  # incident key → latest incident of that key (JSON)
-            "incidents", key_type=str, value_type=str, partitions=settings.partitions)
+            "incidents", key_type=str, value_type=str, partitions=settings.partitions,
+            store=f"{table_preload.SCHEME}://tables")
 
         # ---- pure parts: decoders, prices, detectors, incident policy -------------------------------
         from detectors.config import build_suite, load_config

@@ -37,6 +37,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
 import faust
+from faust.tables import TableManager as FaustTableManager
 from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
@@ -312,6 +313,16 @@ class _Consumer(faust_aiokafka.Consumer):
 
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
+
+
+class TableManager(FaustTableManager):
+    """Faust's table manager without its one-second sleep at start, there for tables an agent defines
+    while starting: every tracewatch table is defined when the app is built (``streams.app``)."""
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
 
 
 class App(faust.App):

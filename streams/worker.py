@@ -93,8 +93,13 @@ def run_worker(settings: Settings, broker_url: str, *, loglevel: str = "warning"
     from streams.table_preload import preload
 
     asyncio.run(ensure_topics(broker_url, settings.partitions))
-    keys, seconds = asyncio.run(preload(broker_url, "tracewatch-series-state-changelog"))
-    log.info("series-state table: %d series read in %.1f s before Faust's recovery", keys, seconds)
+    tables = ("series-state", "incidents")
+
+    async def preload_tables() -> list[tuple[int, float]]:
+        return await asyncio.gather(*(preload(broker_url, f"tracewatch-{table}-changelog") for table in tables))
+
+    for table, (keys, seconds) in zip(tables, asyncio.run(preload_tables())):
+        log.info("%s table: %d keys read in %.1f s before Faust's recovery", table, keys, seconds)
     # Faust's worker wants a current event loop in the main thread (asyncio.run closed the last one).
     asyncio.set_event_loop(asyncio.new_event_loop())
     tw = build_service(settings, broker_url)

@@ -35,3 +35,17 @@ def test_without_a_preload_the_store_is_faust_memory_store():
     tw = build_service(Settings(_env_file=None), "kafka://127.0.0.1:9", web_enabled=False)
     assert tw.series_state.persisted_offset(TP(CHANGELOG, 0)) is None
     assert tw.series_state.get(b"a") is None
+
+
+def test_the_incident_table_starts_with_its_changelog_decoded_as_faust_would():
+    # The incident table's changelog is JSON (key and value): the store holds what Faust's own recovery
+    # would have put there, so the incident agent reads the same incidents either way.
+    changelog = "tracewatch-incidents-changelog"
+    PreloadedStore.loaded[changelog] = ({b'"budget|user_id=u-1"': b'"{\\"id\\": \\"inc-1\\"}"'},
+                                        {b'"budget|user_id=u-1"': 2}, {2: 9})
+    tw = build_service(Settings(_env_file=None), "kafka://127.0.0.1:9", web_enabled=False)
+    table = tw.incident_table
+    assert table.get("budget|user_id=u-1") == '{"id": "inc-1"}'
+    assert table.persisted_offset(TP(changelog, 2)) == 9
+    asyncio.run(table.data.on_recovery_completed({TP(changelog, 2)}, set()))
+    assert table.get("budget|user_id=u-1") == '{"id": "inc-1"}'  # its partition was given: kept
