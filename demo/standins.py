@@ -3,7 +3,8 @@
 Used by the integration and end-to-end tests (``tests/doubles``) and by ``tracewatch demo``, which has
 no real PagerDuty or Slack to talk to. Each runs an HTTP(S) server on ``127.0.0.1`` (port 0: the OS
 picks) in a background thread, so synchronous and asynchronous clients both work, records what it
-accepted, and can be told to fail the next N requests (429 with ``Retry-After``, 500, …).
+accepted, and can be told to fail the next N requests (429 with ``Retry-After``, 500, …) or to stop
+answering altogether.
 
 TLS: pass a server ``ssl.SSLContext`` (the tests make one with ``trustme``; the client trusts the CA
 via ``TRACEWATCH_CA_BUNDLE``). The ``pagerduty`` client refuses anything but ``https://``.
@@ -43,6 +44,9 @@ SLACK_BLOCK_TYPES = {"section", "context", "actions", "divider", "header", "imag
 Response = tuple[int, dict[str, str], dict[str, Any]]
 
 
+NO_ANSWER = 0  # the "status" of a silent outage: the request is held, then dropped unanswered
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -78,6 +82,7 @@ class LoopbackServer:
         return self
 
     def stop(self) -> None:
+        self.come_back()  # let requests held by a silent outage go
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -108,9 +113,16 @@ class LoopbackServer:
         with self.lock:
             self._outage = (status, retry_after)
 
-    def come_back(self) -> None:
+    def go_silent(self) -> None:
+        """An outage with no answer at all: every request is held unanswered until ``come_back()`` (the
+        client times out meanwhile), then the connection is closed without a response."""
         with self.lock:
+            self._outage = (NO_ANSWER, None)
+
+    def come_back(self) -> None:
+        with self.changed:
             self._outage = None
+            self.changed.notify_all()
 
     def pending_failures(self) -> int:
         with self.lock:
@@ -146,6 +158,10 @@ def _make_handler(owner: LoopbackServer) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             failure = owner._next_failure()
+            if failure is not None and failure[0] == NO_ANSWER:
+                owner.wait_until(lambda: owner._outage is None, timeout=600)
+                self.close_connection = True
+                return
             if failure is not None:
                 status, extra, payload = owner.failure_response(*failure)
             else:

@@ -90,3 +90,35 @@ def test_slack_posts_survive_a_rate_limited_slack_and_blocks_do_not_wait(broker,
     assert not [st for st in steps if st[1] in ("failed", "queued", "running", "retrying")], steps
     posted = [st for st in steps if st[1] == "ok"]
     assert posted and len(slack_double.messages) == len(posted)  # each post once, though all were refused first
+
+
+def test_pages_survive_a_pagerduty_that_stops_answering(broker, start_worker, worker_env, budget_env,  # noqa: F811
+                                                        pagerduty_double, slack_double):
+    # PagerDuty accepts connections and never answers: each request times out (5 s), none is recorded.
+    pagerduty_double.go_silent()
+    worker = start_worker(TRACEWATCH_API_TOKEN=API_TOKEN, **worker_env, **budget_env)
+    messages = four_scenarios()
+    publish(broker.bootstrap, messages)
+    wait_for(lambda: all_counted(worker, len(messages)), timeout=180, message="all traffic to be ingested")
+
+    spender = wait_for(lambda: [i for i in incidents(worker) if i["target"].get("user_id") == "u-spender"
+                                and i["kind"] == "budget"], timeout=60, message="the budget incident")[0]
+    wait_for(lambda: httpx.get(f"{worker.url}/v1/blocks/check", params={"user_id": "u-spender"}).json()["blocked"],
+             timeout=30, message="the block, while PagerDuty does not answer")
+    wait_for(lambda: metric_value(worker.metrics(), "tracewatch_actions_total", 'action="page",outcome="error"') >= 1,
+             timeout=120, message="a page attempt timed out")
+    assert pending(worker) >= 1
+    assert pagerduty_double.events == [] and pagerduty_double.failed_count >= 1
+
+    pagerduty_double.come_back()
+    wait_for(lambda: spender["id"] in pagerduty_double.alerts(), timeout=180, message="the page once PagerDuty answers")
+    wait_for(lambda: pending(worker) == 0, timeout=180, message="every pending notification delivered")
+    triggers = Counter(e["dedup_key"] for e in pagerduty_double.events if e["event_action"] == "trigger")
+    for incident_id, count in triggers.items():
+        executions = httpx.get(f"{worker.url}/v1/incidents/{incident_id}").json()["executions"]
+        paged = [x for x in executions for s in x["steps"] if s["type"] == "page" and s["status"] == "ok"]
+        assert count == len(paged), (incident_id, count)
+    failed = [s for i in incidents(worker)
+              for x in httpx.get(f"{worker.url}/v1/incidents/{i['id']}").json()["executions"]
+              for s in x["steps"] if s["status"] == "failed" and s["type"] in ("page", "resolve_page", "slack")]
+    assert failed == []  # timed out, retried, delivered: none given up
