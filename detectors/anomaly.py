@@ -16,8 +16,9 @@ a running mean of the days seen before that), the calibration tail for a week, s
 same on 1-minute, 5-minute, hourly and sparse series.
 ``direction`` says which side counts (``up``, ``down``, ``both``), and
 ``consecutive`` windows must agree before it fires. With ``record_after_s`` (off by default), a window
-mean beyond every one seen (by ``record_margin`` of the range) pages at the floor ``z`` once the series
-has that much history, and is never routine.
+mean beyond every one seen (by ``record_margin`` of the range), or a level (its mean over
+``record_half_life_s``) beyond every level seen, pages at ``record_z`` once the series has that much
+history, and is never routine.
 
 Examples
 --------
@@ -88,7 +89,7 @@ class FieldAnomaly(Calibrated):
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
               "shift_windows": 6, "daily": True, "daily_margin": 0.5, "daily_half_life_s": 864000.0,
               "routine_decay": 0.7, "learn_alarms_after_s": 604800.0,
-              "record_margin": 0.05, "record_after_s": 0.0}
+              "record_margin": 0.05, "record_after_s": 0.0, "record_z": 2.0, "record_half_life_s": 3600.0}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
 
@@ -117,7 +118,8 @@ class FieldAnomaly(Calibrated):
         self._peak = []  # per hour of day: the highest score seen there, decayed per day
         self._hour = -1  # the hour of day of the last judged window
         self._alarm_learned = 0.0  # when an alarming window was last learned (``_learn_tail``; 0: never)
-        self._range = []  # [lowest, highest window mean seen, since when] (empty until the first window)
+        # [lowest, highest window mean seen, since when, level, lowest, highest level seen] (empty: no window yet)
+        self._range = []
         self._tp = -1.0  # the last learned window's start (0: none yet): decays are per second between windows
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -174,10 +176,12 @@ class FieldAnomaly(Calibrated):
             dt = self._gap(window)
         self._tp = window.bucket_start
         r = self._range
-        if r:
+        if len(r) == 6:
             r[0], r[1] = min(r[0], x), max(r[1], x)
-        else:  # the first window (or the first after a snapshot from before records)
-            self._range = [x, x, window.bucket_start]
+            r[3] = self._smoothed(x, dt)
+            r[4], r[5] = min(r[4], r[3]), max(r[5], r[3])
+        else:  # the first window (or the first after a snapshot from before records, or before levels)
+            self._range = r[:3] + [x, x, x] if len(r) == 3 else [x, x, window.bucket_start, x, x, x]
         if self.daily:
             self._learn_day(window, x, dt)
         if self._windows == 0:
@@ -229,12 +233,13 @@ class FieldAnomaly(Calibrated):
         if self._windows >= self.warmup:
             score, limit = self.score_one(window), self.alarm_at()
             mean = window.total / window.n
-            record = score >= self.z and self._record(window, mean)
+            record = score >= self.record_z and self._record(window, mean, dt)
             routine = self._routine(window, score) and not record  # a value never seen is not routine
             if (score >= limit or record) and abs(mean - self._mean) >= self.min_rel_change * abs(self._mean):
                 self._streak += 1
                 if self._streak >= self.consecutive and not self.cooling(window.t_last) and not routine:
-                    found = self._finding(window, score, limit, mean, record=record and score < limit)
+                    note = self._record_note(mean, dt) if record and score < limit else ""
+                    found = self._finding(window, score, limit, mean, record=note)
             else:
                 self._streak = 0
             self._learn_tail(window, score, limit, dt)
@@ -242,17 +247,36 @@ class FieldAnomaly(Calibrated):
         self.learn_one(window, dt)
         return found
 
-    def _record(self, window: BucketSummary, x: float) -> bool:
-        """Whether the window mean ``x`` is a record: beyond every window mean seen, on the watched side, by
-        more than ``record_margin`` of the range seen, once the series has ``record_after_s`` of history
-        (0: never). A value the series has never come near is news even where its own bursts keep the
-        calibrated threshold high (a bursty series' largest burst ever; a dip below its lowest)."""
+    def _record(self, window: BucketSummary, x: float, dt: float) -> bool:
+        """Whether the window is a record: its mean ``x``, or the level (``x`` averaged over
+        ``record_half_life_s``), beyond every one seen on the watched side by more than ``record_margin`` of
+        the range seen, once the series has ``record_after_s`` of history (0: never). A value the series has
+        never come near is news even where its own bursts keep the calibrated threshold high (a bursty
+        series' largest burst ever; a dip below its lowest), and so is a level never held (a slow fall
+        to below any hour seen, which the baselines follow)."""
         r = self._range
-        if not self.record_after_s or not r or r[1] <= r[0] or window.bucket_start - r[2] < self.record_after_s:
+        if not self.record_after_s or len(r) != 6 or window.bucket_start - r[2] < self.record_after_s:
             return False
-        margin = self.record_margin * (r[1] - r[0])
-        return ((self.direction != "down" and x > r[1] + margin)
-                or (self.direction != "up" and x < r[0] - margin))
+        return self._beyond(x, r[0], r[1]) or (self.record_half_life_s > 0
+                                               and self._beyond(self._smoothed(x, dt), r[4], r[5]))
+
+    def _record_note(self, x: float, dt: float) -> str:
+        """What the finding's summary says of a record that paged."""
+        r = self._range
+        if self._beyond(x, r[0], r[1]):
+            return f", beyond every window seen ({r[0]:.4g} to {r[1]:.4g})"
+        return f"; its level {self._smoothed(x, dt):.4g} is beyond every level seen ({r[4]:.4g} to {r[5]:.4g})"
+
+    def _beyond(self, x: float, lo: float, hi: float) -> bool:
+        margin = self.record_margin * (hi - lo)
+        return hi > lo and ((self.direction != "down" and x > hi + margin)
+                            or (self.direction != "up" and x < lo - margin))
+
+    def _smoothed(self, x: float, dt: float) -> float:
+        """The level after this window: an exponentially weighted mean of window means
+        (``record_half_life_s``)."""
+        level = self._range[3]
+        return level + ew_alpha(dt, self.record_half_life_s) * (x - level) if self.record_half_life_s > 0 else x
 
     def _gap(self, window: BucketSummary) -> float:
         """Seconds of event time since the last learned window (``window_s`` for the first, or after an
@@ -311,7 +335,8 @@ class FieldAnomaly(Calibrated):
             self._mean, self._shift = self._shift_mean, 0
 
     def _finding(self, window: BucketSummary, score: float, limit: float, mean: float, *,
-                 record: bool = False) -> Finding:
+                 record: str = "") -> Finding:
+        """``record``: the summary's note on the record that paged (empty: the calibrated threshold paged)."""
         h = self._daily_slot(window)
         usual = self._mean if h is None else self._day[h]
         side = "above" if mean >= usual else "below"
@@ -319,9 +344,8 @@ class FieldAnomaly(Calibrated):
         return self.finding(
             window, score=score, observed=mean, baseline=usual,
             summary=f"{self.field} mean {mean:.4g} is {score:.1f} deviations {side} the usual "
-                    f"{usual:.4g}" + (f", beyond every window seen ({self._range[0]:.4g} to {self._range[1]:.4g})"
-                                       if record else ""),
+                    f"{usual:.4g}{record}",
             details={"field": self.field, "direction": self.direction, "z": round(score, 2),
                      "alarm_at": round(limit, 2), "tail_probability": float(f"{p:.3g}"),
                      "values": window.n, "windows": self._streak,
-                     "baseline": "level" if h is None else f"hour {h:02d} UTC", "record": record})
+                     "baseline": "level" if h is None else f"hour {h:02d} UTC", "record": bool(record)})

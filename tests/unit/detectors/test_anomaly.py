@@ -129,7 +129,7 @@ def _out_of_reach(**kw) -> FieldAnomaly:
 RECORDS = {(2, 12 * 3600): 110.0, (6, 12 * 3600): 113.0, (6, 18 * 3600): 111.0}
 
 
-def test_a_record_pages_at_the_floor_z_once_the_series_has_history():
+def test_a_record_pages_at_record_z_once_the_series_has_history():
     assert _out_of_reach().alarm_at() > 15  # no spike here reaches it (z ~10-13)
     assert _run(_out_of_reach(), 7, RECORDS) == []  # records off (the shipped default)
     d = _out_of_reach(record_after_s=5 * DAY)
@@ -137,8 +137,8 @@ def test_a_record_pages_at_the_floor_z_once_the_series_has_history():
     assert d.state()["_range"][1] == 113.0
 
 
-def test_a_record_below_the_floor_z_or_on_the_unwatched_side_does_not_page():
-    assert _run(_out_of_reach(record_after_s=5 * DAY, z=20), 7, RECORDS) == []
+def test_a_record_below_record_z_or_on_the_unwatched_side_does_not_page():
+    assert _run(_out_of_reach(record_after_s=5 * DAY, record_z=20), 7, RECORDS) == []
     assert _run(_out_of_reach(record_after_s=5 * DAY, direction="down"), 7, RECORDS) == []
     dips = {(6, 12 * 3600): 87.0}
     assert _run(_out_of_reach(record_after_s=5 * DAY, direction="down"), 7, dips) == [(6, 12)]
@@ -162,8 +162,50 @@ def test_a_snapshot_from_before_records_starts_its_range_at_the_restore():
     restored.load_state(old)
     w = BucketSummary.make("a|app=x", T0 + 6 * DAY, n=1, total=100.0, t_last=T0 + 6 * DAY + 1)
     restored.update(w)
-    assert restored.state()["_range"] == [100.0, 100.0, T0 + 6 * DAY]
+    assert restored.state()["_range"] == [100.0, 100.0, T0 + 6 * DAY, 100.0, 100.0, 100.0]
     d.update(w)
     spike = BucketSummary.make("a|app=x", T0 + 6 * DAY + 300, n=1, total=113.0, t_last=T0 + 6 * DAY + 301)
     assert d.update(spike).evidence.details["record"] is True  # six days of range: a record
     assert restored.update(spike) is None  # a range of one window is no history
+
+
+def _level_shift(w: int, s: float) -> float:
+    """Five-minute windows alternating 99 / 101, a one-window dip to 93 at noon every day (the range of
+    windows is 93 to 101; the hourly level barely moves), and on day 6 six hours at 96: inside the range of
+    windows, but a level the series never held."""
+    day, sec = divmod(s, DAY)
+    if sec == 12 * 3600:
+        return 93.0
+    if day == 6 and 3 * 3600 <= sec < 9 * 3600:
+        return 96.0
+    return 99.0 if w % 2 else 101.0
+
+
+def _feed_findings(d: FieldAnomaly, days: float, value) -> list:
+    type(d).watched = 1
+    found = []
+    for w in range(int(days * DAY / 300)):
+        t = T0 + w * 300
+        f = d.update(BucketSummary.make("a|app=x", t, n=1, total=value(w, t - T0), t_last=t + 1))
+        if f is not None:
+            found.append(f)
+    return found
+
+
+def test_a_level_never_held_is_a_record_too():
+    found = _feed_findings(_out_of_reach(record_after_s=5 * DAY, direction="down"), 7, _level_shift)
+    assert [(round((f.time - T0) / 3600) - 144, f.evidence.details["record"]) for f in found] == [(3, True)]
+    assert "is beyond every level seen" in found[0].summary
+    # the level alone (record_half_life_s: 0 judges window means only) was not a record
+    assert _feed_findings(_out_of_reach(record_after_s=5 * DAY, direction="down", record_half_life_s=0), 7,
+                          _level_shift) == []
+
+
+def test_a_snapshot_from_before_levels_keeps_its_range_and_starts_the_level():
+    d = _out_of_reach(record_after_s=5 * DAY)
+    _run(d, 1, {})
+    old = {**d.state(), "_range": d.state()["_range"][:3]}
+    restored = _out_of_reach(record_after_s=5 * DAY)
+    restored.load_state(old)
+    restored.update(BucketSummary.make("a|app=x", T0 + DAY, n=1, total=100.0, t_last=T0 + DAY + 1))
+    assert restored.state()["_range"] == old["_range"] + [100.0, 100.0, 100.0]
