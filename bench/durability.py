@@ -184,6 +184,9 @@ def build_state(store_path: Path, n_series: int, n_incidents: int, partitions: i
         put(batch, "tracewatch-incidents-changelog", table_key, table_value)
         put(batch, "tracewatch.actions", key, execution)
     total += store.append(batch)
+    # The worker that wrote them had handled every incident: its group's positions say so (else the
+    # restarted worker would run the runbooks of 10,000 incidents again, which no real restart does).
+    store.save_group_offsets({"tracewatch": {tp: end for tp, end in offsets.items() if tp[0] == "tracewatch.incidents"}})
     store.close()
     return total
 
