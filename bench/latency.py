@@ -128,10 +128,11 @@ async def incident_open_times(bootstrap: str, users: list[str]) -> dict[str, flo
 
 
 def main(quick: bool = False, rate: int = 300, batch: int = 10, fetch_wait_ms: int | None = None,
-         journal: bool = False) -> dict[str, Any]:
+         journal: bool = False, spikes: int | None = None) -> dict[str, Any]:
     """``fetch_wait_ms``: a what-if that caps every worker consumer's ``fetch_max_wait_ms`` (Faust: 1500).
-    ``journal``: the journal of ``tracewatch up`` runs beside the broker (``bench.durability``)."""
-    spikes, gap_s = (5, 2.0) if quick else (12, 2.0)
+    ``journal``: the journal of ``tracewatch up`` runs beside the broker (``bench.durability``).
+    ``spikes``: how many pages to time (default 12; 5 with ``quick``)."""
+    spikes, gap_s = (spikes or (5 if quick else 12)), 2.0
     seconds = 3.0 + spikes * gap_s + 4.0
     tag = f"{int(time.time()) % 100000}"
     with PageClock(workdir("pd")) as pages, Broker() as broker, contextlib.ExitStack() as beside:
