@@ -21,32 +21,21 @@ def pending(worker) -> float:
     return metric_value(worker.metrics(), "tracewatch_actions_pending")
 
 
-def test_pages_survive_a_pagerduty_outage_and_blocks_do_not_wait(broker, start_worker, worker_env, budget_env,
-                                                                 pagerduty_double, slack_double):
-    pagerduty_double.go_down(500)
-    worker = start_worker(TRACEWATCH_API_TOKEN=API_TOKEN, **worker_env, **budget_env)
-    messages = four_scenarios()
-    publish(broker.bootstrap, messages)
-    wait_for(lambda: all_counted(worker, len(messages)), timeout=180, message="all traffic to be ingested")
-
-    # While PagerDuty answers 500: the spender is blocked all the same, and the page is pending.
+def spender_blocked_while_paging_fails(worker, error_attempts: int) -> dict:
+    """The budget incident, its user blocked, and ``error_attempts`` page attempts failed meanwhile."""
     spender = wait_for(lambda: [i for i in incidents(worker) if i["target"].get("user_id") == "u-spender"
                                 and i["kind"] == "budget"], timeout=60, message="the budget incident")[0]
     wait_for(lambda: httpx.get(f"{worker.url}/v1/blocks/check", params={"user_id": "u-spender"}).json()["blocked"],
-             timeout=30, message="the block, while PagerDuty is down")
-    # An attempt is several requests (the client retries a 500 itself): wait for the engine's retries.
-    wait_for(lambda: metric_value(worker.metrics(), "tracewatch_actions_total", 'action="page",outcome="error"') >= 3,
-             timeout=120, message="page attempts refused during the outage")
+             timeout=30, message="the block, while PagerDuty fails")
+    wait_for(lambda: metric_value(worker.metrics(), "tracewatch_actions_total",
+                                  'action="page",outcome="error"') >= error_attempts,
+             timeout=120, message="page attempts failed during the outage")
     assert pending(worker) >= 1
-    assert metric_value(worker.metrics(), "tracewatch_actions_oldest_pending_seconds") > 0
-    steps = [s for x in httpx.get(f"{worker.url}/v1/incidents/{spender['id']}").json()["executions"]
-             for s in x["steps"] if s["type"] == "page"]
-    assert steps and all(s["status"] in ("queued", "running", "retrying") for s in steps), steps
-    assert pagerduty_double.events == []
+    return spender
 
-    pagerduty_double.come_back()
-    wait_for(lambda: spender["id"] in pagerduty_double.alerts(), timeout=120, message="the page after the outage")
-    wait_for(lambda: pending(worker) == 0, timeout=120, message="every pending notification delivered")
+
+def assert_each_page_once_and_none_given_up(worker, pagerduty_double) -> None:
+    wait_for(lambda: pending(worker) == 0, timeout=180, message="every pending notification delivered")
     triggers = Counter(e["dedup_key"] for e in pagerduty_double.events if e["event_action"] == "trigger")
     for incident_id, count in triggers.items():
         executions = httpx.get(f"{worker.url}/v1/incidents/{incident_id}").json()["executions"]
@@ -56,6 +45,28 @@ def test_pages_survive_a_pagerduty_outage_and_blocks_do_not_wait(broker, start_w
               for x in httpx.get(f"{worker.url}/v1/incidents/{i['id']}").json()["executions"]
               for s in x["steps"] if s["status"] == "failed" and s["type"] in ("page", "resolve_page", "slack")]
     assert failed == []  # no notification given up: the outage was far shorter than the deadline
+
+
+def test_pages_survive_a_pagerduty_outage_and_blocks_do_not_wait(broker, start_worker, worker_env, budget_env,
+                                                                 pagerduty_double, slack_double):
+    pagerduty_double.go_down(500)
+    worker = start_worker(TRACEWATCH_API_TOKEN=API_TOKEN, **worker_env, **budget_env)
+    messages = four_scenarios()
+    publish(broker.bootstrap, messages)
+    wait_for(lambda: all_counted(worker, len(messages)), timeout=180, message="all traffic to be ingested")
+
+    # While PagerDuty answers 500: the spender is blocked all the same, and the page is pending.
+    # An attempt is several requests (the client retries a 500 itself): wait for the engine's retries.
+    spender = spender_blocked_while_paging_fails(worker, error_attempts=3)
+    assert metric_value(worker.metrics(), "tracewatch_actions_oldest_pending_seconds") > 0
+    steps = [s for x in httpx.get(f"{worker.url}/v1/incidents/{spender['id']}").json()["executions"]
+             for s in x["steps"] if s["type"] == "page"]
+    assert steps and all(s["status"] in ("queued", "running", "retrying") for s in steps), steps
+    assert pagerduty_double.events == []
+
+    pagerduty_double.come_back()
+    wait_for(lambda: spender["id"] in pagerduty_double.alerts(), timeout=120, message="the page after the outage")
+    assert_each_page_once_and_none_given_up(worker, pagerduty_double)
 
 
 def test_slack_posts_survive_a_rate_limited_slack_and_blocks_do_not_wait(broker, start_worker, worker_env, budget_env,  # noqa: F811
@@ -101,24 +112,9 @@ def test_pages_survive_a_pagerduty_that_stops_answering(broker, start_worker, wo
     publish(broker.bootstrap, messages)
     wait_for(lambda: all_counted(worker, len(messages)), timeout=180, message="all traffic to be ingested")
 
-    spender = wait_for(lambda: [i for i in incidents(worker) if i["target"].get("user_id") == "u-spender"
-                                and i["kind"] == "budget"], timeout=60, message="the budget incident")[0]
-    wait_for(lambda: httpx.get(f"{worker.url}/v1/blocks/check", params={"user_id": "u-spender"}).json()["blocked"],
-             timeout=30, message="the block, while PagerDuty does not answer")
-    wait_for(lambda: metric_value(worker.metrics(), "tracewatch_actions_total", 'action="page",outcome="error"') >= 1,
-             timeout=120, message="a page attempt timed out")
-    assert pending(worker) >= 1
+    spender = spender_blocked_while_paging_fails(worker, error_attempts=1)
     assert pagerduty_double.events == [] and pagerduty_double.failed_count >= 1
 
     pagerduty_double.come_back()
     wait_for(lambda: spender["id"] in pagerduty_double.alerts(), timeout=180, message="the page once PagerDuty answers")
-    wait_for(lambda: pending(worker) == 0, timeout=180, message="every pending notification delivered")
-    triggers = Counter(e["dedup_key"] for e in pagerduty_double.events if e["event_action"] == "trigger")
-    for incident_id, count in triggers.items():
-        executions = httpx.get(f"{worker.url}/v1/incidents/{incident_id}").json()["executions"]
-        paged = [x for x in executions for s in x["steps"] if s["type"] == "page" and s["status"] == "ok"]
-        assert count == len(paged), (incident_id, count)
-    failed = [s for i in incidents(worker)
-              for x in httpx.get(f"{worker.url}/v1/incidents/{i['id']}").json()["executions"]
-              for s in x["steps"] if s["status"] == "failed" and s["type"] in ("page", "resolve_page", "slack")]
-    assert failed == []  # timed out, retried, delivered: none given up
+    assert_each_page_once_and_none_given_up(worker, pagerduty_double)  # timed out, retried, delivered once
