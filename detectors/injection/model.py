@@ -52,11 +52,12 @@ _SALT_WORD = np.uint64(0x51ED270B)
 _SALT_BIGRAM = np.uint64(0x2545F491)
 _SPACE = 32
 MAX_LOGIT = 30.0
-FEEDBACK_L2 = 1e-3  # learn_many: pull of the change towards zero (per unit of batch weight; --validate --feedback)
+FEEDBACK_L2 = 1e-4  # learn_many: pull of the change towards zero (per unit of batch weight; new-user check, docs)
 REPLAY_WEIGHT = 1.0  # learn_many: weight of the replay sample against the batch
 FEEDBACK_MARGIN = 2.0  # learn_many: log-odds margin beyond which a text no longer pulls
 DF_SCALE = 10.0  # learn_many: the pull on a bucket grows by 1 per DF_SCALE training texts that have it
 REPLAY_ANCHOR = True  # learn_many: replay texts are held where they are, not pushed to the margin (see learn_many)
+ANCHOR_MARGIN = 6.0  # learn_many: a replay text right by up to this margin is held there (it may not lose any of it)
 BIAS_PULL = 100.0  # learn_many: the bias is held this much harder than the weights
 N_REF = 1024  # n-grams up to which a text's weights are divided by sqrt(n); beyond, by n / sqrt(N_REF)
 
@@ -243,7 +244,8 @@ class HashedLinearModel:
     def learn_many(self, forms: list[bytes], labels: list[int], *, replay: list[tuple[bytes, int]] = (),
                    l2: float = FEEDBACK_L2, replay_weight: float = REPLAY_WEIGHT,
                    margin: float = FEEDBACK_MARGIN, df_scale: float = DF_SCALE,
-                   offsets: list[float] | None = None, anchor: bool = REPLAY_ANCHOR) -> None:
+                   offsets: list[float] | None = None, anchor: bool = REPLAY_ANCHOR,
+                   anchor_margin: float = ANCHOR_MARGIN) -> None:
         """Learn a batch: a regularised logistic fit of a sparse change to the current weights.
 
         Minimises ``mean(log-loss on the batch) + replay_weight * mean(log-loss on replay)
@@ -252,9 +254,10 @@ class HashedLinearModel:
         scanner passes its rule weights, so feedback moves the score it reports. ``replay`` is a fixed sample of the shipped training data
         (:func:`replay_sample`): it keeps what the batch does not teach from moving, so feedback
         for one kind of text does not make the model forget the others. With ``anchor`` (the
-        default), a replay text is pulled to ``min(margin, its current margin)``: it may not get
-        worse, and the batch's n-grams are not pushed to fix what the model already gets wrong on
-        it (without that, 60 benign texts of feedback raised every other benign text's log-odds by
+        default), a replay text is pulled to ``min(anchor_margin, its current margin)``: it may not get
+        worse (up to ``anchor_margin``, 6: a benign text at log-odds -5 stays there, not drifting to
+        -2 and taking its neighbours with it), and the batch's n-grams are not pushed to fix what
+        the model already gets wrong on it (without that, 60 benign texts of feedback raised every other benign text's log-odds by
         about 1.4: the replayed attacks, balanced against the batch, pushed its common words).
         """
         from scipy import optimize, sparse  # noqa: PLC0415 (feedback only; scipy comes with river)
@@ -299,7 +302,7 @@ class HashedLinearModel:
         # n-grams are not pushed to fix what the shipped model already got wrong on it).
         target = np.full(len(y), margin)
         if anchor and len(rvectors):
-            target[len(vectors):] = np.minimum(margin, s[len(vectors):] * fixed[len(vectors):])
+            target[len(vectors):] = np.minimum(anchor_margin, s[len(vectors):] * fixed[len(vectors):])
         # The pull back is stronger on n-grams that many training texts share (an EWC-like prior):
         # a common n-gram moves every text it is in, a rare one only the texts that taught it.
         pull = l2 * (1.0 + self.df[touched] / df_scale) if self.df is not None else np.full(len(touched), l2)

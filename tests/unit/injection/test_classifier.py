@@ -138,3 +138,21 @@ def test_benign_feedback_does_not_raise_the_score_of_other_benign_texts(fresh_sc
     after = [fresh_scanner.assess(t)[2] for t in others]
     assert sum(a - b for a, b in zip(after, before)) / len(others) < 0.1
     assert sum(a > b + 0.25 for a, b in zip(after, before)) <= len(others) // 20
+
+
+def test_attack_feedback_does_not_pull_benign_texts_towards_the_boundary(fresh_scanner):
+    # A batch of attacks moved the benign texts of the replay from log-odds -5 towards -2 when the
+    # replay was held only up to margin 2, and the benign texts that are not in the replay moved with
+    # them (gpteacher and django texts flagged after jailbreak feedback); the replay is now held
+    # where it is up to margin 6.
+    rows = load_rows()
+    batch = [(r["text"], 1) for r in rows if r["split"] == "train" and r["set"] == "jailbreak_wild"][:150]
+    others = [r["text"] for r in rows if r["split"] == "report" and r["label"] == 0
+              and r["set"] in ("gpteacher", "chatterbot", "django")][::8]
+    before = [fresh_scanner.assess(t)[2] for t in others]
+    fresh_scanner.learn_many(batch)
+    after = [fresh_scanner.assess(t)[2] for t in others]
+    # measured: mean +0.11, none by more than 0.5 (held to margin 2: +0.37; and with the weaker pull
+    # but that anchor: +0.52, 145 of 257 by more than 0.5)
+    assert sum(a - b for a, b in zip(after, before)) / len(others) < 0.2
+    assert sum(a > b + 0.5 for a, b in zip(after, before)) <= len(others) // 50
