@@ -28,6 +28,8 @@ from streams.settings import Settings
 if TYPE_CHECKING:
     from detectors.finding import Finding
 
+LAG_FLUSH_TIMEOUT_S = 5.0  # a metrics scrape waits at most this long for the producer to send what it holds
+
 
 
 def faust_app(settings: Settings, broker_url: str, *, web: bool = True) -> transport.App:
@@ -157,10 +159,23 @@ class Tracewatch:
         wanted = [tp for tp in assigned if tp.topic in source]
         if not wanted:
             return
+        # Lag is what the agents have not finished yet, not what Faust has fetched (its streams buffer
+        # thousands of messages). Taken before the producer is flushed and the ends are read: whatever an
+        # agent sent on while finishing a message (a finding, an incident record) is then counted in the
+        # ends, so a lag of 0 on every topic means the chain has handled all of it (the ingest's summaries
+        # go out with its next flush, every flush_interval_s).
+        finished = {tp: self.app.processed.get((tp.topic, tp.partition)) for tp in wanted}
+        read = {tp: consumer._read_offset.get(tp) for tp in wanted}
+        try:
+            await asyncio.wait_for(asyncio.shield(self.app.producer.flush()), timeout=LAG_FLUSH_TIMEOUT_S)
+        except asyncio.TimeoutError:  # a broker in trouble: the ends may miss what is still being sent
+            pass
         highwaters = await consumer.highwaters(*wanted)
         for tp in wanted:
-            read = consumer._read_offset.get(tp)
-            behind = highwaters.get(tp, 0) - (read + 1 if read is not None else 0)
+            done = finished[tp]
+            if done is None:  # the committed offsets could not be read at the assignment
+                done = read[tp] + 1 if read[tp] is not None else 0
+            behind = highwaters.get(tp, 0) - done
             self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, behind))
 
     async def send_finding(self, finding: "Finding") -> None:

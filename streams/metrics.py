@@ -59,7 +59,8 @@ class Metrics:
             "tracewatch_deliveries_failed", "Notifications given up on (a permanent error, or the deadline).",
             ["action"], registry=r)
         self.consumer_lag = Gauge(
-            "tracewatch_consumer_lag", "Messages behind the end of each partition read by this worker.",
+            "tracewatch_consumer_lag",
+            "Messages of each partition read by this worker that its agent has not finished yet.",
             ["topic", "partition"], registry=r)
         self.ingest_seconds = Histogram(
             "tracewatch_ingest_seconds", "Time to decode and judge one message.", registry=r,

@@ -17,9 +17,10 @@ Faust does not always hand every offset of a partition to the agent that reads i
 restart it was seen to start a partition a few offsets past its committed offset (its streams drop what
 arrives before the flow resumes), or to drop what it had buffered and read on from where its fetcher was;
 it then commits past the skipped offsets, so a skipped event, summary, finding or incident record is lost
-for good. So every agent reads through ``App.in_order``: each partition's offsets from its committed
-offset (looked up at each assignment) on, without a hole — a range Faust skipped is read directly and
-handed over before the message after it (logged as a warning) — and each offset once per assignment.
+for good. So every agent reads through ``App.in_order``: each partition's offsets from its committed offset (looked
+up at each assignment; for a partition the group never committed, its log start) on, without a hole — a
+range Faust skipped is read directly and handed over before the message after it (logged as a warning) —
+and each offset once per assignment.
 The consumer does the same for what it fetches (``_Consumer.getmany``), so that Faust never takes a
 hole for offsets done. And Faust acks the messages its streams drop, so it would commit past them before
 the agent even sees the hole (a worker killed then loses them for good): the offset committed for a
@@ -45,6 +46,8 @@ from streams.topics import bootstrap_of
 
 FETCH_MAX_WAIT_MS = 50
 MISSED_READ_TIMEOUT_S = 60.0  # reading a skipped range directly; then the worker stops rather than lose it
+STALL_CHECK_S = 2.0  # how often partitions whose agent waits while the log goes on are looked at
+STALL_CHECKS_UNPASSED = 15  # checks before fetching again what Faust has not even passed on (30 s)
 log = logging.getLogger(__name__)
 
 
@@ -83,6 +86,32 @@ async def read_committed(bootstrap: str, group: str, tps: list[tuple[str, int]])
     finally:
         await admin.close()
     return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
+async def read_starts(bootstrap: str, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The first offset present in each of these partitions (the log start)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="tracewatch-starts")
+    await consumer.start()
+    try:
+        starts = await consumer.beginning_offsets([TopicPartition(t, p) for t, p in tps])
+    finally:
+        await consumer.stop()
+    return {(tp.topic, tp.partition): offset for tp, offset in starts.items()}
+
+
+async def read_positions(bootstrap: str, group: str, tps: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """Where ``group`` reads each partition from after an assignment: its committed offset, or for a partition
+    it never committed its log start — where Faust starts one (``consumer_auto_offset_reset``: earliest).
+
+    A partition may have records and no committed offset: the worker that wrote them (an incident, a
+    finding) died before its group first committed there. Its next owner must read them from the start,
+    so the start must be known to notice that Faust skipped it.
+    """
+    positions = await read_committed(bootstrap, group, tps)
+    never = [tp for tp in tps if tp not in positions]
+    if never:
+        positions.update(await read_starts(bootstrap, never))
+    return positions
 
 
 @dataclass(slots=True)
@@ -222,20 +251,21 @@ class _Consumer(faust_aiokafka.Consumer):
         streams = [tp for tp in assigned if not self._is_changelog_tp(tp)]
         if streams:
             try:
-                committed = await read_committed(self._bootstrap(), self.app.conf.id,
+                # the committed offsets, and the log start of a partition never committed
+                positions = await read_positions(self._bootstrap(), self.app.conf.id,
                                                  [(tp.topic, tp.partition) for tp in streams])
             except Exception:  # noqa: BLE001 - then holes are found only from the first message on
                 log.warning("could not read the committed offsets; a hole at a partition's start goes unseen",
                             exc_info=True)
-                committed = {}
+                positions = {}
             else:
                 # Until its agent has finished a message of it, a partition stays where it was.
-                self.app.processed = {(tp.topic, tp.partition): committed.get((tp.topic, tp.partition), 0)
+                self.app.processed = {(tp.topic, tp.partition): positions.get((tp.topic, tp.partition), 0)
                                       for tp in streams}
             for tp in streams:
-                if (tp.topic, tp.partition) in committed:
-                    self._next_offset[tp] = committed[(tp.topic, tp.partition)]
-            self.app.next_offsets = dict(committed)
+                if (tp.topic, tp.partition) in positions:
+                    self._next_offset[tp] = positions[(tp.topic, tp.partition)]
+            self.app.next_offsets = dict(positions)
         await super().on_partitions_assigned(assigned, generation_id)
 
     async def perform_seek(self) -> None:
@@ -347,6 +377,12 @@ class App(faust.App):
         # (else the committed offset): the most that may be committed (Faust acks what its streams drop)
         self.processed: dict[tuple[str, int], int] = {}
         self.commit_bounds.append(lambda topic, partition: self.processed.get((topic, partition)))
+        # (topic, partition) -> the offset its agent was waiting for at the last stall checks, and how many
+        self._stalled: dict[tuple[str, int], tuple[int, int]] = {}
+
+        @self.timer(STALL_CHECK_S)
+        async def _fetch_stalled_again() -> None:
+            await self.fetch_stalled_again()
 
     async def in_order(self, stream: Any) -> AsyncIterator[Delivered]:
         """The messages of an agent's stream, each partition's offsets in order from its committed offset,
@@ -376,6 +412,49 @@ class App(faust.App):
             yield Delivered(message.topic, message.partition, message.offset, event.key, event.value,
                             event.headers or {}, message.timestamp or None)
             self._finished(tp, message.offset, generation)
+
+    async def fetch_stalled_again(self) -> None:
+        """Fetch again the partitions whose agent has finished all it got while the log goes on.
+
+        ``in_order`` finds a range Faust skipped when the message after it arrives; a skipped range at the
+        end of a partition (Faust drops what it drains while its flow is suspended, at start-up or a
+        rebalance) has no message after it until the partition is written to again — for a quiet topic
+        (findings, incidents) that may be hours, or never. A partition whose agent has finished all it got
+        and got nothing more across two checks although the log has more and Faust has passed that offset
+        on (``STALL_CHECKS_UNPASSED`` checks if Faust has not) is sought back to the offset its agent waits
+        for; what Faust then delivers again that the agent already has is dropped by ``in_order``.
+        """
+        consumer = self.consumer
+        if consumer is None or self.rebalancing or not consumer.flow_active:
+            self._stalled = {}
+            return
+        tps = [tp for tp in consumer.assignment()
+               if (tp.topic, tp.partition) in self.next_offsets
+               and self.processed.get((tp.topic, tp.partition)) == self.next_offsets[(tp.topic, tp.partition)]]
+        if not tps:
+            self._stalled = {}
+            return
+        generation = self.consumer_generation_id
+        ends = await consumer.highwaters(*tps)
+        read = getattr(consumer, "_read_offset", {})
+        stalled: dict[tuple[str, int], tuple[int, int]] = {}
+        for tp in tps:
+            key = (tp.topic, tp.partition)
+            waiting = self.next_offsets.get(key)
+            if waiting is None or self.processed.get(key) != waiting or (ends.get(tp) or 0) <= waiting:
+                continue
+            before, checks = self._stalled.get(key, (None, 0))
+            checks = checks + 1 if before == waiting else 1
+            # Faust has passed the offset on (or dropped it): two checks. Else it may only be held up
+            # behind another agent's full buffer (one fetch loop feeds every agent): a longer wait.
+            passed = (read.get(tp) or -1) >= waiting
+            if checks < (2 if passed else STALL_CHECKS_UNPASSED) or self.consumer_generation_id != generation:
+                stalled[key] = (waiting, checks)
+                continue
+            log.warning("%s/%d: offsets from %d on were not delivered to the agent; fetching them again",
+                        tp.topic, tp.partition, waiting)
+            await consumer.seek(tp, waiting)
+        self._stalled = stalled
 
     def _finished(self, tp: tuple[str, int], offset: int, generation: int) -> None:
         # The agent asks for the next message: this one is done (unless the partition was assigned anew).
