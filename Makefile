@@ -26,8 +26,8 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
 
-# kill -9 of the worker while publishing (four kinds of points, then many random ones), compared with an
-# undisturbed run (tests/e2e/test_exactly_once.py); TRACEWATCH_KILL_SEED, TRACEWATCH_SOAK_KILLS (default 20),
-# TRACEWATCH_SOAK_SEED
+# kill -9 of the worker while publishing (at named points of the way from a finding to a page, then many
+# random ones), compared with an undisturbed run (tests/e2e/test_exactly_once.py; its four-kill test is in
+# make test); TRACEWATCH_SOAK_KILLS (default 20), TRACEWATCH_SOAK_SEED
 soak: $(STAMP)
 	TRACEWATCH_SOAK=1 $(BIN)/python -m pytest -p no:cacheprovider -s tests/e2e/test_exactly_once.py -m soak
