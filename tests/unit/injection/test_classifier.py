@@ -50,7 +50,9 @@ def test_long_word_salad_is_benign(scanner):
 
 
 def _sample(split: str, lang: str, k: int) -> list[dict]:
-    rows = [r for r in load_rows() if r["split"] == split and r["lang"] == lang and r["set"] != "gpteacher"]
+    # the large benign-only sets are left out, so that a sample of 80 still holds attacks
+    easy = ("gpteacher", "chatterbot", "django", "wagtail", "sphinx")
+    rows = [r for r in load_rows() if r["split"] == split and r["lang"] == lang and r["set"] not in easy]
     random.Random(7).shuffle(rows)
     return rows[:k]
 
