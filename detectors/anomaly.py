@@ -15,10 +15,11 @@ weighs at most an hour): an hour slot keeps half its weight for ``daily_half_lif
 a running mean of the days seen before that), the calibration tail for a week, so the settings mean the
 same on 1-minute, 5-minute, hourly and sparse series.
 ``direction`` says which side counts (``up``, ``down``, ``both``), and
-``consecutive`` windows must agree before it fires. With ``record_after_s`` (off by default), a window
-mean beyond every one seen (by ``record_margin`` of the range), or a level (its mean over
-``record_half_life_s``) beyond every level seen, pages at ``record_z`` once the series has that much
-history, and is never routine.
+``consecutive`` windows must agree before it fires. Once the series has ``record_after_s`` of history
+(5 days; 0: never), a window mean beyond every one seen (by ``record_margin`` of the range), or a level
+(its mean over ``record_half_life_s``) beyond every level seen, is a record: it pages from ``record_z``
+while records are rarer than ``record_budget`` false-alarm budgets (else from a score that keeps them so;
+``record_budget: 0``: from ``record_z`` always), and is never routine.
 
 Examples
 --------
@@ -42,7 +43,7 @@ import math
 from typing import Any, Callable
 
 from detectors.base import BucketSummary, ew_alpha
-from detectors.calibration import HALF_LIFE_S as TAIL_HALF_LIFE_S, Calibrated, learn
+from detectors.calibration import HALF_LIFE_S as TAIL_HALF_LIFE_S, Calibrated, learn, per_window_q, threshold
 from detectors.finding import Finding
 
 DAY_S = 86_400.0
@@ -89,7 +90,8 @@ class FieldAnomaly(Calibrated):
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
               "shift_windows": 6, "daily": True, "daily_margin": 0.5, "daily_half_life_s": 864000.0,
               "routine_decay": 0.7, "learn_alarms_after_s": 604800.0,
-              "record_margin": 0.05, "record_after_s": 0.0, "record_z": 2.0, "record_half_life_s": 3600.0}
+              "record_margin": 0.05, "record_after_s": 432000.0, "record_z": 2.0, "record_half_life_s": 3600.0,
+              "record_budget": 2.0}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
 
@@ -233,7 +235,7 @@ class FieldAnomaly(Calibrated):
         if self._windows >= self.warmup:
             score, limit = self.score_one(window), self.alarm_at()
             mean = window.total / window.n
-            record = score >= self.record_z and self._record(window, mean, dt)
+            record = score >= self.record_z and self._record(window, mean, dt) and score >= self._record_at()
             routine = self._routine(window, score) and not record  # a value never seen is not routine
             if (score >= limit or record) and abs(mean - self._mean) >= self.min_rel_change * abs(self._mean):
                 self._streak += 1
@@ -246,6 +248,20 @@ class FieldAnomaly(Calibrated):
             self._level_shift(score >= limit, mean)
         self.learn_one(window, dt)
         return found
+
+    def _record_at(self) -> float:
+        """The least score at which a record pages: ``record_z``, or with ``record_budget`` (K) at most K
+        times the false-alarm budget ``q`` per window on noise. After ``n`` windows a window is a record by
+        chance about ``1/n`` of the time, and one that exceeds a level reached with probability ``p`` about
+        ``p / (1 + p n)``: records page from the score reached with ``p = K q / (1 - K q n)``, and from
+        ``record_z`` once ``K q n >= 1`` (a series with few series beside it and a long history). With many
+        series ``q`` is small and records page only near the calibrated threshold."""
+        if not self.record_budget:
+            return self.record_z
+        kq = per_window_q(self.false_alarms_per_week, self.window_s, self.watched) * self.record_budget
+        if kq * self._windows >= 1.0:
+            return self.record_z
+        return max(threshold(self._tail, min(kq / (1.0 - kq * self._windows), 0.5)), self.record_z)
 
     def _record(self, window: BucketSummary, x: float, dt: float) -> bool:
         """Whether the window is a record: its mean ``x``, or the level (``x`` averaged over

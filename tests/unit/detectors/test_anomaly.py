@@ -120,8 +120,9 @@ def test_a_snapshot_from_before_time_based_decay_loads():
 
 
 def _out_of_reach(**kw) -> FieldAnomaly:
-    """A detector whose calibrated threshold no window reaches (a budget of ~nothing): only records page."""
-    return _detector(false_alarms_per_week=1e-12, **kw)
+    """A detector whose calibrated threshold no window reaches (a budget of ~nothing): only records page
+    (from ``record_z``: ``record_budget: 0``, as in the NAB config)."""
+    return _detector(false_alarms_per_week=1e-12, **{"record_budget": 0.0, **kw})
 
 
 # day 2: 110, inside the first 5 days; day 6: 113, beyond every window seen (max 110, range ~96.6 to 110,
@@ -131,10 +132,32 @@ RECORDS = {(2, 12 * 3600): 110.0, (6, 12 * 3600): 113.0, (6, 18 * 3600): 111.0}
 
 def test_a_record_pages_at_record_z_once_the_series_has_history():
     assert _out_of_reach().alarm_at() > 15  # no spike here reaches it (z ~10-13)
-    assert _run(_out_of_reach(), 7, RECORDS) == []  # records off (the shipped default)
+    assert _run(_out_of_reach(record_after_s=0), 7, RECORDS) == []  # records off
     d = _out_of_reach(record_after_s=5 * DAY)
     assert _run(d, 7, RECORDS) == [(6, 12)]  # not day 2 (too early), not 111 (no longer a record)
     assert d.state()["_range"][1] == 113.0
+
+
+def test_records_share_the_budget_of_the_series_watched():
+    """Shipped: records on after 5 days, ``record_budget: 2``. One series, a budget of 1 a week: after 6
+    days of five-minute windows (K q n = 2 * 300 / 604800 * 1728 > 1) records page from ``record_z``; the
+    same detector watching 1,000 series lets a record page only near its calibrated threshold."""
+    assert FieldAnomaly.params["record_after_s"] == 5 * DAY and FieldAnomaly.params["record_budget"] == 2.0
+    try:
+        assert _run(_detector(z=20), 7, RECORDS) == [(6, 12)]
+        found = []
+        d = _detector(z=20)
+        type(d).watched = 1000
+        rng = random.Random(7)
+        for w in range(int(7 * DAY / 300)):
+            t = T0 + w * 300
+            day, sec = divmod(int(w * 300), int(DAY))
+            v = RECORDS.get((day, sec), rng.gauss(100, 1))
+            if d.update(BucketSummary.make("a|app=x", t, n=1, total=v, t_last=t + 1)) is not None:
+                found.append(day)
+        assert found == [] and d._record_at() > 5
+    finally:
+        type(d).watched = 1
 
 
 def test_a_record_below_record_z_or_on_the_unwatched_side_does_not_page():
