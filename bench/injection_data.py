@@ -328,21 +328,16 @@ def main(argv: list[str] | None = None) -> int:
     ``pip download --no-deps chatterbot-corpus==1.3.3 django==5.2.8 wagtail==7.1.1 sphinx==8.2.3``
     (DIR/chatterbot-corpus, DIR/django, DIR/wagtail, DIR/sphinx) into ``packages_benign.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["extract"] and len(argv) == 2:
-        rows = extract_packages(Path(argv[1]))
+    extractors = {"extract": (extract_packages, PACKAGES_FILE),
+                  "extract-benign": (extract_benign_packages, BENIGN_PACKAGES_FILE)}
+    if argv[:1] and argv[0] in extractors and len(argv) == 2:
+        extract, path = extractors[argv[0]]
+        rows = extract(Path(argv[1]))
         DATA_DIR.mkdir(parents=True, exist_ok=True)
-        with PACKAGES_FILE.open("w", encoding="utf-8") as fh:
+        with path.open("w", encoding="utf-8") as fh:
             for row in rows:
                 fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        print(f"{len(rows)} rows -> {PACKAGES_FILE}")
-        return 0
-    if argv[:1] == ["extract-benign"] and len(argv) == 2:
-        rows = extract_benign_packages(Path(argv[1]))
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        with BENIGN_PACKAGES_FILE.open("w", encoding="utf-8") as fh:
-            for row in rows:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-        print(f"{len(rows)} rows -> {BENIGN_PACKAGES_FILE}")
+        print(f"{len(rows)} rows -> {path}")
         return 0
     if argv[:1] == ["stats"]:
         import collections

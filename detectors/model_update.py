@@ -365,7 +365,6 @@ class ModelUpdate(Calibrated):
     def _judge(self, ring: list) -> tuple[float, dict[str, dict], int, int]:
         """(score, per-signal figures, families that moved, families shifted by a size that matters) of
         a recent span against the reference. The score is the second-largest family |z|."""
-        calls = sum(sums[0] for sums, *_ in ring)
         figures: dict[str, dict] = {}
         family_z: dict[str, float] = {}
         moved: set[str] = set()

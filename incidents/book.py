@@ -43,6 +43,10 @@ class IncidentPolicy:
     # one (pin_model / unpin_model, the API, the CLI, the Slack button) or resolves the incident.
     decided_kinds: frozenset[str] = frozenset({"model_update"})
 
+    def resolves_when_quiet(self, incident: Incident | None) -> bool:
+        """Whether ``incident`` is open and resolves on its own once quiet (not of the ``decided_kinds``)."""
+        return incident is not None and incident.state != "resolved" and incident.kind not in self.decided_kinds
+
 
 def incident_id_for(key: str, number: int) -> str:
     """The identity of the ``number``-th incident of ``key`` (0: the first).
@@ -125,7 +129,7 @@ class IncidentBook:
         events = []
         for key in list(keys if keys is not None else self.store.keys()):
             incident = self.get(key)
-            if incident is None or incident.state == "resolved" or incident.kind in self.policy.decided_kinds:
+            if not self.policy.resolves_when_quiet(incident):
                 continue
             if now - incident.last_finding_at >= self.policy.resolve_after_s:
                 events.append(self._close(incident, now, "auto"))

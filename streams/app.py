@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 LAG_FLUSH_TIMEOUT_S = 5.0  # a metrics scrape waits at most this long for the producer to send what it holds
 
 
-
 def faust_app(settings: Settings, broker_url: str, *, web: bool = True) -> transport.App:
     """The Faust app, configured for tracewatch: memory tables, short sessions, frequent commits."""
     datadir = Path(tempfile.mkdtemp(prefix="tracewatch-worker-"))

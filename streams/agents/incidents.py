@@ -118,7 +118,7 @@ def register(tw: "Tracewatch") -> None:
         now = time.time()
         for key in list(tw.incident_table.keys()):
             incident = book.get(key)
-            if incident is None or incident.state == "resolved" or incident.kind in tw.incident_policy.decided_kinds:
+            if not tw.incident_policy.resolves_when_quiet(incident):
                 continue
             idle = now - last_received.setdefault(key, now)
             if idle >= tw.incident_policy.resolve_after_s:

@@ -45,8 +45,6 @@ BEHIND_UNKNOWN = -1e18  # the watermark of a partition that is behind but not re
 PROGRESS_HEADER = "tracewatch.behind"
 TAIL_CHUNK = 500  # series messages read per step when looking back for the covers of a source partition
 TAIL_SCAN_MESSAGES = 50_000  # per series partition at most; older covers are not looked for
-# Kafka's default broker limit is 1,048,588 bytes per record batch: a whole original up to 900 kB leaves
-# room for the headers; anything larger keeps a prefix that is enough to see what it was.
 
 
 def watermark_of(report: dict[str, float | None]) -> float:
@@ -346,6 +344,7 @@ class Ingest:
     ) -> None:
         await dead_letter(self.tw, topic, partition, offset, raw, reason, index)
         self.tw.metrics.events.labels("deadletter").inc()
+
 
 def _covers_of(taken: dict[str, tuple], partition: int, cut: tuple | None) -> bytes:
     return orjson.dumps({name: source.cover(partition, done, held, released, cut).to_json()
