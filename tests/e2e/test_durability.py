@@ -16,7 +16,7 @@ from detectors.config import build_suite, load_config
 from detectors.suite import replay
 from traces.events import TraceEvent
 from tests.e2e.test_scenarios import budget_env, publish  # noqa: F401 - budget_env is a fixture
-from tests.helpers.service import metric_value, wait_for
+from tests.helpers.service import consumer_lags, metric_value, wait_for
 from tests.helpers.traffic import BASE, four_scenarios
 from tests.helpers.up import new_up
 
@@ -68,8 +68,8 @@ def settled_worker(up, api: httpx.Client, pagerduty_double) -> bool:
     """The worker has read every topic it consumes, has no delivery pending, and every trigger
     PagerDuty received is a page step on record."""
     text = up.metrics()
-    lags = [float(line.split()[-1]) for line in text.splitlines() if line.startswith("tracewatch_consumer_lag{")]
-    if not lags or any(lags) or metric_value(text, "tracewatch_actions_pending"):
+    lags = consumer_lags(text)
+    if not lags or any(lags.values()) or metric_value(text, "tracewatch_actions_pending"):
         return False
     return all(count == paged for _, count, paged in pages_and_executions(api, pagerduty_double))
 

@@ -39,7 +39,7 @@ from demo.standins import PagerDutyStandin, SlackStandin
 from streams.topics import bootstrap_of
 from tests.doubles.fixtures import TEST_ROUTING_KEY, TEST_SIGNING_SECRET, TEST_SLACK_TOKEN
 from tests.e2e.test_scenarios import budget_env, publish  # noqa: F401 - budget_env is a fixture
-from tests.helpers.service import WorkerProcess, metric_value, read_topic, wait_for
+from tests.helpers.service import WorkerProcess, consumer_lags, metric_value, read_topic, wait_for
 from tests.helpers.traffic import four_scenarios
 
 pytestmark = pytest.mark.e2e
@@ -178,10 +178,8 @@ class Run:
         want = expected_counts(messages)
 
         def handled(topics: tuple[str, ...]) -> bool:  # the agents of these topics finished every message
-            text = worker.metrics()
-            lags = [line for line in text.splitlines()
-                    if line.startswith("tracewatch_consumer_lag{") and any(f'topic="{t}"' in line for t in topics)]
-            behind = [line for line in lags if float(line.split()[-1])]
+            lags = consumer_lags(worker.metrics(), topics)
+            behind = {sample: lag for sample, lag in lags.items() if lag}
             if behind:  # reported if it never ends
                 raise AssertionError(f"not finished: {behind}")
             return bool(lags)

@@ -92,6 +92,18 @@ def metric_value(text: str, name: str, labels: str = "") -> float:
     raise KeyError(wanted)
 
 
+def consumer_lags(text: str, topics: tuple[str, ...] | None = None) -> dict[str, float]:
+    """``tracewatch_consumer_lag`` in Prometheus text: each partition's sample (its labels) → the messages
+    its agent has not finished; only those of ``topics`` if given."""
+    lags = {}
+    for line in text.splitlines():
+        if line.startswith("tracewatch_consumer_lag{"):
+            sample, value = line.rsplit(" ", 1)
+            if topics is None or any(f'topic="{t}"' in sample for t in topics):
+                lags[sample] = float(value)
+    return lags
+
+
 def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2, message: str = "condition"):
     deadline = time.monotonic() + timeout
     last = None
