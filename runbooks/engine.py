@@ -99,6 +99,11 @@ class Engine:
         # runbook → (execution, step) → when a destructive step succeeded; keyed so that observing an
         # execution again (every rebalance) does not count its steps twice against the cap
         self._destructive: dict[str, dict[tuple[str, str], float]] = {}
+        # attempts under way (a request may be out): a stopping worker lets them finish and be recorded
+        self._sends_in_flight = 0
+        self._no_sends = asyncio.Event()
+        self._no_sends.set()
+        self._stopping = False
 
     # ---- entry points -----------------------------------------------------------------------------
     async def handle(self, event: IncidentEvent) -> list[Execution]:
@@ -173,6 +178,24 @@ class Engine:
         self._deliveries.clear()
         self._delivering.clear()
         self._queued.clear()
+
+    async def stop(self, grace_s: float) -> None:
+        """At shutdown, while the producer still runs: start no new attempt, give the attempts under way
+        up to ``grace_s`` to finish and be recorded, then hand the rest over. A page PagerDuty accepted
+        whose outcome was never recorded would be sent again by the incident's next owner (merged by its
+        dedup_key, but noise in the audit); one still out after the grace is, exactly so.
+        """
+        self._stopping = True
+        if self._sends_in_flight:
+            log.warning("stopping with %d action attempt(s) under way; waiting up to %.0f s for their outcome",
+                        self._sends_in_flight, grace_s)
+        try:
+            await asyncio.wait_for(self._no_sends.wait(), grace_s)
+        except asyncio.TimeoutError:
+            log.warning("%d action attempt(s) still under way after %.0f s of shutdown; their outcome is "
+                        "not recorded and the next owner of the incident repeats them", self._sends_in_flight,
+                        grace_s)
+        self.hand_over()
 
     def observe(self, execution: Execution) -> None:
         """Learn throttle and cap state from a recorded execution (rebuild after a restart)."""
@@ -412,53 +435,72 @@ class Engine:
             dry_run=self.dry_run, extra={"runbook": runbook.name, "step": index},
         )
         while True:
+            if self._stopping:  # the worker is stopping: no new send; the step stays resumable
+                raise asyncio.CancelledError("the worker is stopping")
             state.attempts += 1
             if state.attempts > 1:  # a fresh template budget for each attempt
                 ctx.render = _render_fn(execution, runbook.name, self.ports.api_url)
-            started = time.monotonic()
-            error: ActionError | None = None
+            self._sends_in_flight += 1
+            self._no_sends.clear()
             try:
-                result = await action.execute(step.params, ctx)
-            except ActionError as exc:
-                error = exc
-            except Exception as exc:  # an action bug: recorded, not retried
-                error = ActionError(f"{type(exc).__name__}: {exc}", retryable=False)
-            duration_ms = round((time.monotonic() - started) * 1000, 3)
-            if error is None:
-                target = result.detail.get("target")
-                attempt = Attempt(step=index, type=step.type, attempt=state.attempts, target=target,
-                                  outcome=result.outcome, status_code=result.status_code,
-                                  duration_ms=duration_ms, at=clock.now())
-                state.status, state.finished_at, state.error = "ok", clock.now(), None
-                state.target, state.detail = target, dict(result.detail)
-                if action.destructive and result.outcome == "ok":
-                    self._destructive.setdefault(runbook.name, {})[(execution.execution_id, index)] = clock.now()
-                await self._audit(execution, attempt)
-                return "ok"
-            attempt = Attempt(step=index, type=step.type, attempt=state.attempts, outcome="error",
-                              status_code=error.status_code, duration_ms=duration_ms, error=str(error),
-                              retryable=error.retryable, at=clock.now())
-            state.error = str(error)
-            if deadline is None:
-                delay = self._backoff(state.attempts, error.retry_after)
-                give_up = not error.retryable or state.attempts >= max_attempts
-            else:
-                delay = self._delivery_backoff(state.attempts, error.retry_after)
-                give_up = not error.retryable or clock.now() + delay > deadline
-                if error.retryable and give_up:
-                    state.error = (f"{error} (gave up after {state.attempts} attempts: the delivery deadline, "
-                                   f"{format_duration(self.delivery_deadline_s)} after the first, has passed)")
-            if give_up:
-                state.status, state.finished_at = "failed", clock.now()
-                state.detail.pop("next_attempt_at", None)
-                await self._audit(execution, attempt)
-                return "failed"
-            if deadline is not None:
-                state.status = "retrying"
-                state.detail["next_attempt_at"] = clock.now() + delay
-            await self._audit(execution, attempt)
+                outcome, delay = await self._attempt(runbook, execution, index, step, action, ctx, deadline,
+                                                     max_attempts)
+            finally:
+                self._sends_in_flight -= 1
+                if not self._sends_in_flight:
+                    self._no_sends.set()
+            if outcome is not None:
+                return outcome
             await clock.sleep(delay)
             state.status = "running"
+
+    async def _attempt(self, runbook: Runbook, execution: Execution, index: str, step: Step, action: Action,
+                       ctx: ActionContext, deadline: float | None, max_attempts: int) -> tuple[str | None, float]:
+        """One attempt of a step, recorded: its outcome, or ``None`` and the delay before the next."""
+        clock, state = self.ports.clock, execution.step(index)
+        started = time.monotonic()
+        error: ActionError | None = None
+        try:
+            result = await action.execute(step.params, ctx)
+        except ActionError as exc:
+            error = exc
+        except Exception as exc:  # an action bug: recorded, not retried
+            error = ActionError(f"{type(exc).__name__}: {exc}", retryable=False)
+        duration_ms = round((time.monotonic() - started) * 1000, 3)
+        if error is None:
+            target = result.detail.get("target")
+            attempt = Attempt(step=index, type=step.type, attempt=state.attempts, target=target,
+                              outcome=result.outcome, status_code=result.status_code,
+                              duration_ms=duration_ms, at=clock.now())
+            state.status, state.finished_at, state.error = "ok", clock.now(), None
+            state.target, state.detail = target, dict(result.detail)
+            if action.destructive and result.outcome == "ok":
+                self._destructive.setdefault(runbook.name, {})[(execution.execution_id, index)] = clock.now()
+            await self._audit(execution, attempt)
+            return "ok", 0.0
+        attempt = Attempt(step=index, type=step.type, attempt=state.attempts, outcome="error",
+                          status_code=error.status_code, duration_ms=duration_ms, error=str(error),
+                          retryable=error.retryable, at=clock.now())
+        state.error = str(error)
+        if deadline is None:
+            delay = self._backoff(state.attempts, error.retry_after)
+            give_up = not error.retryable or state.attempts >= max_attempts
+        else:
+            delay = self._delivery_backoff(state.attempts, error.retry_after)
+            give_up = not error.retryable or clock.now() + delay > deadline
+            if error.retryable and give_up:
+                state.error = (f"{error} (gave up after {state.attempts} attempts: the delivery deadline, "
+                               f"{format_duration(self.delivery_deadline_s)} after the first, has passed)")
+        if give_up:
+            state.status, state.finished_at = "failed", clock.now()
+            state.detail.pop("next_attempt_at", None)
+            await self._audit(execution, attempt)
+            return "failed", 0.0
+        if deadline is not None:
+            state.status = "retrying"
+            state.detail["next_attempt_at"] = clock.now() + delay
+        await self._audit(execution, attempt)
+        return None, delay
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         delay = retry_after if retry_after is not None else self.backoff_s * 2 ** (attempt - 1)

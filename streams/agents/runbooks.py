@@ -151,6 +151,12 @@ def register(tw: "Tracewatch") -> None:
         # after the rebalance resumes them from tracewatch.actions, so none runs twice.
         engine.hand_over()
 
+    @tw.app.on_before_shutdown.connect
+    async def _stop_sends(sender: object, **kwargs: object) -> None:
+        # Faust sends this after the agents stop and before the producer flushes and stops: the sends
+        # under way can still record their outcome. Half the stop deadline leaves the rest for the flush.
+        await engine.stop(tw.settings.stop_timeout_s / 2)
+
     @tw.app.on_rebalance_complete.connect
     async def _take_over(sender: object, **kwargs: object) -> None:
         asyncio.ensure_future(resume_unfinished())

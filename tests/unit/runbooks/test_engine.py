@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from runbooks.actions.base import ActionError
+from runbooks.actions.base import ActionError, ActionResult
 from runbooks.engine import Engine
 from runbooks.execution import InMemoryOutbox, execution_id
 from runbooks.schema import Runbook
@@ -359,7 +361,7 @@ async def test_a_pending_notification_resumes_after_a_restart_with_its_deadline(
     engine, _ = engine_with(rb, ports, log, outbox, page=outage(10_000))
     [execution] = await engine.handle(make_event())
     for _ in range(20):  # let a few attempts fail, then the worker dies
-        await __import__("asyncio").sleep(0)
+        await asyncio.sleep(0)
     engine.hand_over()
     pending = outbox.get(execution.execution_id)
     assert pending.step("0").status in ("retrying", "running") and pending.step("1").status == "ok"
@@ -379,3 +381,47 @@ async def test_a_pending_notification_resumes_after_a_restart_with_its_deadline(
     await late.drain()
     step = again.step("0")
     assert step.status == "failed" and "delivery deadline" in step.error and again.status == "failed"
+
+
+async def test_stopping_lets_the_send_under_way_finish_and_be_recorded_and_starts_no_other(ports):
+    outbox, log = InMemoryOutbox(), []
+    rb = runbook(steps=[{"page": {}}, {"slack": {}}])
+    engine, actions = engine_with(rb, ports, log, outbox)
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def slow_page(params, ctx):  # a request PagerDuty answers after shutdown began
+        log.append(("page", ctx.idempotency_key))
+        started.set()
+        await release.wait()
+        return ActionResult(status_code=202, detail={"target": "page-target"})
+
+    actions["page"]._run = slow_page
+    [execution] = await engine.handle(make_event())
+    await started.wait()
+    stopping = asyncio.ensure_future(engine.stop(grace_s=60))
+    await asyncio.sleep(0)
+    assert not stopping.done()  # waits for the page under way
+    release.set()
+    await stopping
+    recorded = outbox.get(execution.execution_id)
+    assert recorded.step("0").status == "ok"  # its outcome is on record before the producer stops
+    assert recorded.step("1").attempts == 0 and not recorded.done  # never tried: resumable
+    assert [t for t, _ in log] == ["page"]  # the slack message was not started
+
+
+async def test_stopping_gives_up_on_a_send_that_outlasts_the_grace(ports):
+    outbox, log = InMemoryOutbox(), []
+    engine, actions = engine_with(runbook(steps=[{"page": {}}]), ports, log, outbox)
+    started = asyncio.Event()
+
+    async def hung_page(params, ctx):
+        started.set()
+        await asyncio.Event().wait()
+
+    actions["page"]._run = hung_page
+    [execution] = await engine.handle(make_event())
+    await started.wait()
+    await engine.stop(grace_s=0.01)
+    recorded = outbox.get(execution.execution_id)
+    assert recorded.step("0").status == "running" and not recorded.done  # the next owner sends it again
