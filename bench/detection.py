@@ -9,8 +9,8 @@ events (events outside every incident). Quality findings are also checked for at
 ``prompt_version`` must be the version that introduced the regression.
 
 Cost: µs per event for all non-injection detectors together, measured as the whole replay path
-(``observe`` + ``flush`` + ``SeriesState.add``/``advance``) amortised over the events, and the
-snapshot size of every series state.
+(``observe`` + ``flush`` + ``SeriesState.add``/``advance``) amortised over the events; the
+snapshot size of every series state; how many points of its plot history a fired series' snapshot carries.
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ import time
 from collections import Counter, defaultdict
 from typing import Any
 
+import orjson
+
 from bench.scenarios import START, Scenario, generate
 from detectors import DetectorSuite, FieldAnomaly, replay
 from detectors.config import build_detectors, enable, load_config, opt_in
+from detectors.history import SeriesHistory
 
 GRACE_S = 900.0
 
@@ -106,8 +109,12 @@ def measure_cost(scenario: Scenario, *, repeat: int = 3) -> dict[str, Any]:
     dense = generate(seed=scenario.seed, days=1 / 48, rate=60.0, incidents=0, start=START + 14 * 3600)
     dense_us, _ = _timed_replay(dense.events, repeat)
     sizes_by_kind: dict[str, list[int]] = defaultdict(list)
+    kept: list[tuple[int, int]] = []  # fired series: (points in memory, points their snapshot carries)
     for st in states.values():
-        sizes_by_kind[st.detector.kind].append(len(st.snapshot()))
+        blob = st.snapshot()
+        sizes_by_kind[st.detector.kind].append(len(blob))
+        if st.history is not None:
+            kept.append((len(st.history), len(SeriesHistory.unpack(orjson.loads(blob)["h"]))))
     all_sizes = sorted(s for v in sizes_by_kind.values() for s in v)
     return {"us_per_event_scenario": round(us, 2),
             "us_per_event_busy": round(dense_us, 2), "busy_events": len(dense.events),
@@ -115,7 +122,11 @@ def measure_cost(scenario: Scenario, *, repeat: int = 3) -> dict[str, Any]:
             "state_bytes_mean": round(statistics.mean(all_sizes)),
             "state_bytes_p99": all_sizes[int(0.99 * (len(all_sizes) - 1))],
             "state_bytes_max": all_sizes[-1],
-            "state_bytes_max_by_kind": {k: max(v) for k, v in sorted(sizes_by_kind.items())}}
+            "state_bytes_max_by_kind": {k: max(v) for k, v in sorted(sizes_by_kind.items())},
+            "fired_series": len(kept),
+            "history_points_in_memory_max": max((m for m, _ in kept), default=0),
+            "history_points_in_snapshot_min": min((s for m, s in kept if m > s), default=None),
+            "history_points_in_snapshot_median": statistics.median(s for _, s in kept) if kept else None}
 
 
 def main(seed: int = 7, days: float = 3.0, rate: float = 4.0, incidents: int = 2) -> dict[str, Any]:
@@ -149,6 +160,9 @@ def _print(r: dict[str, Any]) -> None:
           f"of 3), {c['us_per_event_scenario']} µs/event over the whole scenario")
     print(f"state: {c['series']} series, snapshot bytes mean {c['state_bytes_mean']}, p99 {c['state_bytes_p99']}, "
           f"max {c['state_bytes_max']}; max by kind {c['state_bytes_max_by_kind']}")
+    print(f"history: {c['fired_series']} fired series, up to {c['history_points_in_memory_max']} points in memory; "
+          f"their snapshots carry median {c['history_points_in_snapshot_median']} points, at least "
+          f"{c['history_points_in_snapshot_min']} where the history is longer than fits")
 
 
 if __name__ == "__main__":

@@ -33,13 +33,18 @@ import orjson
 
 from detectors.base import BucketSummary, Detector
 from detectors.finding import Finding, Target
-from detectors.history import SNAPSHOT_POINTS, RecentPoints, SeriesHistory, point_of
+from detectors.history import RecentPoints, SeriesHistory, point_of
 
 #: how many events ``replay`` observes at most between two flushes
 REPLAY_FLUSH_EVERY = 256
 _bucket_start = attrgetter("bucket_start")
 #: open windows per series at most, however far behind a source is (bounds memory while catching up)
 MAX_OPEN_WINDOWS = 64
+#: a series' snapshot at most, fired or not (issue 10: ≤ 2 KB per series): it is written at every offset
+#: commit for every series that changed, so a fired series' plot history (``detectors.history``) gets
+#: only the room its learned state leaves, newest points first (35-100 one-minute windows in the bench,
+#: docs/console.md)
+SNAPSHOT_BYTES = 2048
 
 
 class SeriesState:
@@ -195,12 +200,15 @@ class SeriesState:
     # ---- snapshot ----------------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        return {"k": self.series_key, "kind": self.detector.kind,
-                "o": [w.to_dict() for w in self._open] or None,
-                "c": self._closed_until if math.isfinite(self._closed_until) else None,
-                "t": self._newest if math.isfinite(self._newest) else None,
-                "late": self.late, "s": self.detector.state(), "f": self.fired_at, "q": self.cleared,
-                "p": list(self.position), **({"h": self.history.to_dict(SNAPSHOT_POINTS)} if self.history is not None else {})}
+        d = {"k": self.series_key, "kind": self.detector.kind,
+             "o": [w.to_dict() for w in self._open] or None,
+             "c": self._closed_until if math.isfinite(self._closed_until) else None,
+             "t": self._newest if math.isfinite(self._newest) else None,
+             "late": self.late, "s": self.detector.state(), "f": self.fired_at, "q": self.cleared,
+             "p": list(self.position)}
+        if self.history is not None:  # the history fills what is left of SNAPSHOT_BYTES (`,"h":` is 5)
+            d["h"] = self.history.pack(SNAPSHOT_BYTES - len(orjson.dumps(d)) - 5, self.detector.window_s)
+        return d
 
     def snapshot(self) -> bytes:
         return orjson.dumps(self.to_dict())
@@ -216,7 +224,7 @@ class SeriesState:
             self._newest = -math.inf if newest is None else newest
             self.late = d.get("late", 0)
             self.fired_at, self.cleared = d.get("f"), d.get("q", False)
-            self.history = SeriesHistory.from_dict(d["h"]) if d.get("h") else None
+            self.history = SeriesHistory.unpack(d["h"]) if d.get("h") else None
         position = d.get("p")  # snapshots of earlier versions: unknown
         self.position = (position[0], position[1]) if position else (-1, -1)
         return self

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import pickle
+import random
 
 import orjson
 
 from detectors import DetectorSuite, SeriesState
+from detectors.history import MAX_POINTS
+from detectors.suite import SNAPSHOT_BYTES
 from tests.unit.detectors.conftest import make_detector, window_stream
 
 
@@ -63,10 +66,31 @@ def test_series_state_snapshot_round_trip(kind):
         state.add(w.copy())
     restored = suite.restore_series(state.snapshot())
     assert isinstance(restored, SeriesState) and restored == state
-    # 2 KB per series; a series that fired also keeps its plot history (detectors/history.py), bounded apart
-    assert len(orjson.dumps({k: v for k, v in state.to_dict().items() if k != "h"})) <= 2048
+    assert len(state.snapshot()) <= SNAPSHOT_BYTES  # 2 KB per series (issue 10)
     tail = [(a.copy(), a.copy()) for a in stream[50:]]
     assert [f for a, _ in tail for f in state.add(a)] == [f for _, b in tail for f in restored.add(b)]
+
+
+def test_a_fired_series_snapshot_stays_within_2_kb(kind):
+    """Fired, with the longest plot history a series keeps (detectors/history.py): the bytes the
+    series-state table stores stay within 2 KB, and the history takes what the learned state leaves."""
+    d = make_detector(kind)
+    suite = DetectorSuite([d], bucket_s=5)
+    stream = window_stream(kind, seed=7)
+    key = stream[0].series_key.replace(stream[0].series_key.split("|")[0], d.name, 1)
+    state = suite.series_state(key)
+    found = [f for w in stream for f in state.add(w.copy())]
+    assert found and state.history is not None, f"the {kind} series should fire and keep its history"
+    rng = random.Random(11)
+    t = stream[-1].bucket_start
+    for _ in range(MAX_POINTS):  # a day of windows after it, some empty, values of any magnitude
+        t += d.window_s * rng.choice((1, 1, 1, 2, 7))
+        state.history.record(t, tuple(rng.lognormvariate(0, 3) for _ in range(5)))
+    blob = state.snapshot()
+    assert len(blob) <= SNAPSHOT_BYTES
+    restored = suite.restore_series(blob)
+    # at least twenty windows for the console's plot (a daily budget keeps fewer in memory)
+    assert restored == state and min(20, len(state.history)) <= len(restored.history) <= len(state.history)
 
 
 def test_clones_share_the_configuration(kind):

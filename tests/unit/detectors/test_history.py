@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 import pickle
+import random
 
+import orjson
+
+from detectors import DetectorSuite
 from detectors.base import BucketSummary
 from detectors.cost import CostSpike
 from detectors.errors import ErrorSurge
-from detectors.history import MAX_POINTS, SNAPSHOT_POINTS, RecentPoints, SeriesHistory, point_of
-from detectors.suite import SeriesState
+from detectors.history import MAX_POINTS, RecentPoints, SeriesHistory, point_of
+from detectors.suite import SNAPSHOT_BYTES, SeriesState
 
 KEY = "cost_spike|model=m"
 
@@ -76,14 +80,77 @@ def test_the_history_survives_a_snapshot() -> None:
     assert pickle.loads(pickle.dumps(restored.history)) == state.history
 
 
-def test_the_snapshot_keeps_the_newest_points_only() -> None:
-    state = SeriesState(KEY, CostSpike("cost_spike"))
-    state.history = SeriesHistory()
-    for i in range(SNAPSHOT_POINTS + 30):
-        state.history.record(i * 60.0, (float(i), 1.0, 0.5, 1.5, 3.0))
-    kept = state.to_dict()["h"]
-    assert len(kept["t"]) == SNAPSHOT_POINTS and kept["t"][0] == 30 * 60.0 and kept["observed"][0] == 30.0
-    assert len(state.history) == SNAPSHOT_POINTS + 30  # memory keeps the day
+def test_a_fired_series_with_a_full_day_of_history_snapshots_within_2_kb() -> None:
+    """The bytes the series-state table stores (``SeriesState.snapshot()``, as streams.agents.series
+    writes them) stay within 2 KB however long the history; the snapshot keeps its newest points."""
+    suite = DetectorSuite([CostSpike("cost_spike", "model", warmup=5, min_volume=1, cooldown_s=0)], bucket_s=5)
+    state = suite.series_state(KEY)
+    rng = random.Random(3)
+    spends = [rng.uniform(0.5, 1.5) for _ in range(40)] + [30.0] + [rng.uniform(0.5, 1.5) for _ in range(MAX_POINTS)]
+    assert feed(state, spends), "the spike must fire"
+    assert len(state.history) == MAX_POINTS  # memory keeps the day
+    blob = state.snapshot()
+    assert len(blob) <= SNAPSHOT_BYTES
+    restored = suite.restore_series(blob)
+    kept = restored.history.to_dict()
+    assert len(kept["t"]) >= 30  # the newest half hour at least (as long as the pool keeps before a fire)
+    newest = state.history.to_dict()
+    assert kept == {name: column[-len(kept["t"]):] for name, column in newest.items()}  # exactly those
+    assert restored == state
+    # Room the rest of the snapshot leaves: one point fewer would leave room for less than a point.
+    assert len(blob) > SNAPSHOT_BYTES - 40
+
+
+def test_a_snapshot_keeps_the_values_exactly_and_any_times() -> None:
+    h = SeriesHistory()
+    nan = float("nan")
+    for t in (60.0, 120.0, 300.0, 300.0 + 60 * 200, 86_000.0):  # gaps of 1, 3, 200 windows, then off the grid
+        h.record(t, (t / 7, nan, -1e-30, 3.4e38, math.pi))
+    for step in (60.0, None):
+        packed = orjson.loads(orjson.dumps(h.pack(10_000, step)))
+        back = SeriesHistory.unpack(packed)
+        assert back._t == h._t and back._values.tobytes() == h._values.tobytes()  # bit for bit, NaN too
+        assert "t" in packed  # 86,000 is not a multiple of 60: the times are written as they are
+    on_grid = SeriesHistory()
+    for t in (60.0, 120.0, 300.0, 300.0 + 60 * 200):
+        on_grid.record(t, (1.0, 1.0, 0.5, 1.5, 3.0))
+    packed = on_grid.pack(10_000, 60.0)
+    assert "t" not in packed and SeriesHistory.unpack(packed)._t == on_grid._t
+    assert SeriesHistory.unpack(on_grid.pack(0, 60.0)).to_dict()["t"] == []  # no room: no points
+
+
+def test_fields_no_point_knows_take_no_room() -> None:
+    """A limit's history has no baseline or band: only observed and threshold are written."""
+    h = SeriesHistory()
+    nan = float("nan")
+    for i in range(100):
+        h.record(i * 60.0, (i / 3, nan, nan, nan, 5.0))
+    h.record(100 * 60.0, (nan,) * 5)  # a window nothing was known of
+    packed = h.pack(10_000, 60.0)
+    assert packed["unknown"] == ["baseline", "low", "high"]
+    assert len(packed["v"]) == 4 * math.ceil(101 * 2 * 4 / 3)
+    back = SeriesHistory.unpack(orjson.loads(orjson.dumps(packed)))
+    assert back._t == h._t and back._values.tobytes() == h._values.tobytes()
+    nothing = SeriesHistory()
+    nothing.record(0.0, (nan,) * 5)
+    assert SeriesHistory.unpack(nothing.pack(1000, 60.0)).to_dict() == nothing.to_dict()
+
+
+def test_a_snapshot_of_the_previous_version_still_loads() -> None:
+    """Written by 851c1a8 (the history as JSON columns, its newest 120 points)."""
+    old = (b'{"k":"cost_spike|model=m","kind":"cost","o":[{"k":"cost_spike|model=m","b":2520.0,"n":10,"s":1.0,'
+           b'"t":[2520.0,2579.0]}],"c":2520.0,"t":2579.0,"late":0,"s":{"_windows":42,"_last_fire":2459.0,'
+           b'"_tail":[95.80836568772168,2.9925826078256583,2.9925826078256583,5.985165215651317],'
+           b'"_mean":1.0670323019420787,"_var":0.01010848809287512,"_last_start":2460.0,"_season":'
+           b'[[1.104345110973308,42]' + b',[0.0,0]' * 23 + b']},"f":null,"q":false,"p":[-1,-1],'
+           b'"h":{"t":[2400.0,2460.0],"observed":[9.0,1.0],"baseline":[1.05892,1.0686],"low":[0.953032,0.961739],'
+           b'"high":[1.16482,1.17546],"threshold":[3.17677,3.2058]}}')
+    suite = DetectorSuite([CostSpike("cost_spike", "model", warmup=5, min_volume=1, cooldown_s=0)], bucket_s=5)
+    state = suite.restore_series(old)
+    assert state.history.to_dict() == orjson.loads(old)["h"]
+    assert state.detector._windows == 42 and state.open_windows == [(2520.0, 10)]
+    assert suite.restore_series(state.snapshot()) == state  # and it is written in the new form
+    assert "v" in orjson.loads(state.snapshot())["h"]
 
 
 def test_the_history_is_bounded_to_a_day() -> None:
