@@ -440,6 +440,14 @@ def classifier_from_state(state: dict[str, Any]) -> HashedLinearModel:
                          f"{STATE_VERSION}; version 1 held naive-Bayes counts: remove the file and run "
                          "`tracewatch feedback` again)")
     model = HashedLinearModel.load()
+    if "model" not in state:
+        raise ValueError('malformed classifier state: no "model" (the digest of the model it was learnt on)')
+    if state["model"] != model.digest:
+        # Feedback is a change to the weights of one model's buckets: on a retrained model (other
+        # weights, other features) the same buckets mean other n-grams, so it is refused, not applied.
+        raise ValueError(f"classifier state learnt on another model (model {state['model']!r}; the shipped model "
+                         f"is {model.digest!r}: tracewatch was upgraded and its model retrained): remove the file "
+                         "and run `tracewatch feedback` again with your labelled rows")
     try:
         model.restore(state)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
