@@ -6,7 +6,8 @@ Model: L2-regularised logistic regression over the hashed n-grams of
 :mod:`detectors.injection.model`, fitted with scipy's L-BFGS (deterministic: fixed data order, no
 random initialisation). Each (set, label, language) group's weight is scaled so that a big set
 does not drown the small ones. ``--validate`` fits on 80 % of the train split and prints the
-scores on the other 20 % (how the settings below were chosen; the report split stays unseen).
+scores on the other 20 % (how the settings below were chosen; the report split stays unseen;
+``--by-group`` holds out whole own-set templates, as the report split does).
 
 Dependencies at training time only: numpy and scipy (both already runtime dependencies of river).
 """
@@ -27,7 +28,8 @@ import numpy as np
 from scipy import optimize, sparse
 
 from bench.injection_data import load_rows
-from detectors.injection.model import MODEL_FILE, REPLAY_FILE, HashedLinearModel
+from detectors.injection.model import (MODEL_FILE, PIVOT_GAP, PIVOT_STEPS, REPLAY_FILE, HashedLinearModel, Pivots,
+                                       feature_positions)
 from detectors.injection.normalize import normal_bytes, words_bytes
 from detectors.injection.scanner import MAX_SIGNATURE_LOGIT, MIN_SIGNATURE_LOGIT, InjectionScanner
 from detectors.injection.signatures import SignatureLibrary
@@ -42,22 +44,46 @@ REPEAT_PER_LANG = 0
 REPLAY_PER_GROUP = 25
 LANG_BENIGN_RATIO = 3.0  # per language, benign weight at most this times the attacks' (chosen with --validate)
 WITH_RULES = True  # fit the model with the rules' weights as offsets (the scanner adds them)
+PIVOTS = True  # add the cross-lingual pivot concepts of detectors/injection/pivots.txt as features
+PIVOT_GAP_WORDS = PIVOT_GAP
+PIVOT_PAIR_STEPS = PIVOT_STEPS
+PIVOT_VIEW = 0.0  # weight of the pivot view (each text's pivot features alone) against the texts
+
+
+def pivots() -> Pivots | None:
+    return Pivots.load(gap=PIVOT_GAP_WORDS, steps=PIVOT_PAIR_STEPS) if PIVOTS else None
 
 
 def words_form(text: str) -> bytes:
     return words_bytes(normal_bytes(text)[0])
 
 
-def design(texts: list[str], bits: int = BITS) -> sparse.csr_matrix:
-    proto = HashedLinearModel(np.zeros(2 ** bits, dtype=np.float32), 0.0, window=WINDOW)
+def design(texts: list[str], bits: int = BITS, view: bool = False):
+    """The texts' feature matrix (rows: counts / norm); with ``view``, also the **pivot view**: the same
+    texts' pivot features alone (same norm) and which texts have any."""
+    proto = HashedLinearModel(np.zeros(2 ** bits, dtype=np.float32), 0.0, window=WINDOW, pivots=pivots())
     indptr, indices, data = [0], [], []
+    vptr, vind, vdat, vhas = [0], [], [], []
     for text in texts:
-        b, v = proto.vector(words_form(text)[:MAX_TRAIN_BYTES])
+        form = words_form(text)[:MAX_TRAIN_BYTES]
+        b, v = proto.vector(form)
         indices.append(b)
         data.append(v)
         indptr.append(indptr[-1] + len(b))
-    return sparse.csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)),
-                             shape=(len(texts), 2 ** bits))
+        if view:
+            full, _ = feature_positions(form, bits, False, proto.pivots)
+            plain = len(feature_positions(form, bits, False, None)[0])
+            ub, uc = np.unique(full[plain:], return_counts=True)
+            vind.append(ub)
+            vdat.append(uc / proto.norm(max(len(full), 1)))
+            vptr.append(vptr[-1] + len(ub))
+            vhas.append(len(ub) > 0)
+    x = sparse.csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)),
+                          shape=(len(texts), 2 ** bits))
+    if not view:
+        return x
+    xv = sparse.csr_matrix((np.concatenate(vdat), np.concatenate(vind), np.array(vptr)), shape=(len(texts), 2 ** bits))
+    return x, xv, np.array(vhas)
 
 
 def group_weights(rows: list[dict]) -> np.ndarray:
@@ -147,11 +173,26 @@ def write_replay(rows: list[dict], path: Path = REPLAY_FILE, per_group: int = RE
 
 def train(rows: list[dict], bits: int = BITS, l2: float = L2) -> HashedLinearModel:
     rows = rows + augment(rows)
-    x = design([r["text"] for r in rows], bits)
+    texts = [r["text"] for r in rows]
     y = np.array([r["label"] for r in rows], dtype=float)
-    w, b = fit(x, y, group_weights(rows), l2, rule_offsets([r["text"] for r in rows]) if WITH_RULES else None)
-    model = HashedLinearModel(w.astype(np.float32), b, window=WINDOW)
-    model.df = np.asarray((x != 0).sum(axis=0)).ravel().astype(np.float32)  # texts per bucket (feedback's prior)
+    sw = group_weights(rows)
+    offsets = rule_offsets(texts) if WITH_RULES else np.zeros(len(rows))
+    if PIVOTS and PIVOT_VIEW > 0:
+        # The pivot view: each text with a pivot concept once more, with its pivot features alone (and
+        # its rules), at PIVOT_VIEW of its weight, so that the concepts must tell attacks from benign
+        # texts by themselves and carry weight into the languages with few attacks.
+        x, xv, has = design(texts, bits, view=True)
+        df = np.asarray((x != 0).sum(axis=0)).ravel()
+        x = sparse.vstack([x, xv[has]]).tocsr()
+        y = np.concatenate([y, y[has]])
+        sw = np.concatenate([sw, PIVOT_VIEW * sw[has]])
+        offsets = np.concatenate([offsets, offsets[has]])
+    else:
+        x = design(texts, bits)
+        df = np.asarray((x != 0).sum(axis=0)).ravel()
+    w, b = fit(x, y, sw, l2, offsets if WITH_RULES else None)
+    model = HashedLinearModel(w.astype(np.float32), b, window=WINDOW, pivots=pivots())
+    model.df = df.astype(np.float32)  # texts per bucket (feedback's prior)
     return model
 
 
@@ -203,22 +244,31 @@ def _stratified(rows: list[dict], per_group: int) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PIVOTS, PIVOT_GAP_WORDS, PIVOT_PAIR_STEPS, PIVOT_VIEW, LANG_BENIGN_RATIO
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--validate", action="store_true", help="fit on 80 %% of train, score the other 20 %%")
     ap.add_argument("--feedback", action="store_true", help="with --validate: feedback per set, forgetting")
+    ap.add_argument("--by-group", action="store_true",
+                    help="with --validate: hold out whole groups (the own set's templates), as the report split does")
     ap.add_argument("--l2", type=float, default=L2)
     ap.add_argument("--lang-benign-ratio", type=float, default=None)
     ap.add_argument("--bits", type=int, default=BITS)
+    ap.add_argument("--no-pivots", action="store_true", help="without the cross-lingual pivot features")
+    ap.add_argument("--pivot-gap", type=int, default=PIVOT_GAP, help="words between two concepts of a pair, at most")
+    ap.add_argument("--pivot-steps", type=int, default=PIVOT_STEPS, help="pairs with the next N concepts")
+    ap.add_argument("--pivot-view", type=float, default=PIVOT_VIEW, help="weight of the pivot view (0: none)")
     ap.add_argument("--out", type=Path, default=MODEL_FILE)
     args = ap.parse_args(argv)
     rows = [r for r in load_rows() if r["split"] == "train"]
+    PIVOTS, PIVOT_GAP_WORDS, PIVOT_PAIR_STEPS, PIVOT_VIEW = (not args.no_pivots, args.pivot_gap, args.pivot_steps,
+                                                             args.pivot_view)
     if args.lang_benign_ratio is not None:
-        global LANG_BENIGN_RATIO
         LANG_BENIGN_RATIO = args.lang_benign_ratio
     t0 = time.perf_counter()
     if args.validate:
         def val(r: dict) -> bool:
-            return hashlib.sha256(("val" + r["text"]).encode()).digest()[0] < 52
+            key = (r.get("group") if args.by_group else None) or r["text"]
+            return hashlib.sha256(("val" + key).encode()).digest()[0] < 52
         model = train([r for r in rows if not val(r)], args.bits, args.l2)
         print(f"fitted in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
         evaluate(model, [r for r in rows if val(r)])

@@ -50,6 +50,12 @@ _MASK = {n: np.uint64((1 << (8 * n)) - 1) for n in CHAR_NS}  # a character n-gra
 _MASK_BY_LENGTH = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
 _SALT_WORD = np.uint64(0x51ED270B)
 _SALT_BIGRAM = np.uint64(0x2545F491)
+_SALT_CONCEPT = np.uint64(0xC0C0_0000_0000_0000)  # a pivot concept's key: its number, salted
+_SALT_PAIR = np.uint64(0x7A1E_57C3_0000_0000)  # a pair of concepts: their bits or-ed, salted
+PIVOTS_FILE = Path(__file__).with_name("pivots.txt")
+PIVOT_GAP = 3  # two pivot concepts at most this many words apart form a pair feature
+PIVOT_STEPS = 2  # a concept is paired with the next PIVOT_STEPS concepts (within PIVOT_GAP words)
+MAX_CONCEPTS = 63  # concept c is the bit 1 << c of a 64-bit key
 _SPACE = 32
 MAX_LOGIT = 30.0
 FEEDBACK_L2 = 1e-4  # learn_many: pull of the change towards zero (per unit of batch weight; new-user check, docs)
@@ -62,11 +68,92 @@ BIAS_PULL = 100.0  # learn_many: the bias is held this much harder than the weig
 N_REF = 1024  # n-grams up to which a text's weights are divided by sqrt(n); beyond, by n / sqrt(N_REF)
 
 
-def feature_positions(words_form: bytes, bits: int, with_positions: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+class Pivots:
+    """The cross-lingual pivot table (``pivots.txt``): word key -> concept number (1, 2, ... 63).
+
+    ``keys`` (sorted uint64 word keys, as :func:`feature_positions` computes them) and ``ids``
+    (uint64, the concept of each key as the bit ``1 << number``) are what the scoring path searches;
+    ``text`` is the table's source, stored in ``model.npz`` so that a model is always scored with the
+    table it was trained with.
+    """
+
+    def __init__(self, text: str, gap: int = PIVOT_GAP, steps: int = PIVOT_STEPS) -> None:
+        self.text, self.gap, self.steps = text, int(gap), int(steps)
+        self.concepts: list[str] = []
+        owner: dict[str, str] = {}
+        forms: list[bytes] = []
+        ids: list[int] = []
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.split("#", 1)[0].strip()
+            if not line:
+                continue
+            concept, sep, words = line.partition(":")
+            if not sep or not concept.strip() or not words.split():
+                raise ValueError(f"pivots line {number}: expected 'concept: word word ...'")
+            self.concepts.append(concept.strip())
+            for word in dict.fromkeys(words.split()):
+                if word in owner:
+                    raise ValueError(f"pivots line {number}: {word!r} is already a word of {owner[word]!r}")
+                if word != word.lower() or " " in word:
+                    raise ValueError(f"pivots line {number}: {word!r} is not a lower-case word")
+                owner[word] = concept.strip()
+                forms.append(word.encode("utf-8"))
+                ids.append(len(self.concepts))
+        if len(self.concepts) > MAX_CONCEPTS:
+            raise ValueError(f"pivots: {len(self.concepts)} concepts, at most {MAX_CONCEPTS}")
+        keys = word_keys(b" ".join(forms)) if forms else np.zeros(0, dtype=np.uint64)
+        order = np.argsort(keys, kind="stable")
+        # Sorted keys (a binary search per word: the table is a few KB, it stays in cache) and a
+        # sentinel key after them (eight 0xff bytes: never UTF-8), so a search never runs off the end.
+        self.keys = np.append(keys[order], np.uint64(2 ** 64 - 1))
+        self.ids = np.append(np.uint64(1) << np.array(ids, dtype=np.uint64)[order], np.uint64(0))
+        self.n_words = len(forms)
+
+    @classmethod
+    def load(cls, path: Path = PIVOTS_FILE, gap: int = PIVOT_GAP, steps: int = PIVOT_STEPS) -> "Pivots":
+        return cls(Path(path).read_text(encoding="utf-8"), gap, steps)
+
+    def concepts_of(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(word indices, concept bits)`` of the words (uint64 keys) that are pivot words; concept
+        number ``c`` is the bit ``1 << c``, so a pair of concepts is the two bits or-ed (unordered)."""
+        at = np.searchsorted(self.keys, words)  # the last key is a sentinel no word has: at is in range
+        where = np.flatnonzero(self.keys[at] == words)
+        return where, self.ids[at[where]]
+
+
+def word_keys(words_form: bytes) -> np.ndarray:
+    """Each word's unsalted 64-bit key (see :func:`feature_positions`) of a words form."""
+    padded = b" " + words_form + b" "
+    a = np.frombuffer(padded, dtype=np.uint8)
+    spaces = np.flatnonzero(a == _SPACE)
+    loads = np.ndarray((len(padded),), dtype="<u8", buffer=padded + bytes(8), strides=(1,))
+    return _word_keys(loads, spaces)
+
+
+def _word_keys(loads: np.ndarray, spaces: np.ndarray) -> np.ndarray:
+    # A word's key: its bytes when it has at most 8 (exact), else its first 8 and last 8 bytes and its
+    # length (words longer than 16 bytes that share all three share a key).
+    starts, ends = spaces[:-1] + 1, spaces[1:]
+    lens = ends - starts
+    with np.errstate(over="ignore"):
+        words = loads[starts] & _MASK_BY_LENGTH[np.minimum(lens, 8)]
+        long = np.flatnonzero(lens > 8)  # only these get the tail (few: a handful of calls on them)
+        if len(long):
+            long_lens = lens[long]
+            tail = loads[ends[long] - 8] * _GOLD
+            tail ^= long_lens.astype(np.uint64) << np.uint64(56)
+            words[long] ^= tail
+    return words
+
+
+def feature_positions(words_form: bytes, bits: int, with_positions: bool = True,
+                      pivots: Pivots | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """``(buckets, positions)``: every n-gram's bucket (int64) and the byte offset where it starts
     (``positions`` is None unless ``with_positions``).
 
-    Character n-grams first (by n), then word unigrams, then word bigrams; ``words_form`` is a words
+    Character n-grams first (by n), then word unigrams, then word bigrams, then (with ``pivots``)
+    the pivot concepts of the words and the pairs of concepts ``pivots.gap`` words apart at most
+    (each concept with the next two, unordered); ``words_form`` is a words
     form (single spaces between words), scored with a space before and after. Every n-gram's salted
     key is written into one array, which is then spread to buckets in place in one pass (see the
     module docstring; ``tests/unit/injection/test_fast_paths.py`` has the plain definition).
@@ -77,6 +164,8 @@ def feature_positions(words_form: bytes, bits: int, with_positions: bool = True)
     spaces = np.flatnonzero(a == _SPACE)
     n_words = max(len(spaces) - 1, 0)
     sizes = [length - n + 1 for n in CHAR_NS if length >= n] + [n_words, max(n_words - 1, 0)]
+    if pivots is not None:
+        sizes.append(3 * n_words)  # at most: a concept per word and two pairs per concept
     out = np.empty(sum(sizes), dtype=np.uint64)
     positions = []
     at = 0
@@ -93,17 +182,8 @@ def feature_positions(words_form: bytes, bits: int, with_positions: bool = True)
             if with_positions:
                 positions.append(np.arange(k))
         if n_words:
-            starts, ends = spaces[:-1] + 1, spaces[1:]
-            # A word's key: its bytes when it has at most 8 (exact), else its first 8 and last 8 bytes
-            # and its length (words longer than 16 bytes that share all three share a key).
-            lens = ends - starts
-            words = loads[starts] & _MASK_BY_LENGTH[np.minimum(lens, 8)]
-            long = np.flatnonzero(lens > 8)  # only these get the tail (few: a handful of calls on them)
-            if len(long):
-                long_lens = lens[long]
-                tail = loads[ends[long] - 8] * _GOLD
-                tail ^= long_lens.astype(np.uint64) << np.uint64(56)
-                words[long] ^= tail
+            starts = spaces[:-1] + 1
+            words = _word_keys(loads, spaces)
             np.bitwise_xor(words, _SALT_WORD, out=out[at: at + n_words])
             at += n_words
             if with_positions:
@@ -115,6 +195,23 @@ def feature_positions(words_form: bytes, bits: int, with_positions: bool = True)
                 at += n_words - 1
                 if with_positions:
                     positions.append(starts[:-1])
+            if pivots is not None:
+                where, ids = pivots.concepts_of(words)
+                k = len(ids)
+                if k:
+                    np.bitwise_xor(ids, _SALT_CONCEPT, out=out[at: at + k])
+                    at += k
+                    if with_positions:
+                        positions.append(starts[where])
+                    for step in range(1, pivots.steps + 1):  # each concept with the next ``steps``
+                        if k > step:
+                            near = (where[step:] - where[:-step]) <= pivots.gap
+                            pair = (ids[step:] | ids[:-step])[near]
+                            np.bitwise_xor(pair, _SALT_PAIR, out=out[at: at + len(pair)])
+                            at += len(pair)
+                            if with_positions:
+                                positions.append(starts[where[:-step][near]])
+        out = out[:at]
         out *= _GOLD
         out >>= np.uint64(64 - bits)
     buckets = out.view(np.int64)  # < 2**bits: the same numbers as int64, ready to index with
@@ -129,7 +226,7 @@ class HashedLinearModel:
     """
 
     def __init__(self, weights: np.ndarray, bias: float, *, window: int = 2048, n_ref: int = N_REF,
-                 digest: str = "") -> None:
+                 digest: str = "", pivots: Pivots | None = None) -> None:
         self.weights = np.asarray(weights, dtype=np.float32)
         self.bits = int(round(math.log2(len(self.weights))))
         if 2 ** self.bits != len(self.weights):
@@ -139,6 +236,7 @@ class HashedLinearModel:
         self.n_ref = int(n_ref)
         self.df: np.ndarray | None = None  # per bucket: how many training texts have it (feedback's prior)
         self.digest = digest  # of the shipped weights, so that a state file names its base model
+        self.pivots = pivots  # the cross-lingual pivot table the weights were trained with (None: none)
         self.delta: dict[int, float] = {}
         self.delta_bias = 0.0
         self.n_learned = 0
@@ -157,8 +255,10 @@ class HashedLinearModel:
             window = int(data["window"])
             n_ref = int(data["n_ref"]) if "n_ref" in data else N_REF
             df = data["df"].astype(np.float32) if "df" in data else None
+            pivots = (Pivots(str(data["pivots"]), int(data["pivot_gap"]), int(data["pivot_steps"]))
+                      if "pivots" in data else None)
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-        model = cls(weights, bias, window=window, n_ref=n_ref, digest=digest)
+        model = cls(weights, bias, window=window, n_ref=n_ref, digest=digest, pivots=pivots)
         model.df = df
         return model
 
@@ -170,7 +270,10 @@ class HashedLinearModel:
             np.savez_compressed(fh, weights=q, scale=np.float64(scale), bias=np.float64(self.bias),
                                 window=np.int64(self.window), n_ref=np.int64(self.n_ref),
                                 df=np.minimum(self.df if self.df is not None else 0, 65535).astype(np.uint16)
-                                if self.df is not None else np.zeros(len(self.weights), dtype=np.uint16))
+                                if self.df is not None else np.zeros(len(self.weights), dtype=np.uint16),
+                                **({"pivots": np.array(self.pivots.text), "pivot_gap": np.int64(self.pivots.gap),
+                                    "pivot_steps": np.int64(self.pivots.steps)}
+                                   if self.pivots is not None else {}))
 
     # ---- scoring ------------------------------------------------------------------------------------
 
@@ -178,7 +281,7 @@ class HashedLinearModel:
         """Log-odds of injection for the most injection-like window of a words form."""
         length = len(words_form) + 2
         w = self.window
-        buckets, positions = feature_positions(words_form, self.bits, length > w)
+        buckets, positions = feature_positions(words_form, self.bits, length > w, self.pivots)
         bias = self.bias + self.delta_bias
         n = len(buckets)
         if n == 0:
@@ -201,7 +304,7 @@ class HashedLinearModel:
 
     def vector(self, words_form: bytes) -> tuple[np.ndarray, np.ndarray]:
         """The text's sparse feature vector as ``(buckets, values)`` (counts / sqrt(n)), whole text."""
-        buckets, _ = feature_positions(words_form, self.bits, False)
+        buckets, _ = feature_positions(words_form, self.bits, False, self.pivots)
         if len(buckets) == 0:
             return buckets, np.zeros(0)
         uniq, counts = np.unique(buckets, return_counts=True)

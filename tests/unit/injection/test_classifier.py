@@ -3,6 +3,7 @@ held-out floors per language, an attack in the middle of a long text."""
 
 import json
 import random
+import re
 
 import pytest
 
@@ -26,6 +27,16 @@ def test_scoring_does_not_change_state(fresh_scanner):
 def test_the_shipped_model_is_small_and_loads_the_same_every_time():
     a, b = HashedLinearModel.load(), HashedLinearModel.load()
     assert a.weights.nbytes <= 50 * 2 ** 20 and (a.weights == b.weights).all() and a.digest == b.digest
+
+
+def test_the_shipped_model_carries_the_pivot_table_it_was_trained_with():
+    # editing pivots.txt without retraining would score the shipped weights with other features
+    from detectors.injection.model import PIVOTS_FILE  # noqa: PLC0415
+
+    model = HashedLinearModel.load()
+    assert model.pivots is not None and model.pivots.text == PIVOTS_FILE.read_text(encoding="utf-8"), (
+        "pivots.txt changed: retrain with `python -m bench.train_injection`")
+    assert model.pivots.n_words > 300
 
 
 def test_an_attack_in_the_middle_of_a_38_kb_text_is_caught(scanner):
@@ -100,11 +111,13 @@ def test_missing_state_file_means_the_shipped_model(tmp_path):
     ('{"format": "tracewatch.injection-classifier", "version": 9}', "unsupported classifier state version 9"),
     ('{"format": "tracewatch.injection-classifier", "version": 1, "alpha": 1}', "version 1 held naive-Bayes counts"),
     ('{"format": "tracewatch.injection-classifier", "version": 2, "delta": {"-4": 1}}', "malformed classifier state"),
+    ('{"format": "tracewatch.injection-classifier", "version": 2, "model": "0123456789abcdef", "delta": {}}',
+     "classifier state learnt on another model (model '0123456789abcdef'; the shipped model is"),
 ])
 def test_foreign_state_files_are_rejected(tmp_path, content, message):
     path = tmp_path / "state.json"
     path.write_text(content)
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         InjectionScanner.load(state=path)
 
 

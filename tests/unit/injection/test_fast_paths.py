@@ -34,7 +34,7 @@ def test_byte_forms_equal_the_str_forms(text):
 
 def _windowed_reference(model, words_form: bytes) -> float:
     """The model's windowed score by its plain definition: every window's n-grams summed one by one."""
-    buckets, positions = feature_positions(words_form, model.bits)
+    buckets, positions = feature_positions(words_form, model.bits, True, model.pivots)
     length, w = len(words_form) + 2, model.window
     bias = model.bias + model.delta_bias
     if length <= w:
@@ -149,7 +149,19 @@ def test_normal_form_equals_the_plain_table_definition(text):
     assert normal_bytes(text)[0] == _normal_reference(text).encode()
 
 
-def _buckets_reference(form: bytes, bits: int) -> list[int]:
+def _pivot_table() -> dict[str, int]:
+    """``pivots.txt`` read plainly: word -> concept number (1, 2, ... in the file's order)."""
+    from detectors.injection import model as m  # noqa: PLC0415
+
+    table: dict[str, int] = {}
+    concepts = [line.split("#")[0] for line in m.PIVOTS_FILE.read_text(encoding="utf-8").splitlines()]
+    for number, line in enumerate([c for c in concepts if c.strip()], 1):
+        for word in line.split(":", 1)[1].split():
+            table[word] = number
+    return table
+
+
+def _buckets_reference(form: bytes, bits: int, pivots: dict[str, int] | None = None, gap: int = 3) -> list[int]:
     """Every n-gram's bucket by the plain definition (``detectors/injection/model.py``), one at a time."""
     from detectors.injection import model as m  # noqa: PLC0415
 
@@ -170,6 +182,13 @@ def _buckets_reference(form: bytes, bits: int) -> list[int]:
         keys.append(key)
     out += [bucket(k ^ salt_word) for k in keys]
     out += [bucket((((a * p) & mask) + b & mask) ^ salt_bigram) for a, b in zip(keys, keys[1:])]
+    if pivots is not None:  # each pivot word's concept, then pairs of a concept and the next (then next but one)
+        found = [(i, pivots[w.decode()]) for i, w in enumerate(words) if w.decode() in pivots]
+        out += [bucket((1 << c) ^ int(m._SALT_CONCEPT)) for _, c in found]
+        for step in (1, 2):
+            for (i, a), (j, b) in zip(found, found[step:]):
+                if j - i <= gap:
+                    out.append(bucket(((1 << a) | (1 << b)) ^ int(m._SALT_PAIR)))
     return out
 
 
@@ -181,6 +200,21 @@ def test_feature_buckets_equal_the_plain_definition(word_list):
     form = " ".join(word_list).encode()
     buckets, positions = feature_positions(form, 18)
     assert buckets.tolist() == _buckets_reference(form, 18)
+    assert len(positions) == len(buckets)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(["ignore", "ignorez", "toutes", "les", "instructions", "precedentes",
+                                           "anteriores", "uneingeschrankt", "x" * 17, "systemprompt", "du",
+                                           "prompt", "reglas", "sin"]),
+                          st.text(alphabet="abcxyz'-:", min_size=1, max_size=12)), max_size=14),
+       st.integers(1, 4))
+def test_pivot_features_equal_the_plain_definition(word_list, gap):
+    from detectors.injection.model import Pivots  # noqa: PLC0415
+
+    form = " ".join(word_list).encode()
+    buckets, positions = feature_positions(form, 18, True, Pivots.load(gap=gap))
+    assert buckets.tolist() == _buckets_reference(form, 18, _pivot_table(), gap)
     assert len(positions) == len(buckets)
 
 
