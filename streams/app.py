@@ -101,9 +101,7 @@ class Tracewatch:
         from traces.prices import PriceTable
 
         self.prices = PriceTable.load(settings.prices)
-        classifier_state = settings.data_dir / "injection_classifier.json"  # written by `tracewatch feedback`
-        self.suite = build_suite(load_config(settings.detectors),
-                                 injection_state=classifier_state if classifier_state.exists() else None)
+        self.suite = build_suite(load_config(settings.detectors), injection_state=usable_classifier_state(settings))
         self.incident_policy = IncidentPolicy(resolve_after_s=settings.resolve_after_s,
                                               reopen_within_s=settings.reopen_within_s)
 
@@ -187,3 +185,23 @@ class Tracewatch:
     @property
     def worker_id(self) -> str:
         return f"{os.uname().nodename}:{os.getpid()}"
+
+
+def usable_classifier_state(settings: Settings) -> Path | None:
+    """The classifier state `tracewatch feedback` wrote, if the shipped model can use it.
+
+    One learnt on another model (tracewatch upgraded, its model retrained) or unreadable is left out
+    with an error in the log: the worker detects with the shipped model rather than not at all, and
+    the message says how to learn the feedback again.
+    """
+    from detectors.injection.scanner import load_classifier
+
+    path = settings.data_dir / "injection_classifier.json"
+    if not path.exists():
+        return None
+    try:
+        load_classifier(path)
+    except ValueError as exc:
+        logging.getLogger(__name__).error("%s; the worker detects injection with the shipped model until then", exc)
+        return None
+    return path
