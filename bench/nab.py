@@ -1,7 +1,7 @@
 """The Numenta Anomaly Benchmark (NAB v1.1): its scoring, reproduced, and a harness that scores tracewatch's
 detectors on its 58 labelled series.
 
-Run: ``.venv/bin/python -m bench.nab [--config PATH] [--split tune|report|all] [--out FILE]``
+Run: ``.venv/bin/python -m bench.nab [--config PATH] [--split tune|report|all] [--files] [--out FILE]``
 
 Data: ``$TRACEWATCH_NAB_DIR``, else ``../shared/data/nab`` relative to the repository root (``data/``,
 ``labels/combined_windows.json``, ``config/profiles.json``, ``results/final_results.json``).
@@ -448,6 +448,38 @@ def by_split(result: dict[str, Any], root: Path | None = None) -> dict[str, dict
             for s, names in groups.items()}
 
 
+def file_lines(result: dict[str, Any], root: Path | None = None) -> list[str]:
+    """Per file (``--files``): windows found, where each window was first detected (the share of the window
+    already past: 0 is its first row, the best; ``-`` missed), FP rows and the standard raw score against the
+    file's null (no detections) score."""
+    corpus = {f.name: f for f in load_corpus(root, result["files"])}
+    cost = load_profiles(root)["standard"]
+    return [_file_line(f, sweep(f.timestamps, f.windows), result["files"][name]["detections"], cost,
+                       result["files"][name]["split"]) for name, f in corpus.items()]
+
+
+def _file_line(f: NabFile, sw: Sweep, detected: Sequence[int], cost: Cost, split: str) -> str:
+    """One file's line: a window of rows 2-5 found at row 3 (a quarter in), one of rows 7-8 missed, an FP.
+
+    >>> f = NabFile("c/x.csv", tuple(float(t) for t in range(10)), (0.0,) * 10, ((2.0, 5.0), (7.0, 8.0)))
+    >>> sw = sweep(f.timestamps, f.windows, probation_percent=0.0)
+    >>> _file_line(f, sw, [3, 9], Cost(tp=1.0, fp=0.11, fn=1.0), "tune").split()
+    ['tune', 'c/x.csv', '1/2', 'FP', '1', 'raw', '-0.14', '(null', '-2.00)', 'windows', '0.25', '-']
+    """
+    s = score_detections(sw, detected, cost)
+    first: dict[int, int] = {}
+    for i in sorted(detected):
+        w = sw.window_of[i] if i < sw.rows else OUTSIDE
+        if w >= 0:
+            first.setdefault(w, i)
+    where = []
+    for w, start in zip(sw.scored, sw.first_rows):
+        end = max(i for i, k in enumerate(sw.window_of) if k == w)
+        where.append(f"{(first[w] - start) / (end - start + 1):.2f}" if w in first else "-")
+    return (f"{split:<8}{f.name:<50}{s.tp_windows:>4}/{s.windows}{'FP':>5}{s.fp:>4}  raw {s.score:>7.2f} "
+            f"(null {null_score(sw, cost):>7.2f})  windows {' '.join(where)}")
+
+
 def table(splits: dict[str, dict[str, Any]], published: dict[str, dict[str, float]]) -> str:
     head = f"{'split':<7}{'files':>6}  {'profile':<19}{'score':>8}{'TP windows':>12}{'FP':>6}  |"
     head += "".join(f"{label:>{max(len(label), 6) + 2}}" for label, _ in PUBLISHED)
@@ -470,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="files to run: the tune half, the report half, or all (default; prints both halves too)")
     ap.add_argument("--out", type=Path, help="write the full result (per file too) as JSON")
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument("--files", action="store_true",
+                    help="per file too: windows found, where in each window (0 = its first row), FP, raw score")
     args = ap.parse_args(argv)
     try:
         root = require_nab_dir()
@@ -486,6 +520,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"NAB v1.1, tracewatch detectors ({args.config}): {len(result['files'])} files, "
           f"{sum(r['findings'] for r in result['files'].values())} findings, {result['seconds']:.1f} s")
     print(table(splits, load_published(root)))
+    if args.files:
+        print("\n".join(file_lines(result, root)))
     if args.out:
         args.out.write_text(json.dumps({**result, "splits": splits}, indent=1))
     return 0

@@ -84,7 +84,8 @@ def getter(field: str) -> Callable[[Any], float | None]:
 
 class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
-                 "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp", "_range")
+                 "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp", "_range",
+                 "_recent")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
@@ -122,6 +123,7 @@ class FieldAnomaly(Calibrated):
         self._alarm_learned = 0.0  # when an alarming window was last learned (``_learn_tail``; 0: never)
         # [lowest, highest window mean seen, since when, level, lowest, highest level seen] (empty: no window yet)
         self._range = []
+        self._recent = []  # [the highest score of the last hours (halving per half_life_s), its time]
         self._tp = -1.0  # the last learned window's start (0: none yet): decays are per second between windows
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -321,8 +323,9 @@ class FieldAnomaly(Calibrated):
             self._alarm_learned = t
 
     def _routine(self, window: BucketSummary, score: float) -> bool:
-        """Whether the series reached ``score`` at this hour of day (give or take one) on the last days;
-        learns the window's score as this hour's peak."""
+        """Whether the series reached ``score`` at this hour of day (give or take one) on the last days, or
+        in the last hours (its highest score, halving per ``half_life_s``: a spike no higher than one the
+        series just made is the recent regime); learns the window's score as this hour's and the recent peak."""
         if not self.routine_decay:
             return False
         if not self._peak:
@@ -334,7 +337,12 @@ class FieldAnomaly(Calibrated):
         p = self._peak
         routine = score <= max(p[h - 1], p[h], p[(h + 1) % 24])
         p[h] = max(p[h], round(score, 2))
-        return routine
+        t = window.bucket_start
+        recent = 0.0  # the highest score of the last hours, halving per half_life_s
+        if self._recent:
+            recent = self._recent[0] * 0.5 ** (max(t - self._recent[1], 0.0) / self.half_life_s)
+        self._recent = [round(max(recent, score), 2), t]
+        return routine or score <= recent
 
     def _level_shift(self, alarming: bool, mean: float) -> None:
         """Alarms on one side for ``shift_windows`` in a row are a new normal: their mean becomes the

@@ -232,3 +232,27 @@ def test_a_snapshot_from_before_levels_keeps_its_range_and_starts_the_level():
     restored.load_state(old)
     restored.update(BucketSummary.make("a|app=x", T0 + DAY, n=1, total=100.0, t_last=T0 + DAY + 1))
     assert restored.state()["_range"] == old["_range"] + [100.0, 100.0, 100.0]
+
+
+def test_a_spike_no_stronger_than_one_of_the_last_hours_is_not_news():
+    """Two and a half hours after a spike (not its hour, nor the next): a spike no stronger than the first's
+    score halved per half-life since is the recent regime; a stronger one still pages; ``routine_decay: 0``:
+    both page."""
+    first = {(1, 12 * 3600): 200.0}
+    assert _run(_detector(), 3, {**first, (1, 14 * 3600 + 1800): 120.0}) == [(1, 12)]
+    assert _run(_detector(), 3, {**first, (1, 14 * 3600 + 1800): 130.0}) == [(1, 12), (1, 14)]
+    assert _run(_detector(routine_decay=0), 3, {**first, (1, 14 * 3600 + 1800): 120.0}) == [(1, 12), (1, 14)]
+
+
+def test_the_recent_peak_survives_a_snapshot():
+    d = _detector()
+    _run(d, 2, {(1, 12 * 3600): 200.0})
+    assert len(d.state()["_recent"]) == 2 and d.state()["_recent"][0] > 0
+    restored = _detector()
+    restored.load_state(d.state())
+    assert restored == d
+    old = {k: v for k, v in d.state().items() if k != "_recent"}  # a snapshot from before it
+    restored = _detector()
+    restored.load_state(old)
+    t = T0 + 2 * DAY
+    assert restored.update(BucketSummary.make("a|app=x", t, n=1, total=100.0, t_last=t + 1)) is None
