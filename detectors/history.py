@@ -113,8 +113,8 @@ class SeriesHistory:
         fits), for a snapshot: ``v`` the values (float32, little-endian, per point the ``FIELDS`` not
         listed in ``unknown``, base64); ``unknown`` the fields with no value in any of these points (the
         limits' and the quality detectors' have no baseline); ``t0`` the first time and ``dt`` how many
-        ``step`` s (the window) each next point comes after the one before (unsigned LEB128 varints,
-        base64) — or, for times off that grid, ``t`` the times themselves."""
+        ``step`` s (the window) each next point comes after the one before — or, for times off that grid,
+        ``t`` the times themselves."""
         budget = max(budget, 0)
         # A point takes at least 4/3 of 4 bytes (one field, base64): start from the most that could fit.
         first = max(len(self._t) - (budget * 3 // 16 + 1), 0)
@@ -142,7 +142,7 @@ class SeriesHistory:
         if gaps is None:
             out["t"] = list(t)
         else:
-            out.update(t0=t[0], step=step, dt=base64.b64encode(_varints(gaps)).decode())
+            out.update(t0=t[0], step=step, dt=gaps)
         return out
 
     @classmethod
@@ -156,7 +156,7 @@ class SeriesHistory:
         elif "t0" in d:
             t, step = d["t0"], d["step"]
             h._t.append(t)
-            for k in _unvarints(base64.b64decode(d["dt"])):
+            for k in d["dt"]:
                 t += k * step
                 h._t.append(t)
         values = array("f", base64.b64decode(d["v"]))
@@ -238,27 +238,6 @@ def _steps(t: Any, step: float | None) -> list[int] | None:
         if k < 1 or a + k * step != b:
             return None
         out.append(k)
-    return out
-
-
-def _varints(numbers: list[int]) -> bytes:
-    out = bytearray()
-    for n in numbers:
-        while n >= 0x80:
-            out.append(n & 0x7F | 0x80)
-            n >>= 7
-        out.append(n)
-    return bytes(out)
-
-
-def _unvarints(data: bytes) -> list[int]:
-    out, n, shift = [], 0, 0
-    for byte in data:
-        n |= (byte & 0x7F) << shift
-        shift += 7
-        if byte < 0x80:
-            out.append(n)
-            n, shift = 0, 0
     return out
 
 

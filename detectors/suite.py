@@ -393,6 +393,28 @@ class DetectorSuite:
         d = orjson.loads(blob)
         return self.series_state(d["k"]).load(d)
 
+    def load_series(self, series_key: str, blob: bytes | None) -> tuple[SeriesState, str | None]:
+        """The series' state from its snapshot (``None``: a new series); when this version cannot read the
+        snapshot (damaged, or written by a version whose state it does not know), a new state and the
+        reason: the series relearns rather than stop the agent that judges it.
+
+        >>> from detectors.cost import CostSpike
+        >>> suite = DetectorSuite([CostSpike("cost_spike")])
+        >>> state, reason = suite.load_series("cost_spike|model=m", b'{"k": "cost_spike|model=m", "s"')
+        >>> reason.split(":")[0], state.open_windows
+        ('JSONDecodeError', [])
+        >>> suite.load_series("cost_spike|model=m", state.snapshot())[1] is None
+        True
+        """
+        state = self.series_state(series_key)
+        if not blob:
+            return state, None
+        try:
+            return state.load(orjson.loads(blob)), None
+        except Exception as exc:  # noqa: BLE001 - whatever this version cannot read
+            fresh = SeriesState(series_key, self.detector_for(series_key).clone(), self.lateness_s, self.recent)
+            return fresh, f"{type(exc).__name__}: {exc}"
+
     def __repr__(self) -> str:
         return f"DetectorSuite(bucket_s={self.bucket_s}, detectors={list(self.detectors)})"
 

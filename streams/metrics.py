@@ -38,6 +38,10 @@ class Metrics:
         self.series_refolds_skipped = Counter(
             "tracewatch_series_summaries_skipped",
             "Bucket summaries read again after a crash that their series' snapshot already counted.", registry=r)
+        self.series_snapshots_dropped = Counter(
+            "tracewatch_series_snapshots_dropped",
+            "Series snapshots this version could not read (logged with the reason); those series relearn.",
+            registry=r)
         self.events_refolds_skipped = Counter(
             "tracewatch_events_recounted_skipped",
             "Events read again after a crash whose summaries had already been sent on (every series).",

@@ -22,6 +22,7 @@ sent its summaries for it — the watermark is the minimum over the inputs, as i
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,8 @@ import orjson
 from detectors.suite import BucketSummary, SeriesState
 from streams.agents.ingest import PROGRESS_HEADER, watermark_of
 from streams.changelog import ChangelogWriter
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from streams.app import Tracewatch
@@ -98,8 +101,10 @@ class SeriesJudge:
         tw, key = self.tw, summary.series_key
         state = self.states.get(key)
         if state is None:
-            blob = tw.series_state.get(key.encode())
-            state = tw.suite.restore_series(blob) if blob else tw.suite.series_state(key)
+            state, dropped = tw.suite.load_series(key, tw.series_state.get(key.encode()))
+            if dropped:
+                log.warning("series %s: its snapshot could not be read (%s); the series relearns", key, dropped)
+                tw.metrics.series_snapshots_dropped.inc()
             self.states[key] = state
         if position <= state.position:
             # Read again after a crash between writing this state's snapshot and committing the offset:

@@ -146,7 +146,7 @@ def series_of(tw: "Tracewatch", incident: Any) -> dict[str, Any]:
             blob = tw.series_state.get(incident.key.encode())
         except Exception:  # noqa: BLE001 - the table is not ready (a rebalance): the findings answer
             blob = None
-        state = tw.suite.restore_series(blob) if blob else None
+        state = tw.suite.load_series(incident.key, blob)[0] if blob else None  # unreadable: no points
     history = state.history.to_dict() if state is not None and state.history is not None else None
     detector = tw.suite.detectors.get(incident.detector)
     return {"incident_id": incident.id, "series_key": incident.key, "detector": incident.detector,

@@ -136,6 +136,22 @@ def test_open_windows_survive_a_snapshot_and_old_snapshots_load():
     assert suite.restore_series(orjson.dumps(old)).open_windows == [(T0, 30)]
 
 
+def test_a_snapshot_this_version_cannot_read_is_dropped_with_its_reason_and_the_series_relearns():
+    suite = build_suite(load_config())
+    key = "latency_model|model=m/provider=-"
+    st = suite.series_state(key)
+    st.add(latency_summary(T0))
+    assert suite.load_series(key, st.snapshot()) == (st, None)
+    assert suite.load_series(key, None) == (suite.series_state(key), None)  # a new series
+    damaged = orjson.loads(st.snapshot())
+    damaged["h"] = {"v": "AAAA", "t": [T0, T0 + 60]}  # a plot history of 2 times and 1 value
+    damaged_state = orjson.loads(st.snapshot())
+    damaged_state["o"] = [{"b": "an open window without its fields"}]
+    for blob in (orjson.dumps(damaged), orjson.dumps(damaged_state), b'{"k": "' + key.encode(), b"\xff"):
+        state, reason = suite.load_series(key, blob)
+        assert reason, blob
+        assert state == suite.series_state(key) and state.open_windows == []  # afresh
+
 def test_flush_until_holds_later_buckets_back_and_gives_the_rest_in_bucket_order():
     suite = build_suite(load_config())
     for e in events(30):
