@@ -381,19 +381,31 @@ def register(tw: "Tracewatch") -> None:
 
     tw.app.commit_bounds.append(ingest.commit_bound)
 
-    @tw.app.on_partitions_revoked.connect
-    async def _forget_sources(sender: object, revoked: object, **kwargs: object) -> None:
+    async def send_everything() -> None:
         # Whoever reads a source partition next must find in the series partitions' covers everything
         # that was read of it here: send every pending summary now (held-back buckets too).
+        try:
+            await asyncio.wait_for(asyncio.gather(*await flush(everything=True)), timeout=DELIVERY_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - the next owner may then count some events twice
+            log.exception("could not send the pending series summaries before giving partitions up")
+
+    @tw.app.on_partitions_revoked.connect
+    async def _forget_sources(sender: object, revoked: object, **kwargs: object) -> None:
         names = (tw.traces.get_topic_name(), tw.otlp.get_topic_name())
         if ingest.sources and any(tp.topic in names for tp in revoked):  # type: ignore[attr-defined]
-            try:
-                await asyncio.wait_for(asyncio.gather(*await flush(everything=True)), timeout=DELIVERY_TIMEOUT_S)
-            except Exception:  # noqa: BLE001 - the next owner may then count some events twice
-                log.exception("could not send the pending series summaries before giving partitions up")
+            await send_everything()
         ingest.seen.clear()  # a partition assigned again may have been read on by another worker
         ingest.sources.clear()
         ingest.last_covered.clear()
+
+    @tw.app.on_before_shutdown.connect
+    async def _give_sources_up(sender: object, **kwargs: object) -> None:
+        # A stopping worker gives every partition up. Faust sends this once the agents have stopped and
+        # before the producer stops; the consumer's last commit comes after it, and now covers every
+        # event read: none is read again by the next owner (buckets held back for a slower source
+        # partition would otherwise hold the commit back).
+        if ingest.sources:
+            await send_everything()
 
     flushing = asyncio.Lock()  # one flush at a time: each series partition gets its messages in order
 
