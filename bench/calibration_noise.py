@@ -31,10 +31,6 @@ from detectors.base import BucketSummary
 DAY_S = 86_400.0
 WEEK_WINDOWS = 7 * 1440
 KINDS = ("gauss", "t3", "lognormal", "poisson", "bursty", "walk", "business")
-#: two-sided 95 % quantiles of Student's t by degrees of freedom (seeds - 1): the value at the largest key
-#: not above the degrees of freedom (a little wide between keys)
-T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 10: 2.23, 12: 2.18, 15: 2.13,
-       20: 2.09, 30: 2.04, 60: 2.00, 120: 1.98}
 
 
 def _poisson(lam: float, rng: random.Random) -> int:
@@ -98,7 +94,9 @@ def summarise(per_seed: list[list[int]]) -> dict[str, Any]:
     mean = statistics.fmean(rates)
     half = math.inf
     if n > 1:
-        half = T95[max(k for k in T95 if k <= n - 1)] * statistics.stdev(rates) / math.sqrt(n)
+        from scipy.stats import t  # a dependency already (detectors.quality); imported when needed
+
+        half = float(t.ppf(0.975, n - 1)) * statistics.stdev(rates) / math.sqrt(n)
     return {"mean": mean, "low": max(mean - half, 0.0), "high": mean + half,
             "weeks": [sum(col) for col in zip(*per_seed)]}
 
