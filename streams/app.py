@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from streams import records, table_preload, topics, transport
 from streams.metrics import Metrics
@@ -95,13 +95,13 @@ class Tracewatch:
             store=f"{table_preload.SCHEME}://tables")
 
         # ---- pure parts: decoders, prices, detectors, incident policy -------------------------------
-        from detectors.config import build_suite, load_config
+        from detectors.config import load_config
         from traces.decode import decode  # noqa: F401  (fail at start-up, not on the first message)
         from incidents.book import IncidentPolicy
         from traces.prices import PriceTable
 
         self.prices = PriceTable.load(settings.prices)
-        self.suite = build_suite(load_config(settings.detectors), injection_state=usable_classifier_state(settings))
+        self.suite = suite_with_feedback(load_config(settings.detectors), settings)
         self.incident_policy = IncidentPolicy(resolve_after_s=settings.resolve_after_s,
                                               reopen_within_s=settings.reopen_within_s)
 
@@ -187,21 +187,21 @@ class Tracewatch:
         return f"{os.uname().nodename}:{os.getpid()}"
 
 
-def usable_classifier_state(settings: Settings) -> Path | None:
-    """The classifier state `tracewatch feedback` wrote, if the shipped model can use it.
+def suite_with_feedback(cfg: Any, settings: Settings) -> Any:
+    """The detector suite, its injection classifier with the feedback `tracewatch feedback` saved.
 
-    One learnt on another model (tracewatch upgraded, its model retrained) or unreadable is left out
-    with an error in the log: the worker detects with the shipped model rather than not at all, and
-    the message says how to learn the feedback again.
+    A state learnt on another model (tracewatch upgraded, its model retrained) or unreadable is left out
+    with an error in the log: the worker detects with the shipped model rather than not at all, and the
+    message says how to learn the feedback again.
     """
-    from detectors.injection.scanner import load_classifier
+    from detectors.config import build_suite
+    from detectors.injection.scanner import ClassifierStateError
 
     path = settings.data_dir / "injection_classifier.json"
-    if not path.exists():
-        return None
-    try:
-        load_classifier(path)
-    except ValueError as exc:
-        logging.getLogger(__name__).error("%s; the worker detects injection with the shipped model until then", exc)
-        return None
-    return path
+    if path.exists():
+        try:
+            return build_suite(cfg, injection_state=path)
+        except ClassifierStateError as exc:
+            logging.getLogger(__name__).error("%s; the worker detects injection with the shipped model until then",
+                                              exc)
+    return build_suite(cfg)

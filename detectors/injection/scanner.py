@@ -455,16 +455,20 @@ def classifier_from_state(state: dict[str, Any]) -> HashedLinearModel:
     return model
 
 
+class ClassifierStateError(ValueError):
+    """A classifier state file that cannot be used (its path and why)."""
+
+
 def load_classifier(path: Path) -> HashedLinearModel:
-    """Read a state file; ``ValueError`` with the path when it is not one."""
+    """Read a state file; ``ClassifierStateError`` with the path when it is not one."""
     try:
         state = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read classifier state: {exc}") from exc
+        raise ClassifierStateError(f"{path}: cannot read classifier state: {exc}") from exc
     try:
         return classifier_from_state(state)
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from exc
+        raise ClassifierStateError(f"{path}: {exc}") from exc
 
 
 def save_classifier(classifier: HashedLinearModel, path: Path) -> None:
