@@ -34,8 +34,8 @@ PROMPT_2KB = (
     "GB-month; egress to the internet costs 0.08 USD per GB after the first 100 GB. Support plans: "
     "Basic (email, 2 business days), Pro (chat, 4 hours), Enterprise (phone, 30 minutes, named TAM). "
 ) * 8
-PUBLIC_SETS = ("deepset", "gpteacher", "pallms", "jailbreak_wild", "extraction", "promptinject", "chatterbot",
-               "django", "wagtail", "sphinx")
+PUBLIC_SETS = ("deepset", "gpteacher", "pallms", "jailbreak_wild", "extraction", "promptinject", "bastion",
+               "payload_lists", "chatterbot", "django", "wagtail", "sphinx")
 
 
 def quality(scanner: InjectionScanner, rows: list[dict]) -> dict:

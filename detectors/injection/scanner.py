@@ -7,8 +7,8 @@ How a text is judged (``docs/injection.md`` has the full reference):
    and (second pass) the leetspeak-folded forms. The passes over the raw and normal forms also
    carry the checks "is there anything to decode" and "is there leetspeak to fold", so a text that
    needs neither pays for neither; the words form and its ROT13 are matched together first.
-3. Decode bounded candidates — base64, hex, URL-encoding, ROT13 and ASCII hidden in Unicode tag
-   characters — and match the decoded text again. A hit inside a payload adds the built-in rule
+3. Decode bounded candidates — base64, base32, hex, binary, URL-encoding, ``\\u`` escapes, ascii85 /
+   base85, ROT13, reversed text and ASCII hidden in Unicode tag characters — and match the decoded text again. A hit inside a payload adds the built-in rule
    ``encoded.<kind>`` (weight 1) to the rules found inside it.
 4. ``z = clip(model log-odds, -3, +6) + clip(Σ rule weights, -3, 8)``; ``score = sigmoid(z)``;
    ``verdict = "injection"`` when ``score >= threshold`` (default 0.5). The model
@@ -59,6 +59,11 @@ BUILTIN_RULES: dict[str, tuple[str, float]] = {
     "encoded.hex": ("encoded_payload", 1.0),
     "encoded.url": ("encoded_payload", 1.0),
     "encoded.rot13": ("encoded_payload", 1.0),
+    "encoded.base32": ("encoded_payload", 1.0),
+    "encoded.binary": ("encoded_payload", 1.0),
+    "encoded.unicode_escape": ("encoded_payload", 1.0),
+    "encoded.base85": ("encoded_payload", 1.0),
+    "encoded.reversed": ("encoded_payload", 1.0),
     "unicode.tag_payload": ("invisible_unicode", 1.0),
 }
 MAX_SIGNATURE_LOGIT = 8.0
@@ -69,10 +74,20 @@ SIGNATURES_ONLY_BIAS = -1.5  # with use_model=False: a medium rule (2) alone fla
 MAX_CANDIDATES = 8  # decoded payloads per text, per kind
 MAX_CANDIDATE_CHARS = 8192
 
-_B64 = re2.compile(r"[A-Za-z0-9+/]{16,}={0,2}|[A-Za-z0-9_-]{16,}={0,2}")
+# Candidates per kind of payload (garak's encoding probes are the list of kinds attackers use).
+# Base32 runs are base64 candidates and binary octets hex candidates: their decoders tell them apart.
+_B64 = re2.compile(r"[A-Za-z0-9+/]{16,}={0,6}|[A-Za-z0-9_-]{16,}={0,2}")
 _HEX = re2.compile(r"(?:[0-9A-Fa-f]{2}[ :]?){10,}|(?:\\x[0-9A-Fa-f]{2}){6,}")
 _URL = re2.compile(r"[^ \n]*(?:%[0-9A-Fa-f]{2}[^ %\n]{0,12}){5,}")
-_CANDIDATE = re2.compile("|".join(f"(?:{r.pattern})" for r in (_B64, _HEX, _URL)))
+_UESC = re2.compile(r"(?:\\u[0-9A-Fa-f]{4}){6,}")
+# Ascii85 in Adobe's <~ ~>; a bare ascii85 / base85 run (any long run of printable ASCII: URLs, paths,
+# code) only when the text names the encoding (_PROBE_MENTION_85), and fewer, shorter runs: the
+# decoders are pure Python.
+_B85 = re2.compile(r"<~[!-uz\s]{10,}~>")
+_B85_RUN = re2.compile(r"[!-~]{24,}")
+_CANDIDATE = re2.compile("|".join(f"(?:{r.pattern})" for r in (_B64, _HEX, _URL, _UESC, _B85)))
+MAX_B85_CANDIDATES = 4
+MAX_B85_CHARS = 1024
 _LEET_IN_WORD = re2.compile(r"[a-z][013457]|[013457][a-z]")
 
 # Probes: patterns matched in the same RE2 pass as the signatures of a form, so that proving "no
@@ -88,6 +103,8 @@ _CANDIDATES_IN_NORMAL = {
     "encoded.base64": r"[a-z0-9+/]{16}|[a-z0-9_-]{16}",
     "encoded.hex": r"(?:[0-9a-f]{2}[ :]?){10}|(?:\\x[0-9a-f]{2}){6}",
     "encoded.url": r"(?:%[0-9a-f]{2}[^%]{0,12}){5}",
+    "encoded.unicode_escape": r"(?:\\u[0-9a-f]{4}){6}",
+    "encoded.base85": r"<~",
 }
 _PROBE_NORMAL = {kind: f"probe.candidate_normal.{kind}" for kind in _CANDIDATES_IN_NORMAL}
 # In the raw form (non-ASCII texts): one probe per kind, each the kind's own candidate pattern, so
@@ -95,9 +112,18 @@ _PROBE_NORMAL = {kind: f"probe.candidate_normal.{kind}" for kind in _CANDIDATES_
 # iff its pattern occurs; a German compound is a base64 candidate, not a hex or %xx one).
 _PROBE_RAW = {"encoded.base64": (_PROBE_CANDIDATE + ".encoded.base64", _B64.pattern),
               "encoded.hex": (_PROBE_CANDIDATE + ".encoded.hex", _HEX.pattern),
-              "encoded.url": (_PROBE_CANDIDATE + ".encoded.url", _URL.pattern)}
+              "encoded.url": (_PROBE_CANDIDATE + ".encoded.url", _URL.pattern),
+              "encoded.unicode_escape": (_PROBE_CANDIDATE + ".encoded.unicode_escape", _UESC.pattern),
+              "encoded.base85": (_PROBE_CANDIDATE + ".encoded.base85", _B85.pattern)}
+# A text written backwards ("snoitcurtsni suoiverp lla erongi"): words of attacks, reversed, in the
+# normal form; only then is the reversed text matched again.
+_PROBE_REVERSED = "probe.reversed"
+_REVERSED_WORDS = (r"\b(?:erongi|dragersid|snoitcurtsni|tpmorp|metsys|suoiverp|laever|drowssap|terces|"
+                   r"snoitcirtser|enoyreve|gnihtyreve)\b")
+_PROBE_MENTION_85 = "probe.mention_85"
 _PROBES = {"raw": list(_PROBE_RAW.values()),
-           "text": [(_PROBE_LEET, _LEET_IN_WORD.pattern)]
+           "text": [(_PROBE_LEET, _LEET_IN_WORD.pattern), (_PROBE_REVERSED, _REVERSED_WORDS),
+                    (_PROBE_MENTION_85, r"\b(?:ascii|base|z) ?-?85\b")]
            + [(_PROBE_NORMAL[kind], pattern) for kind, pattern in _CANDIDATES_IN_NORMAL.items()]}
 _ALL_KINDS = frozenset(_CANDIDATES_IN_NORMAL)
 _PROBE_NAMES = frozenset(name for probes in _PROBES.values() for name, _ in probes)
@@ -174,27 +200,78 @@ def _printable_text(data: bytes) -> str | None:
     return text if printable >= 0.9 * len(text) else None
 
 
-def _decode_base64(candidate: str) -> str | None:
+_BASE64_ONLY = re2.compile(r"[A-Za-z0-9+/=_-]+")
+_A85_ALPHABET = re2.compile(r"[!-uz]+")
+_B85_ALPHABET = re2.compile(r"[0-9A-Za-z!#$%&()*+;<=>?@^_`{|}~-]+")
+
+
+def _decode_base64(candidate: str) -> tuple[str, str] | None:
     s = candidate.rstrip("=")
+    # Upper case and digits only: base32 unless base64 reads it (str methods: a pyre2 call costs µs).
+    if candidate.isupper() and s.isalnum():
+        try:
+            text = _printable_text(base64.b32decode(s + "=" * (-len(s) % 8)))
+        except (binascii.Error, ValueError):
+            text = None
+        if text:
+            return "encoded.base32", text
     s += "=" * (-len(s) % 4)
     altchars = b"-_" if ("-" in s or "_" in s) else None
     try:
-        return _printable_text(base64.b64decode(s, altchars=altchars, validate=True))
+        text = _printable_text(base64.b64decode(s, altchars=altchars, validate=True))
     except (binascii.Error, ValueError):
         return None
+    return ("encoded.base64", text) if text else None
 
 
-def _decode_hex(candidate: str) -> str | None:
+def _decode_hex(candidate: str) -> tuple[str, str] | None:
+    if not candidate.strip("01 "):  # 0 and 1 only: octets of binary, not hex
+        bits = candidate.replace(" ", "")
+        text = _printable_text(int(bits, 2).to_bytes(len(bits) // 8, "big")) if len(bits) % 8 == 0 else None
+        return ("encoded.binary", text) if text else None
     digits = candidate.replace("\\x", "").replace(" ", "").replace(":", "")
     try:
-        return _printable_text(bytes.fromhex(digits[: len(digits) // 2 * 2]))
+        text = _printable_text(bytes.fromhex(digits[: len(digits) // 2 * 2]))
     except ValueError:
         return None
+    return ("encoded.hex", text) if text else None
 
 
-def _decode_url(candidate: str) -> str | None:
+def _decode_url(candidate: str) -> tuple[str, str] | None:
     decoded = urllib.parse.unquote(candidate, errors="strict") if "%" in candidate else None
-    return decoded if decoded and decoded != candidate else None
+    return ("encoded.url", decoded) if decoded and decoded != candidate else None
+
+
+def _decode_unicode_escape(candidate: str) -> tuple[str, str] | None:
+    text = "".join(chr(int(unit, 16)) for unit in candidate.split("\\u")[1:])
+    return ("encoded.unicode_escape", text) if text.isprintable() else None
+
+
+def _decode_base85(candidate: str) -> tuple[str, str] | None:
+    if candidate.startswith("<~") and candidate.endswith("~>"):
+        decoders = [lambda c: base64.a85decode(c, adobe=True, ignorechars=b" \t\n\r")]
+    elif _BASE64_ONLY.fullmatch(candidate) or "://" in candidate:  # base64's, or a URL
+        return None
+    else:  # only a run in a decoder's own alphabet is tried
+        decoders = [base64.a85decode] if _A85_ALPHABET.fullmatch(candidate) else []
+        decoders += [base64.b85decode] if _B85_ALPHABET.fullmatch(candidate) else []
+    for decode in decoders:
+        try:
+            text = _printable_text(decode(candidate.encode()))
+        except ValueError:  # binascii.Error is one
+            continue
+        if text:
+            return "encoded.base85", text
+    return None
+
+
+# kind whose candidates are looked for -> (candidate pattern, decoder, at most candidates, chars each)
+_DECODERS = {"encoded.base64": (_B64, _decode_base64, MAX_CANDIDATES, MAX_CANDIDATE_CHARS),
+             "encoded.hex": (_HEX, _decode_hex, MAX_CANDIDATES, MAX_CANDIDATE_CHARS),
+             "encoded.url": (_URL, _decode_url, MAX_CANDIDATES, MAX_CANDIDATE_CHARS),
+             "encoded.unicode_escape": (_UESC, _decode_unicode_escape, MAX_CANDIDATES, MAX_CANDIDATE_CHARS),
+             "encoded.base85": (_B85, _decode_base85, MAX_CANDIDATES, MAX_CANDIDATE_CHARS),
+             _PROBE_MENTION_85: (_B85_RUN, _decode_base85, MAX_B85_CANDIDATES, MAX_B85_CHARS)}
 
 
 class InjectionScanner:
@@ -342,15 +419,16 @@ class InjectionScanner:
         payloads: list[tuple[str, str]] = []
         if hidden:
             payloads.append(("unicode.tag_payload", hidden))
-        kinds = ((_B64, _decode_base64, "encoded.base64"), (_HEX, _decode_hex, "encoded.hex"),
-                 (_URL, _decode_url, "encoded.url"))
-        for regex, decode, kind in kinds if candidates else ():
-            if kind not in candidates:
-                continue
-            for m in islice(regex.finditer(cleaned), MAX_CANDIDATES):
-                decoded = decode(m.group()[:MAX_CANDIDATE_CHARS])
+        if _PROBE_REVERSED in text_hits:
+            payloads.append(("encoded.reversed", normal.decode("utf-8", "replace")[::-1]))
+        if _PROBE_MENTION_85 in text_hits:
+            candidates = {*candidates, _PROBE_MENTION_85}
+        for kind in candidates:
+            regex, decode, most, chars = _DECODERS[kind]
+            for m in islice(regex.finditer(cleaned), most):
+                decoded = decode(m.group()[:chars])
                 if decoded:
-                    payloads.append((kind, decoded))
+                    payloads.append(decoded)
         for kind, payload in payloads:
             inner = self._match_forms(forms, normalize(payload).text.encode())
             if inner:

@@ -77,7 +77,40 @@ def test_obfuscated_attacks_are_detected(scanner, variant):
     assert "override.ignore_previous.en" in result.rules
 
 
+# garak's encoding probes (InjectBase32, InjectAscii85, ...) are the kinds attackers use; each kind
+# decoded names itself, in an ASCII text (probes in the normal form) and in a non-ASCII one (raw).
+ENCODINGS = {
+    "encoded.base32": lambda b: base64.b32encode(b).decode(),
+    "encoded.binary": lambda b: " ".join(f"{x:08b}" for x in b),
+    "encoded.unicode_escape": lambda b: "".join(f"\\u{x:04x}" for x in b),
+    "encoded.base85": lambda b: base64.b85encode(b).decode(),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ENCODINGS) + ["ascii85", "ascii85-adobe"])
+@pytest.mark.parametrize("prefix", ["Shipping notes for order 4471: ", "Lieferschein für Bestellung 4471 : "])
+def test_payload_encodings_are_decoded(scanner, kind, prefix):
+    encode = {"ascii85": lambda b: base64.a85encode(b).decode(),
+              "ascii85-adobe": lambda b: base64.a85encode(b, adobe=True).decode()}.get(kind) or ENCODINGS[kind]
+    # A bare base85 / ascii85 run is decoded where the text names its encoding (as attacks do).
+    named = "ascii85 " if kind in ("encoded.base85", "ascii85") else ""
+    result = scanner.scan(prefix + named + encode(ATTACK.encode()))
+    assert result.verdict == "injection"
+    assert {"override.ignore_previous.en", kind if kind in ENCODINGS else "encoded.base85"} <= set(result.rules)
+
+
+@pytest.mark.parametrize("text", [
+    "Visit https://docs.example.com/guide/getting-started?ref=nav&utm_source=newsletter for the guide.",
+    "Run `python -m pip install --upgrade --no-cache-dir some-package==1.2.3` first.",
+    "ID: 01001100 01101111 01110010 01100101 01101101 00100000 is our lab's sample label.",
+    "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ is a TOTP secret for the test account.",
+])
+def test_ordinary_long_tokens_add_no_encoding_rule(scanner, text):
+    assert not any(r.startswith("encoded.") for r in scanner.scan(text).rules)
+
+
 def test_decoded_payloads_name_their_encoding(scanner):
     assert "encoded.base64" in scanner.scan(base64.b64encode(ATTACK.encode()).decode()).rules
+    assert "encoded.reversed" in scanner.scan(ATTACK[::-1]).rules
     assert "encoded.rot13" in scanner.scan(codecs.encode(ATTACK, "rot13")).rules
     assert "unicode.tag_payload" in scanner.scan("x" + "".join(chr(0xE0000 + ord(c)) for c in ATTACK)).rules
