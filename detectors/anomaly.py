@@ -43,7 +43,8 @@ import math
 from typing import Any, Callable
 
 from detectors.base import BucketSummary, ew_alpha
-from detectors.calibration import HALF_LIFE_S as TAIL_HALF_LIFE_S, Calibrated, learn, per_window_q, threshold
+from detectors.calibration import (HALF_LIFE_S as TAIL_HALF_LIFE_S, TOP_ALARM_CAP, TOP_SHARE, Calibrated, keep_top,
+                                   learn, per_window_q, threshold, top_floor)
 from detectors.finding import Finding
 
 DAY_S = 86_400.0
@@ -85,7 +86,7 @@ def getter(field: str) -> Callable[[Any], float | None]:
 class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
                  "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp", "_range",
-                 "_recent")
+                 "_recent", "_top", "_top_alarm")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
@@ -124,6 +125,8 @@ class FieldAnomaly(Calibrated):
         # [lowest, highest window mean seen, since when, level, lowest, highest level seen] (empty: no window yet)
         self._range = []
         self._recent = []  # [the highest score of the last hours (halving per half_life_s), its time]
+        self._top = []  # the largest scores and their windows' starts (``calibration.keep_top``)
+        self._top_alarm = 0.0  # when an alarming window last entered ``_top`` (0: never)
         self._tp = -1.0  # the last learned window's start (0: none yet): decays are per second between windows
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -131,7 +134,19 @@ class FieldAnomaly(Calibrated):
             state = {**state, "_dev": math.sqrt(max(state["_var"], 0.0)) * 0.8}
         if "_slow" not in state:  # a snapshot before the slow baseline: it starts from the fast one
             state = {**state, "_slow": state.get("_mean", 0.0), "_slow_dev": state.get("_dev", 0.0)}
+        if "_top" not in state:  # a snapshot before the top record: it starts empty
+            state = {**state, "_top": [], "_top_alarm": 0.0}
         super().load_state(state)
+
+    def alarm_at(self, tail: list[float] | None = None) -> float:
+        """The calibrated threshold, and once the series' history covers ``q`` (``q n >= 1``) no lower than
+        the score its top record says is exceeded by ``TOP_SHARE q n`` windows' weight."""
+        limit = super().alarm_at(tail)
+        if tail is None and self._top:
+            qn = per_window_q(self.false_alarms_per_week, self.window_s, self.watched) * self._tail[0]
+            if qn >= 1.0:
+                limit = max(limit, top_floor(self._top, TOP_SHARE * qn, self._tp))
+        return limit
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
         v = self._get(event)
@@ -310,12 +325,19 @@ class FieldAnomaly(Calibrated):
         ``learn_alarms_after_s`` of history, one alarming window per ``cooldown_s`` (one would-be page)
         counts as an excess at the threshold: a series that keeps paging more often than its budget
         (bursty by nature, its bursts are its normal) raises its own threshold, while a lasting incident
-        teaches at most one excess per cooldown."""
+        teaches at most one excess per cooldown. The top record (``calibration.keep_top``) learns every
+        score too, an alarming one (one per cooldown) at no more than ``TOP_ALARM_CAP`` times the threshold:
+        a series whose own largest scores page beyond its budget raises its threshold to them, and an
+        incident raises it by at most that factor while its windows weigh in the record."""
         decay = 0.5 ** (dt / TAIL_HALF_LIFE_S)
+        t = window.bucket_start
         if score < limit:
+            keep_top(self._top, score, t)
             learn(self._tail, score, decay)
             return
-        t = window.bucket_start
+        if not self._top_alarm or t - self._top_alarm >= self.cooldown_s:
+            keep_top(self._top, min(score, TOP_ALARM_CAP * limit), t)
+            self._top_alarm = t
         after = self.learn_alarms_after_s
         if (after and t - self._t0 >= after
                 and (not self._alarm_learned or t - self._alarm_learned >= self.cooldown_s)):

@@ -9,6 +9,14 @@ Theory", KDD 2017): excesses of the score over ``U`` follow a generalized Pareto
 (Pickands–Balkema–de Haan), fitted by the method of moments on exponentially decayed sums. The state is
 four numbers, ``[windows, excesses, sum of excesses, sum of squared excesses]``.
 
+A fit extrapolates from a rate near 1 % to ``q``, and on a heavy tail (Student-t(3), lognormal) it comes out
+low about as often as high, which pages beyond the budget. So a series with history enough that its own
+scores cover ``q`` (the decayed windows ``n`` with ``q n >= 1``: 1.7 weeks at one-minute windows for one series)
+also keeps a record of its largest scores and when they came (``keep_top``, 8 numbers), and its
+threshold is no lower than the score that record says is exceeded by ``TOP_SHARE q n`` windows' weight
+(``top_floor``). A shorter history (less than ``1/q`` windows' weight: rows sparser than ``window_s``, as
+NAB's 5-minute rows for one-minute windows, or many series sharing the budget) leaves the fit alone in charge.
+
 ``q`` comes from one setting with a plain meaning, ``false_alarms_per_week`` for the whole detector,
 spread over a week's windows and over the series the detector watches (Bonferroni), so the promise holds
 with 10 series or with 100,000: ``q = false_alarms_per_week * window_s / (604800 * series)``.
@@ -53,6 +61,19 @@ PRIOR_MEAN_EXCESS = 0.5
 SHAPE_MIN, SHAPE_MAX = 0.0, 0.5
 #: how long a score keeps half its weight in the fit
 HALF_LIFE_S = 7 * 86_400.0
+#: the top record (``keep_top``): how many of the largest scores it keeps, and a kept score lighter than
+#: ``TOP_MIN_WEIGHT`` (over four half-lives old) is forgotten
+TOP_SIZE = 4
+TOP_MIN_WEIGHT = 0.05
+TOP_MAX_AGE_S = HALF_LIFE_S * math.log2(1.0 / TOP_MIN_WEIGHT)
+#: the record's floor is the score exceeded by ``TOP_SHARE * q * n`` windows' weight (``n``: the decayed
+#: windows of the tail), used once ``q * n >= 1``: a quantile read off one or two scores falls low as often as
+#: high, and a low one pages more than a high one saves (at a share of 1, Student-t(3) noise paged 1.1 per
+#: series-week in weeks 5-8 of ``bench.calibration_noise``)
+TOP_SHARE = 0.7
+#: an alarming window enters the record (one per cooldown) at no more than this times the threshold it
+#: reached: a series that pages beyond its budget learns its tail is heavier, an incident raises it at most so
+TOP_ALARM_CAP = 1.25
 
 
 def new_tail(mean_excess: float = PRIOR_MEAN_EXCESS) -> list[float]:
@@ -112,6 +133,40 @@ def tail_probability(tail: list[float], score: float) -> float:
         return rate * math.exp(-e / scale)
     base = 1.0 + shape * e / scale
     return 0.0 if base <= 0 else rate * base ** (-1.0 / shape)
+
+
+def keep_top(top: list[float], score: float, t: float, size: int = TOP_SIZE) -> None:
+    """Keep ``score`` (of the window starting at ``t``) in the top record if it is among the ``size``
+    largest (above ``U``). The record is flat, ``[s1, t1, s2, t2, ...]``, largest score first (two decimals),
+    each with its window's start: its weight halves every ``HALF_LIFE_S`` since, and a score lighter than
+    ``TOP_MIN_WEIGHT`` is forgotten."""
+    if not score > U or not math.isfinite(score):
+        return
+    old = t - TOP_MAX_AGE_S
+    if any(top[i] < old for i in range(1, len(top), 2)):
+        top[:] = [x for i in range(0, len(top), 2) if top[i + 1] >= old for x in top[i:i + 2]]
+    if len(top) >= 2 * size and score <= top[-2]:
+        return
+    score = round(score, 2)
+    i = 0
+    while i < len(top) and top[i] >= score:
+        i += 2
+    top[i:i] = [score, t]
+    del top[2 * size:]
+
+
+def top_floor(top: list[float], weight: float, now: float) -> float:
+    """The score exceeded by ``weight`` windows' weight in the top record at time ``now``, interpolated
+    between kept scores (the lowest kept score when they weigh less in all: the series' own quantile is no
+    lower); 0 for an empty record."""
+    above, prev = 0.0, None
+    for i in range(0, len(top), 2):
+        s, w = top[i], 0.5 ** (max(now - top[i + 1], 0.0) / HALF_LIFE_S)
+        if above + w >= weight:
+            return s if prev is None else s + (prev - s) * (above + w - weight) / w
+        above += w
+        prev = s
+    return top[-2] if top else 0.0
 
 
 def per_window_q(false_alarms_per_week: float, window_s: float, series: int) -> float:

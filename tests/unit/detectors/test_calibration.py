@@ -77,3 +77,57 @@ def test_an_alarm_does_not_teach_the_tail():
     assert d._tail == before
     d.learn_score(1.0, d.alarm_at())
     assert d._tail != before
+
+
+def test_the_top_record_keeps_the_largest_scores_and_reads_a_quantile_off_them():
+    top: list[float] = []
+    day = 86_400.0
+    for i, s in enumerate([3.0, 5.0, 1.0, 7.0, 2.5, 9.0, 4.0, 6.0, 8.0, 10.0, 3.3]):
+        calibration.keep_top(top, s, i * day)
+    assert top[0::2] == [10.0, 9.0, 8.0, 7.0]  # the four largest, largest first; 1.0 is below U
+    now = 9 * day
+    assert calibration.top_floor(top, 0.5, now) == 10.0  # 10 weighs 1 (learned now)
+    w9 = 0.5 ** (4 / 7)  # 9 came four days ago
+    between = calibration.top_floor(top, 1.0 + w9 / 2, now)
+    assert 9.0 < between < 10.0 and math.isclose(between, 9.5)  # halfway into 9's weight
+    assert calibration.top_floor(top, 100.0, now) == 7.0  # they weigh less in all: the lowest kept
+    calibration.keep_top(top, 3.0, now + 31 * day)  # a month later every kept score is forgotten
+    assert top == [3.0, now + 31 * day]
+
+
+def _t3_pages(weeks: int, gap_s: float, seed: int) -> list[int]:
+    """Pages per week of one healthy Student-t(3) series (window means every ``gap_s``) through the
+    anomaly detector at its defaults (one-minute windows, one page a week)."""
+    rng = random.Random(seed)
+    d = FieldAnomaly("a", "app", field="metadata.v", direction="both")
+    pages = [0] * weeks
+    per_week = int(WEEK / gap_s)
+    for i in range(weeks * per_week):
+        t = 1_767_225_600.0 + i * gap_s
+        v = _noise("student3", rng)
+        if d.update(BucketSummary.make("a|app=x", t, n=1, total=v, t_last=t + 59)) is not None:
+            pages[i // per_week] += 1
+    return pages
+
+
+def test_a_long_history_holds_a_heavy_tail_to_its_own_largest_scores(monkeypatch):
+    """Once one-minute windows cover the budget (``q n >= 1``, 1.7 weeks), the top record keeps
+    Student-t(3) series within their page a week (weeks 3-6), where the moment fit alone pages more."""
+    with_top = [sum(_t3_pages(6, 60.0, seed)[2:]) for seed in range(4)]
+    monkeypatch.setattr("detectors.anomaly.top_floor", lambda *a: 0.0)  # the record off: the fit alone
+    fit_only = [sum(_t3_pages(6, 60.0, seed)[2:]) for seed in range(4)]
+    assert sum(with_top) < sum(fit_only), (with_top, fit_only)
+    assert sum(with_top) <= 16 * 1.1, with_top  # 4 series x 4 weeks, one page a week each
+
+
+def test_the_top_record_stays_out_of_a_short_history():
+    """Five-minute windows for a detector of one-minute windows (NAB's rows) never cover ``q``: the fit
+    alone decides, the record is kept but never read."""
+    d = FieldAnomaly("a", "app", field="metadata.v", direction="both")
+    rng = random.Random(2)
+    for i in range(4 * 2016):
+        t = 1_767_225_600.0 + i * 300.0
+        d.update(BucketSummary.make("a|app=x", t, n=1, total=_noise("student3", rng), t_last=t + 59))
+    q = calibration.per_window_q(d.false_alarms_per_week, d.window_s, d.watched)
+    assert d._top and q * d._tail[0] < 1.0
+    assert d.alarm_at() == max(calibration.threshold(d._tail, q), d.z)

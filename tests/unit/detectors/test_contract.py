@@ -117,3 +117,15 @@ def test_cost_snapshot_written_before_the_flat_season_loads():
     assert fresh.state()["_season"] == []  # allocated by the first learned window
     fresh.update(window_stream("cost", seed=9)[0])
     assert len(fresh.state()["_season"]) == 24
+
+
+def test_an_anomaly_snapshot_from_before_the_top_record_loads():
+    d = make_detector("anomaly")
+    for w in window_stream("anomaly", seed=4):
+        d.update(w)
+    old = {k: v for k, v in orjson.loads(orjson.dumps(d.state())).items() if k not in ("_top", "_top_alarm")}
+    restored = make_detector("anomaly")
+    restored.load_state(old)
+    assert restored._top == [] and restored._top_alarm == 0.0  # the record starts empty
+    assert {k: v for k, v in restored.state().items() if k not in ("_top", "_top_alarm")} == old
+    restored.update(window_stream("anomaly", seed=5)[0])
