@@ -9,7 +9,9 @@ business-day cycle (the level doubles from 08 to 18 UTC, with one-hour ramps). T
 the pages counted are those of the weeks after it.
 
 Run: ``.venv/bin/python -m bench.calibration_noise [--weeks 8] [--seeds 16] [--kinds gauss,t3,...]
-[--set key=value ...] [--processes 2]``
+[--set key=value ...] [--series N] [--processes 2]``; with ``--series N`` each seed is one detector
+watching N series of the kind (the promise is per detector: its budget is spread over them) and the pages
+counted are the detector's.
 
 It prints, per kind, the pages per series-week after the first week, their mean over the seeds with a 95 %
 confidence interval (t over seeds), and the pages in each week summed over the seeds (a threshold that
@@ -71,20 +73,27 @@ def series(kind: str, seed: int, windows: int):
             raise ValueError(f"unknown noise kind {kind!r}")
 
 
-def pages_per_week(kind: str, seed: int, weeks: int, params: dict[str, Any] | None = None) -> list[int]:
-    """Pages in each week of one healthy series through a fresh anomaly detector."""
+def pages_per_week(kind: str, seed: int, weeks: int, params: dict[str, Any] | None = None,
+                   watched: int = 1) -> list[int]:
+    """Pages in each week of a fresh anomaly detector watching ``watched`` healthy series of one kind
+    (seeds ``seed * watched`` onwards): its budget is spread over them, the pages are the detector's."""
     d = FieldAnomaly("noise", "app", field="latency_ms", direction="both", **(params or {}))
+    clones = [d.clone() for _ in range(watched)]
+    type(d).watched = watched  # as DetectorSuite.series_state counts them
+    streams = [series(kind, seed * watched + j, weeks * WEEK_WINDOWS) for j in range(watched)]
+    keys = [f"noise|app={j}" for j in range(watched)]
     out = [0] * weeks
-    for i, x in enumerate(series(kind, seed, weeks * WEEK_WINDOWS)):
+    for i, xs in enumerate(zip(*streams)):
         t = i * 60.0
-        if d.update(BucketSummary.make("noise|app=a", t, n=1, total=x, t_last=t + 59)) is not None:
-            out[i // WEEK_WINDOWS] += 1
+        for c, key, x in zip(clones, keys, xs):
+            if c.update(BucketSummary.make(key, t, n=1, total=x, t_last=t + 59)) is not None:
+                out[i // WEEK_WINDOWS] += 1
     return out
 
 
-def _run(job: tuple[str, int, int, dict[str, Any]]) -> tuple[str, list[int]]:
-    kind, seed, weeks, params = job
-    return kind, pages_per_week(kind, seed, weeks, params)
+def _run(job: tuple[str, int, int, dict[str, Any], int]) -> tuple[str, list[int]]:
+    kind, seed, weeks, params, watched = job
+    return kind, pages_per_week(kind, seed, weeks, params, watched)
 
 
 def summarise(per_seed: list[list[int]]) -> dict[str, Any]:
@@ -102,10 +111,12 @@ def summarise(per_seed: list[list[int]]) -> dict[str, Any]:
 
 
 def simulate(kinds: list[str], seeds: int, weeks: int, params: dict[str, Any] | None = None,
-             processes: int = 1) -> dict[str, dict[str, Any]]:
+             processes: int = 1, watched: int = 1) -> dict[str, dict[str, Any]]:
     if weeks < 2:
         raise ValueError("weeks must be at least 2: the first is learning")
-    jobs = [(k, s, weeks, params or {}) for k in kinds for s in range(seeds)]
+    if watched < 1:
+        raise ValueError("series per detector must be at least 1")
+    jobs = [(k, s, weeks, params or {}, watched) for k in kinds for s in range(seeds)]
     if processes > 1:
         with ProcessPoolExecutor(processes) as pool:
             results = list(pool.map(_run, jobs))
@@ -130,11 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {', '.join(KINDS)}")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="an anomaly detector setting other than its default (repeatable)")
+    ap.add_argument("--series", type=int, default=1,
+                    help="series per detector (default 1): the budget is the detector's, spread over them")
     ap.add_argument("--processes", type=int, default=2)
     args = ap.parse_args(argv)
     params = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
-    out = simulate(args.kinds.split(","), args.seeds, args.weeks, params, args.processes)
-    print(f"false pages per series-week (budget 1), weeks 2-{args.weeks}, {args.seeds} seeds, anomaly "
+    out = simulate(args.kinds.split(","), args.seeds, args.weeks, params, args.processes, args.series)
+    unit = "series-week" if args.series == 1 else f"detector-week, {args.series} series per detector"
+    print(f"false pages per {unit} (budget 1), weeks 2-{args.weeks}, {args.seeds} seeds, anomaly "
           f"detector at shipped defaults, direction both{', ' + str(params) if params else ''}")
     print(f"{'noise':<11}{'mean':>7}{'95% CI':>15}   pages per week, all seeds")
     for kind, r in out.items():

@@ -43,8 +43,8 @@ import math
 from typing import Any, Callable
 
 from detectors.base import BucketSummary, ew_alpha
-from detectors.calibration import (HALF_LIFE_S as TAIL_HALF_LIFE_S, TOP_ALARM_CAP, TOP_SHARE, Calibrated, keep_top,
-                                   learn, per_window_q, threshold, top_floor)
+from detectors.calibration import (HALF_LIFE_S as TAIL_HALF_LIFE_S, POOL_SIZE, TOP_ALARM_CAP, TOP_SHARE, Calibrated,
+                                   keep_top, learn, per_window_q, threshold, top_floor)
 from detectors.finding import Finding
 
 DAY_S = 86_400.0
@@ -93,7 +93,7 @@ class FieldAnomaly(Calibrated):
               "shift_windows": 6, "daily": True, "daily_margin": 0.5, "daily_half_life_s": 864000.0,
               "routine_decay": 0.7, "learn_alarms_after_s": 604800.0,
               "record_margin": 0.05, "record_after_s": 432000.0, "record_z": 2.0, "record_half_life_s": 3600.0,
-              "record_budget": 2.0}
+              "record_budget": 0.3}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
 
@@ -105,6 +105,11 @@ class FieldAnomaly(Calibrated):
         if self.direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {self.direction!r}")
         super().configure(_get=staticmethod(getter(self.field)))  # a function, not a method
+        if "_pool" not in type(self).__dict__:
+            # The detector's pool of its series' top records (shared by the clones, rebuilt from their
+            # snapshots at restore): the promise is per detector, so its chance pages are counted where
+            # all its series' largest scores are.
+            super().configure(_pool=[])
 
     def reset(self) -> None:
         super().reset()
@@ -137,15 +142,20 @@ class FieldAnomaly(Calibrated):
         if "_top" not in state:  # a snapshot before the top record: it starts empty
             state = {**state, "_top": [], "_top_alarm": 0.0}
         super().load_state(state)
+        for i in range(0, len(self._top), 2):
+            keep_top(self._pool, self._top[i], self._top[i + 1], POOL_SIZE)
 
     def alarm_at(self, tail: list[float] | None = None) -> float:
-        """The calibrated threshold, and once the series' history covers ``q`` (``q n >= 1``) no lower than
-        the score its top record says is exceeded by ``TOP_SHARE q n`` windows' weight."""
+        """The calibrated threshold, and once the history covers the detector's budget (``q n >= 1``, ``q``
+        the detector's per-window share: not divided by the series it watches) no lower than the score the
+        pool of its series' top records says is exceeded by ``TOP_SHARE q n`` windows' weight. With one
+        series that is the series' own record; with many, the detector's chance pages are counted over all
+        of them, which a per-series quantile of ``q / series`` cannot be read for."""
         limit = super().alarm_at(tail)
-        if tail is None and self._top:
-            qn = per_window_q(self.false_alarms_per_week, self.window_s, self.watched) * self._tail[0]
+        if tail is None and self._pool:
+            qn = per_window_q(self.false_alarms_per_week, self.window_s, 1) * self._tail[0]
             if qn >= 1.0:
-                limit = max(limit, top_floor(self._top, TOP_SHARE * qn, self._tp))
+                limit = max(limit, top_floor(self._pool, TOP_SHARE * qn, self._tp))
         return limit
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
@@ -333,10 +343,12 @@ class FieldAnomaly(Calibrated):
         t = window.bucket_start
         if score < limit:
             keep_top(self._top, score, t)
+            keep_top(self._pool, score, t, POOL_SIZE)
             learn(self._tail, score, decay)
             return
         if not self._top_alarm or t - self._top_alarm >= self.cooldown_s:
             keep_top(self._top, min(score, TOP_ALARM_CAP * limit), t)
+            keep_top(self._pool, min(score, TOP_ALARM_CAP * limit), t, POOL_SIZE)
             self._top_alarm = t
         after = self.learn_alarms_after_s
         if (after and t - self._t0 >= after

@@ -64,6 +64,8 @@ HALF_LIFE_S = 7 * 86_400.0
 #: the top record (``keep_top``): how many of the largest scores it keeps, and a kept score lighter than
 #: ``TOP_MIN_WEIGHT`` (over four half-lives old) is forgotten
 TOP_SIZE = 4
+#: the detector's pool of its series' top records (``FieldAnomaly``): enough for a budget of a few a week
+POOL_SIZE = 8
 TOP_MIN_WEIGHT = 0.05
 TOP_MAX_AGE_S = HALF_LIFE_S * math.log2(1.0 / TOP_MIN_WEIGHT)
 #: the record's floor is the score exceeded by ``TOP_SHARE * q * n`` windows' weight (``n``: the decayed
@@ -149,7 +151,11 @@ def keep_top(top: list[float], score: float, t: float, size: int = TOP_SIZE) -> 
         return
     score = round(score, 2)
     i = 0
-    while i < len(top) and top[i] >= score:
+    while i < len(top) and top[i] > score:
+        i += 2
+    while i < len(top) and top[i] == score:
+        if top[i + 1] == t:  # already kept (a series restored twice into a pool)
+            return
         i += 2
     top[i:i] = [score, t]
     del top[2 * size:]
@@ -157,8 +163,8 @@ def keep_top(top: list[float], score: float, t: float, size: int = TOP_SIZE) -> 
 
 def top_floor(top: list[float], weight: float, now: float) -> float:
     """The score exceeded by ``weight`` windows' weight in the top record at time ``now``, interpolated
-    between kept scores (the lowest kept score when they weigh less in all: the series' own quantile is no
-    lower); 0 for an empty record."""
+    between kept scores; 0 (no floor) when the kept scores weigh less in all: the quantile is then below
+    the lowest of them, by how much the record cannot tell (a budget of many pages a week)."""
     above, prev = 0.0, None
     for i in range(0, len(top), 2):
         s, w = top[i], 0.5 ** (max(now - top[i + 1], 0.0) / HALF_LIFE_S)
@@ -166,7 +172,7 @@ def top_floor(top: list[float], weight: float, now: float) -> float:
             return s if prev is None else s + (prev - s) * (above + w - weight) / w
         above += w
         prev = s
-    return top[-2] if top else 0.0
+    return 0.0
 
 
 def per_window_q(false_alarms_per_week: float, window_s: float, series: int) -> float:

@@ -34,3 +34,13 @@ def test_pages_follow_the_budget_on_heavy_tailed_noise():
 def test_two_weeks_is_the_least():
     with pytest.raises(ValueError, match="at least 2"):
         noise.simulate(["gauss"], 1, 1)
+
+
+def test_series_per_detector_share_one_budget():
+    """``--series N``: one detector over N series, its pages counted; the budget is spread over them
+    (``watched``), so two series page no more than one does at the same budget, give or take one."""
+    one = noise.pages_per_week("t3", 0, 2)
+    two = noise.pages_per_week("t3", 0, 2, watched=2)
+    assert len(two) == 2 and two[1] <= one[1] + 1, (one, two)
+    with pytest.raises(ValueError, match="at least 1"):
+        noise.simulate(["t3"], 1, 2, watched=0)

@@ -139,12 +139,17 @@ def test_a_record_pages_at_record_z_once_the_series_has_history():
 
 
 def test_records_share_the_budget_of_the_series_watched():
-    """Shipped: records on after 5 days, ``record_budget: 2``. One series, a budget of 1 a week: after 6
-    days of five-minute windows (K q n = 2 * 300 / 604800 * 1728 > 1) records page from ``record_z``; the
-    same detector watching 1,000 series lets a record page only near its calibrated threshold."""
-    assert FieldAnomaly.params["record_after_s"] == 5 * DAY and FieldAnomaly.params["record_budget"] == 2.0
+    """Shipped: records on after 5 days, ``record_budget: 0.3`` (the share of the detector's budget records
+    may spend). One series, a budget of 1 a week: after 6 days of five-minute windows (K q n = 0.3 * 300 /
+    604800 * 1728 = 0.26) records page from the score reached with probability K q / (1 - K q n), which the
+    day-6 record (z ~13) reaches; with K = 2 (K q n > 1) from ``record_z``. The same detector watching 1,000
+    series lets a record page only near its calibrated threshold."""
+    assert FieldAnomaly.params["record_after_s"] == 5 * DAY and FieldAnomaly.params["record_budget"] == 0.3
     try:
-        assert _run(_detector(z=20), 7, RECORDS) == [(6, 12)]
+        shipped = _detector(z=20)
+        assert _run(shipped, 7, RECORDS) == [(6, 12)] and 5 < shipped._record_at() < 13
+        twice = _detector(z=20, record_budget=2.0)
+        assert _run(twice, 7, RECORDS) == [(6, 12)] and twice._record_at() == twice.record_z
         found = []
         d = _detector(z=20)
         type(d).watched = 1000
