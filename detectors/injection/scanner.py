@@ -8,8 +8,9 @@ How a text is judged (``docs/injection.md`` has the full reference):
    carry the checks "is there anything to decode" and "is there leetspeak to fold", so a text that
    needs neither pays for neither; the words form and its ROT13 are matched together first.
 3. Decode bounded candidates — base64, base32, hex, binary, URL-encoding, ``\\u`` escapes, ascii85 /
-   base85, ROT13, reversed text and ASCII hidden in Unicode tag characters — and match the decoded text again. A hit inside a payload adds the built-in rule
-   ``encoded.<kind>`` (weight 1) to the rules found inside it.
+   base85, ROT13, reversed text and ASCII hidden in Unicode tag characters — and match the decoded
+   text again. A hit inside a payload adds the built-in rule ``encoded.<kind>`` (weight 1) to the
+   rules found inside it.
 4. ``z = clip(model log-odds, -3, +6) + clip(Σ rule weights, -3, 8)``; ``score = sigmoid(z)``;
    ``verdict = "injection"`` when ``score >= threshold`` (default 0.5). The model
    (:mod:`detectors.injection.model`: logistic regression over hashed character and word n-grams,
