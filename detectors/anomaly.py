@@ -18,8 +18,9 @@ same on 1-minute, 5-minute, hourly and sparse series.
 ``consecutive`` windows must agree before it fires. Once the series has ``record_after_s`` of history
 (5 days; 0: never), a window mean beyond every one seen (by ``record_margin`` of the range), or a level
 (its mean over ``record_half_life_s``) beyond every level seen, is a record: it pages from ``record_z``
-while records are rarer than ``record_budget`` false-alarm budgets (else from a score that keeps them so;
-``record_budget: 0``: from ``record_z`` always), and is never routine.
+while records are rarer than two false-alarm budgets (else from a score that keeps them so), and while the
+detector's record pages (counted per week) stay within ``record_budget`` of its budget
+(``record_budget: 0``: from ``record_z`` always, uncounted); a record is never routine.
 
 Examples
 --------
@@ -43,8 +44,8 @@ import math
 from typing import Any, Callable
 
 from detectors.base import BucketSummary, ew_alpha
-from detectors.calibration import (HALF_LIFE_S as TAIL_HALF_LIFE_S, POOL_SIZE, TOP_ALARM_CAP, TOP_SHARE, Calibrated,
-                                   keep_top, learn, per_window_q, threshold, top_floor)
+from detectors.calibration import (HALF_LIFE_S as TAIL_HALF_LIFE_S, POOL_SIZE, TOP_ALARM_CAP, TOP_SHARE, WEEK_S,
+                                   Calibrated, keep_top, learn, per_window_q, threshold, top_floor)
 from detectors.finding import Finding
 
 DAY_S = 86_400.0
@@ -83,6 +84,11 @@ def getter(field: str) -> Callable[[Any], float | None]:
     return from_metadata
 
 
+#: records page from the score reached with at most this many false-alarm budgets' probability per window
+#: (``_record_at``); what they may spend in all is ``record_budget`` (``_record_may_page``)
+RECORD_BAR = 2.0
+
+
 class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
                  "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp", "_range",
@@ -110,6 +116,9 @@ class FieldAnomaly(Calibrated):
             # snapshots at restore): the promise is per detector, so its chance pages are counted where
             # all its series' largest scores are.
             super().configure(_pool=[])
+        if "_record_pages" not in type(self).__dict__:
+            # [the detector's record pages below the calibrated threshold, decayed per week; when]
+            super().configure(_record_pages=[0.0, 0.0])
 
     def reset(self) -> None:
         super().reset()
@@ -263,12 +272,16 @@ class FieldAnomaly(Calibrated):
             score, limit = self.score_one(window), self.alarm_at()
             mean = window.total / window.n
             record = score >= self.record_z and self._record(window, mean, dt) and score >= self._record_at()
+            if record and score < limit and not self._record_may_page(window.bucket_start):
+                record = False  # the detector's records have spent their share of the budget
             routine = self._routine(window, score) and not record  # a value never seen is not routine
             if (score >= limit or record) and abs(mean - self._mean) >= self.min_rel_change * abs(self._mean):
                 self._streak += 1
                 if self._streak >= self.consecutive and not self.cooling(window.t_last) and not routine:
                     note = self._record_note(mean, dt) if record and score < limit else ""
                     found = self._finding(window, score, limit, mean, record=note)
+                    if note:
+                        self._record_paged(window.bucket_start)
             else:
                 self._streak = 0
             self._learn_tail(window, score, limit, dt)
@@ -276,16 +289,33 @@ class FieldAnomaly(Calibrated):
         self.learn_one(window, dt)
         return found
 
+    def _record_may_page(self, t: float) -> bool:
+        """Whether the detector's records may page below the calibrated threshold at ``t``: while their
+        pages, counted with a week's half-life, are fewer than a steady ``record_budget`` times
+        ``false_alarms_per_week`` a week leaves (``1 / (2^(1/r) - 1)`` for ``r`` pages a week: each page
+        counts 1, so the count falls below that once a week's share has passed); 0: no limit."""
+        r = self.record_budget * self.false_alarms_per_week
+        if not self.record_budget:
+            return True
+        count, since = self._record_pages
+        # 2^(1/r) - 1, bounded: a tiny budget must not overflow
+        return count * 0.5 ** (max(t - since, 0.0) / WEEK_S) < 1.0 / math.expm1(min(math.log(2.0) / r, 700.0))
+
+    def _record_paged(self, t: float) -> None:
+        count, since = self._record_pages
+        self._record_pages[:] = [count * 0.5 ** (max(t - since, 0.0) / WEEK_S) + 1.0, max(t, since)]
+
     def _record_at(self) -> float:
-        """The least score at which a record pages: ``record_z``, or with ``record_budget`` (K) at most K
-        times the false-alarm budget ``q`` per window on noise. After ``n`` windows a window is a record by
+        """The least score at which a record pages: ``record_z``, or at most ``RECORD_BAR`` times the
+        false-alarm budget ``q`` per window on noise. After ``n`` windows a window is a record by
         chance about ``1/n`` of the time, and one that exceeds a level reached with probability ``p`` about
         ``p / (1 + p n)``: records page from the score reached with ``p = K q / (1 - K q n)``, and from
         ``record_z`` once ``K q n >= 1`` (a series with few series beside it and a long history). With many
-        series ``q`` is small and records page only near the calibrated threshold."""
+        series ``q`` is small and records page only near the calibrated threshold; ``record_budget`` then
+        limits what they spend (``_record_may_page``)."""
         if not self.record_budget:
             return self.record_z
-        kq = per_window_q(self.false_alarms_per_week, self.window_s, self.watched) * self.record_budget
+        kq = per_window_q(self.false_alarms_per_week, self.window_s, self.watched) * RECORD_BAR
         if kq * self._windows >= 1.0:
             return self.record_z
         return max(threshold(self._tail, min(kq / (1.0 - kq * self._windows), 0.5)), self.record_z)
