@@ -246,11 +246,11 @@ class _Linter:
                     self.error(vn, p, "greater_than", gt=0, input=value)
                 elif abs(value / bucket_s - round(value / bucket_s)) > 1e-9:
                     self.error(vn, p, "window_multiple", value=value, bucket=bucket_s)
-            elif key in ("warmup", "min_volume", "cooldown_s", "min_window_calls") and value < 0:
+            elif key in ("warmup", "min_volume", "cooldown_s", "min_window_calls", "record_budget") and value < 0:
                 self.error(vn, p, "non_negative", value=value)
             elif key in ("limit", "ratio", "z", "half_life_s", "max_requests_per_min", "max_tokens_per_min",
                          "min_hits", "consecutive", "season_days", "max_versions", "min_signals",
-                         "recent_windows", "max_models", "rate_ratio") and value <= 0:
+                         "recent_windows", "max_models", "rate_ratio", "false_alarms_per_week") and value <= 0:
                 self.error(vn, p, "greater_than", gt=0, input=value)
             elif key == "share" and not 0 < value <= 1:
                 self.error(vn, p, "share", value=value)

@@ -53,6 +53,14 @@ def test_the_shipped_config_is_valid_and_covers_every_kind():
      """, ['d.yaml:2: detectors[0]: missing required key "name"']),
     ("""
      detectors:
+       - name: a
+         kind: anomaly
+         false_alarms_per_week: 0
+         record_budget: -1
+     """, ["d.yaml:4: detectors[0].false_alarms_per_week: must be greater than 0, got 0",
+           "d.yaml:5: detectors[0].record_budget: must be 0 or more, got -1"]),
+    ("""
+     detectors:
        - name: q
          kind: quality
          series: prompt_id@prompt_version
