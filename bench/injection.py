@@ -231,7 +231,8 @@ def new_user(rows: list[dict], set_name: str) -> dict:
 def markdown(result: dict) -> str:
     lines = [
         f"Report split only ({result['report_rows']} texts; train split {result['train_rows']} texts, which the "
-        "shipped model was trained on as of its last retraining). acc / P / R / FPR; after feedback = `learn_many` with the same set's (language's) train split; "
+        "shipped model was trained on as of its last retraining). acc / P / R / FPR; after feedback = "
+        "`learn_many` with the same set's (language's) train split; "
         "forgetting = the largest accuracy drop on another set's report split.",
         "",
         "| set (report split) | n | signatures alone | signatures + model (out of the box) | after feedback | forgetting |",

@@ -151,7 +151,7 @@ class FieldAnomaly(Calibrated):
         if "_top" not in state:  # a snapshot before the top record: it starts empty
             state = {**state, "_top": [], "_top_alarm": 0.0}
         super().load_state(state)
-        for i in range(0, len(self._top), 2):
+        for i in range(0, len(self._top), 2):  # the detector's pool is rebuilt from its series' records
             keep_top(self._pool, self._top[i], self._top[i + 1], POOL_SIZE)
 
     def alarm_at(self, tail: list[float] | None = None) -> float:
@@ -294,9 +294,9 @@ class FieldAnomaly(Calibrated):
         pages, counted with a week's half-life, are fewer than a steady ``record_budget`` times
         ``false_alarms_per_week`` a week leaves (``1 / (2^(1/r) - 1)`` for ``r`` pages a week: each page
         counts 1, so the count falls below that once a week's share has passed); 0: no limit."""
-        r = self.record_budget * self.false_alarms_per_week
         if not self.record_budget:
             return True
+        r = self.record_budget * self.false_alarms_per_week
         count, since = self._record_pages
         # 2^(1/r) - 1, bounded: a tiny budget must not overflow
         return count * 0.5 ** (max(t - since, 0.0) / WEEK_S) < 1.0 / math.expm1(min(math.log(2.0) / r, 700.0))
@@ -372,19 +372,22 @@ class FieldAnomaly(Calibrated):
         decay = 0.5 ** (dt / TAIL_HALF_LIFE_S)
         t = window.bucket_start
         if score < limit:
-            keep_top(self._top, score, t)
-            keep_top(self._pool, score, t, POOL_SIZE)
+            self._keep_top(score, t)
             learn(self._tail, score, decay)
             return
         if not self._top_alarm or t - self._top_alarm >= self.cooldown_s:
-            keep_top(self._top, min(score, TOP_ALARM_CAP * limit), t)
-            keep_top(self._pool, min(score, TOP_ALARM_CAP * limit), t, POOL_SIZE)
+            self._keep_top(min(score, TOP_ALARM_CAP * limit), t)
             self._top_alarm = t
         after = self.learn_alarms_after_s
         if (after and t - self._t0 >= after
                 and (not self._alarm_learned or t - self._alarm_learned >= self.cooldown_s)):
             learn(self._tail, limit, decay)
             self._alarm_learned = t
+
+    def _keep_top(self, score: float, t: float) -> None:
+        """The series' top record and the detector's pool learn the same score."""
+        keep_top(self._top, score, t)
+        keep_top(self._pool, score, t, POOL_SIZE)
 
     def _routine(self, window: BucketSummary, score: float) -> bool:
         """Whether the series reached ``score`` at this hour of day (give or take one) on the last days, or

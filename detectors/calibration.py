@@ -15,7 +15,8 @@ scores cover ``q`` (the decayed windows ``n`` with ``q n >= 1``: 1.7 weeks at on
 also keeps a record of its largest scores and when they came (``keep_top``, 8 numbers), and its
 threshold is no lower than the score that record says is exceeded by ``TOP_SHARE q n`` windows' weight
 (``top_floor``). A shorter history (less than ``1/q`` windows' weight: rows sparser than ``window_s``, as
-NAB's 5-minute rows for one-minute windows, or many series sharing the budget) leaves the fit alone in charge.
+NAB's 5-minute rows for one-minute windows) leaves the fit alone in charge. A detector of many series pools
+its series' records and reads the floor off the pool with its own ``q`` (``FieldAnomaly.alarm_at``).
 
 ``q`` comes from one setting with a plain meaning, ``false_alarms_per_week`` for the whole detector,
 spread over a week's windows and over the series the detector watches (Bonferroni), so the promise holds
@@ -64,10 +65,10 @@ HALF_LIFE_S = 7 * 86_400.0
 #: the top record (``keep_top``): how many of the largest scores it keeps, and a kept score lighter than
 #: ``TOP_MIN_WEIGHT`` (over four half-lives old) is forgotten
 TOP_SIZE = 4
-#: the detector's pool of its series' top records (``FieldAnomaly``): enough for a budget of a few a week
-POOL_SIZE = 8
 TOP_MIN_WEIGHT = 0.05
 TOP_MAX_AGE_S = HALF_LIFE_S * math.log2(1.0 / TOP_MIN_WEIGHT)
+#: the detector's pool of its series' top records (``FieldAnomaly``): enough for a budget of a few a week
+POOL_SIZE = 8
 #: the record's floor is the score exceeded by ``TOP_SHARE * q * n`` windows' weight (``n``: the decayed
 #: windows of the tail), used once ``q * n >= 1``: a quantile read off one or two scores falls low as often as
 #: high, and a low one pages more than a high one saves (at a share of 1, Student-t(3) noise paged 1.1 per
