@@ -82,6 +82,8 @@ class Outcome:
     block: bool = False
     rollback: bool = False
     pin: bool = False
+    # runbook steps seen on its incidents, "runbook/step: status (error)": why an expected action is missing
+    steps: list[str] = field(default_factory=list)
 
     @property
     def handled(self) -> bool:
@@ -383,9 +385,9 @@ class Demo:
             out.detect_sim_s = round(first["opened_at"] - (self.sim0 + s.start_s), 1)
             self.say(f"[yellow]incident[/yellow] {first['id']} {first['kind']}: {first['summary'][:70]}")
         for incident in mine:
-            # Keep reading an incident's executions until its Slack post is seen too: the page is the
-            # step before it, so a poll between the two would otherwise never see the post.
-            if incident["id"] not in self.paged or ("slack" in s.expect and not out.slack):
+            # Keep reading an incident's executions until the scenario is handled: a poll between two
+            # steps would otherwise never see the later one, and the steps seen say why it is not.
+            if incident["id"] not in self.paged or not out.handled:
                 await self._actions_of(client, s, out, incident["id"])
         out.pages = sum(1 for i in mine if i["id"] in self.paged)
         if "block" in s.expect and not out.block:
@@ -422,6 +424,10 @@ class Demo:
             return
         for execution in detail.get("executions", []):
             for step in execution.get("steps", []):
+                seen = (f"{execution.get('runbook')}/{step.get('name') or step.get('type')}: {step.get('status')}"
+                        + (f" ({step['error']})" if step.get("error") else ""))
+                if seen not in out.steps:
+                    out.steps.append(seen)
                 if step.get("status") != "ok":
                     continue
                 if step.get("type") == "page" and incident_id not in self.paged:

@@ -347,20 +347,41 @@ class ModelUpdate(Calibrated):
         rows = []
         for slot, a in after.items():
             b = before.get(slot)
-            if slot >= len(self._pnames) or b is None or min(a[0], b[0]) < MIN_PROMPT_CALLS:
-                continue
-            n0, k0, n1, k1 = round(b[0]), round(b[1]), round(a[0]), round(a[1])
-            r0, r1 = k0 / n0, k1 / n1
-            worse = r1 > r0
-            p_value = fisher_greater(k1, n1, k0, n0) if worse else fisher_greater(k0, n0, k1, n1)
-            small = max(r0, r1) - min(r0, r1) < self.min_increase or (
-                max(r0, r1) < self.rate_ratio * max(min(r0, r1), self.min_rate))
-            verdict = "same" if p_value > _PROMPT_ALPHA or small else ("worse" if worse else "better")
-            rows.append({"prompt": self._pnames[slot],
-                         "before": _side(n0, k0, b), "after": _side(n1, k1, a),
-                         "p_value": float(f"{p_value:.3g}"), "z": round(z_of(p_value), 2), "verdict": verdict})
+            if slot < len(self._pnames) and b is not None:
+                row = self._compare(b, a)
+                if row is not None:
+                    rows.append({"prompt": self._pnames[slot], **row})
         rows.sort(key=lambda r: (-r["after"]["calls"], r["prompt"]))
         return rows
+
+    def _compare_served(self) -> dict[str, Any] | None:
+        """The new served models' calls against the established ones' over the followed prompts, both in
+        the recent span: the same minutes, so whatever else moved then (a prompt's surge, a busy hour)
+        moves both sides, and a canary's share does not dilute it. Fewer than ``MIN_PROMPT_CALLS`` old
+        calls in the span (the provider switched every call at once): the reference's old calls join."""
+        old, new = [0.0] * 4, [0.0] * 4
+        for entry in self._ring:
+            for part in (entry[2] if len(entry) > 2 else []):
+                _add(old, part[1:5])
+                _add(new, part[5:9])
+        if old[0] < MIN_PROMPT_CALLS:
+            for ref in self._pref:
+                _add(old, ref)
+        return self._compare(old, new)
+
+    def _compare(self, b: list[float], a: list[float]) -> dict[str, Any] | None:
+        """Bad-call rate and mean score before (``b``) and after (``a``): calls, bad, scored, score sum."""
+        if min(a[0], b[0]) < MIN_PROMPT_CALLS:
+            return None
+        n0, k0, n1, k1 = round(b[0]), round(b[1]), round(a[0]), round(a[1])
+        r0, r1 = k0 / n0, k1 / n1
+        worse = r1 > r0
+        p_value = fisher_greater(k1, n1, k0, n0) if worse else fisher_greater(k0, n0, k1, n1)
+        small = max(r0, r1) - min(r0, r1) < self.min_increase or (
+            max(r0, r1) < self.rate_ratio * max(min(r0, r1), self.min_rate))
+        verdict = "same" if p_value > _PROMPT_ALPHA or small else ("worse" if worse else "better")
+        return {"before": _side(n0, k0, b), "after": _side(n1, k1, a),
+                "p_value": float(f"{p_value:.3g}"), "z": round(z_of(p_value), 2), "verdict": verdict}
 
     def _judge(self, ring: list) -> tuple[float, dict[str, dict], int, int]:
         """(score, per-signal figures, families that moved, families shifted by a size that matters) of
@@ -510,6 +531,7 @@ class ModelUpdate(Calibrated):
                 self._served[served] = window.t_last
             self._forget()
             details["cause"] = "announced"
+            details["served_compare"] = self._compare_served()
             summary = (f"{model} is answered by a new model: {name} in {share:.0%} of the last {calls} calls "
                        f"(before: {', '.join(before) or 'none named'})")
             labels = {"cause": "announced", "served_model": name}

@@ -36,7 +36,7 @@ def test_demo_detects_and_acts_on_all_five_scenarios(tmp_path: Path) -> None:
         assert row["detected"] and row["incident_id"].startswith("inc-"), (name, row, result.stderr[-2000:])
         assert set(row["expected"]) == actions
         for action in actions:
-            assert row[action] is True, (name, action, row)
+            assert row[action] is True, f"{name}: no {action}; {json.dumps(row)}\n{result.stderr[-2000:]}"
     assert summary["handled"] is True and result.returncode == 0
     # the worker was stopped (and reaped) before the demo exited
     assert not Path(f"/proc/{summary['worker_pid']}").exists()

@@ -108,11 +108,32 @@ def test_an_announced_update_compares_old_and_new_per_prompt_with_its_confidence
     assert search["verdict"] == "same" and search["p_value"] > 0.01
 
 
+def test_an_announced_canary_is_judged_on_its_own_calls_against_the_old_ones_in_the_same_minutes():
+    """A new snapshot answers a fifth of the calls from hour 4 and flags a quarter of them; an hour-long
+    surge of flags on `support` (both snapshots) just before raises the reference. All calls together
+    barely move; the new snapshot's calls against the old ones' in the same span show it."""
+    def canary(h: float, u: float) -> str:
+        return "gpt-4o-2024-11-20" if h > 4 and u < 0.2 else "gpt-4o-2024-08-06"
+
+    def bad_of(h: float, served: str, prompt: str) -> float:
+        if served == "gpt-4o-2024-11-20":
+            return 0.25
+        return 0.2 if prompt == "support" and 2.5 < h < 3.8 else 0.02
+    (f,) = findings(traffic(6, rate=3.0, served=canary, prompts=("support", "search"), bad_of=bad_of))
+    details = f.evidence.details
+    assert details["cause"] == "announced"
+    compare = details["served_compare"]
+    assert compare["verdict"] == "worse" and compare["z"] > 3
+    assert compare["before"]["bad_rate"] < 0.04 < 0.2 < compare["after"]["bad_rate"]
+    assert compare["after"]["calls"] < compare["before"]["calls"]  # a canary: fewer new calls than old
+
+
 def test_a_silent_update_compares_each_prompt_before_and_after():
     after = 4.0
     (f,) = findings(traffic(8, out_x=lambda h: 0.55 if h > after else 1.0, prompts=("support", "search"),
                             bad_of=lambda h, served, prompt: 0.08 if h > after else 0.02))
     rows = f.evidence.details["prompts"]
+    assert "served_compare" not in f.evidence.details  # no new served model to compare
     assert {r["prompt"] for r in rows} == {"support", "search"}
     assert all(r["verdict"] == "worse" and r["after"]["bad_rate"] > r["before"]["bad_rate"] for r in rows)
 
