@@ -424,10 +424,9 @@ class Demo:
             return
         for execution in detail.get("executions", []):
             for step in execution.get("steps", []):
-                seen = (f"{execution.get('runbook')}/{step.get('name') or step.get('type')}: {step.get('status')}"
-                        + (f" ({step['error']})" if step.get("error") else ""))
-                if seen not in out.steps:
-                    out.steps.append(seen)
+                name = f"{execution.get('runbook')}/{step.get('index')} {step.get('name') or step.get('type')}: "
+                out.steps = [seen for seen in out.steps if not seen.startswith(name)]  # the latest status
+                out.steps.append(name + str(step.get("status")) + (f" ({step['error']})" if step.get("error") else ""))
                 if step.get("status") != "ok":
                     continue
                 if step.get("type") == "page" and incident_id not in self.paged:
