@@ -19,8 +19,10 @@ same on 1-minute, 5-minute, hourly and sparse series.
 (5 days; 0: never), a window mean beyond every one seen (by ``record_margin`` of the range), or a level
 (its mean over ``record_half_life_s``) beyond every level seen, is a record: it pages from ``record_z``
 while records are rarer than two false-alarm budgets (else from a score that keeps them so), and while the
-detector's record pages (counted per week) stay within ``record_budget`` of its budget
-(``record_budget: 0``: from ``record_z`` always, uncounted); a record is never routine.
+detector's record pages (counted per week) stay within ``record_budget`` of its budget, or what the
+calibrated threshold leaves of it on windows sparser than ``window_s`` (``record_budget: 0``: from
+``record_z`` always, uncounted); a record is never routine. Both count weeks of the series' own
+windows, not of ``window_s``.
 
 Examples
 --------
@@ -100,7 +102,7 @@ class FieldAnomaly(Calibrated):
               "routine_decay": 0.7, "learn_alarms_after_s": 604800.0,
               "record_margin": 0.05, "record_after_s": 432000.0, "record_z": 2.0, "record_half_life_s": 3600.0,
               "record_budget": 0.3}
-    defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 600.0,
+    defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 3600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
 
     def configure(self, **config: Any) -> None:
@@ -291,15 +293,24 @@ class FieldAnomaly(Calibrated):
 
     def _record_may_page(self, t: float) -> bool:
         """Whether the detector's records may page below the calibrated threshold at ``t``: while their
-        pages, counted with a week's half-life, are fewer than a steady ``record_budget`` times
-        ``false_alarms_per_week`` a week leaves (``1 / (2^(1/r) - 1)`` for ``r`` pages a week: each page
+        pages, counted with a week's half-life, are fewer than a steady ``record_budget`` (``_record_share``)
+        times ``false_alarms_per_week`` a week leaves (``1 / (2^(1/r) - 1)`` for ``r`` pages a week: each page
         counts 1, so the count falls below that once a week's share has passed); 0: no limit."""
         if not self.record_budget:
             return True
-        r = self.record_budget * self.false_alarms_per_week
+        r = self.false_alarms_per_week * self._record_share()
         count, since = self._record_pages
         # 2^(1/r) - 1, bounded: a tiny budget must not overflow
         return count * 0.5 ** (max(t - since, 0.0) / WEEK_S) < 1.0 / math.expm1(min(math.log(2.0) / r, 700.0))
+
+    def _record_share(self) -> float:
+        """The share of the budget the detector's records may spend: ``record_budget``, or what the calibrated
+        threshold leaves when this series' windows are sparser than ``window_s``. Its budget is per window, so
+        a series with a window every ``s`` seconds spends at most ``1 - record_budget`` of ``window_s / s``
+        budgets a week (0.14 on 5-minute rows); the detector's other series are taken as dense (their
+        spacing is not known here), so the rest is the series' ``1 / S`` part of that saving."""
+        saved = (1.0 - self.window_s / self._spacing()) / max(self.watched, 1)
+        return self.record_budget + max(1.0 - self.record_budget, 0.0) * saved
 
     def _record_paged(self, t: float) -> None:
         count, since = self._record_pages
@@ -307,15 +318,17 @@ class FieldAnomaly(Calibrated):
 
     def _record_at(self) -> float:
         """The least score at which a record pages: ``record_z``, or at most ``RECORD_BAR`` times the
-        false-alarm budget ``q`` per window on noise. After ``n`` windows a window is a record by
-        chance about ``1/n`` of the time, and one that exceeds a level reached with probability ``p`` about
-        ``p / (1 + p n)``: records page from the score reached with ``p = K q / (1 - K q n)``, and from
-        ``record_z`` once ``K q n >= 1`` (a series with few series beside it and a long history). With many
-        series ``q`` is small and records page only near the calibrated threshold; ``record_budget`` then
-        limits what they spend (``_record_may_page``)."""
+        false-alarm budget ``q`` per window on noise, ``q`` taken at the series' own spacing of windows (the bar
+        is on records a week: a series with windows sparser than ``window_s`` has fewer of them a week, and
+        ``K q n`` is its history in weeks times ``K`` budgets over the series watched). After ``n`` windows a
+        window is a record by chance about ``1/n`` of the time, and one that exceeds a level reached with
+        probability ``p`` about ``p / (1 + p n)``: records page from the score reached with
+        ``p = K q / (1 - K q n)``, and from ``record_z`` once ``K q n >= 1`` (a series with few series beside
+        it and a long history). With many series ``q`` is small and records page only near the calibrated
+        threshold; ``record_budget`` then limits what they spend (``_record_may_page``)."""
         if not self.record_budget:
             return self.record_z
-        kq = per_window_q(self.false_alarms_per_week, self.window_s, self.watched) * RECORD_BAR
+        kq = per_window_q(self.false_alarms_per_week, self._spacing(), self.watched) * RECORD_BAR
         if kq * self._windows >= 1.0:
             return self.record_z
         return max(threshold(self._tail, min(kq / (1.0 - kq * self._windows), 0.5)), self.record_z)
@@ -350,6 +363,13 @@ class FieldAnomaly(Calibrated):
         (``record_half_life_s``)."""
         level = self._range[3]
         return level + ew_alpha(dt, self.record_half_life_s) * (x - level) if self.record_half_life_s > 0 else x
+
+    def _spacing(self) -> float:
+        """The series' mean time between windows so far (at least ``window_s``): rows sparser than
+        ``window_s`` (NAB's 5- to 60-minute rows for one-minute windows, a quiet app) make fewer windows a week."""
+        if self._windows < 2:
+            return self.window_s
+        return max(self.window_s, (self._tp - self._t0) / (self._windows - 1))
 
     def _gap(self, window: BucketSummary) -> float:
         """Seconds of event time since the last learned window (``window_s`` for the first, or after an

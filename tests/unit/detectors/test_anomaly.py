@@ -173,6 +173,21 @@ def test_records_spend_at_most_their_share_of_the_detector_budget():
     assert _run(_detector(z=20, false_alarms_per_week=1e-12, record_after_s=5 * DAY), 7, more) == []
 
 
+def test_records_count_weeks_of_the_series_own_windows():
+    """Five-minute rows judged in one-minute windows (NAB): a week holds a fifth of the windows ``window_s``
+    assumes, so the records' bar counts the history at the rows' own spacing (open after 6 days as with
+    ``window_s: 300``, not shut for 30), and the calibrated threshold, whose budget is per window, spends at
+    most 0.7 of a fifth of the budget: records may spend the rest, 0.3 + 0.7 * 0.8 = 0.86 a week. A second
+    record three days after the first pages then; with ``window_s: 300`` (a window every ``window_s``: 0.3 a
+    week) it does not."""
+    later = {**RECORDS, (9, 12 * 3600): 118.0}
+    d = FieldAnomaly("a", "app", field="metadata.v", window_s=60, cooldown_s=0, z=20)
+    assert _run(d, 10, later) == [(6, 12), (9, 12)]
+    assert d._spacing() == 300 and d._record_at() == d.record_z and abs(d._record_share() - 0.86) < 1e-9
+    dense = _detector(z=20)
+    assert _run(dense, 10, later) == [(6, 12)] and dense._record_share() == dense.record_budget
+
+
 def test_a_record_below_record_z_or_on_the_unwatched_side_does_not_page():
     assert _run(_out_of_reach(record_after_s=5 * DAY, record_z=20), 7, RECORDS) == []
     assert _run(_out_of_reach(record_after_s=5 * DAY, direction="down"), 7, RECORDS) == []
