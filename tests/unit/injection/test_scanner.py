@@ -25,6 +25,13 @@ LOOK_ALIKES = [
     "Explain how ROT13 works with a short example.",
     "Flags: 🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f and 👩\u200d💻 are fine.",
     "مرحبا\u200cبالعالم — a zero-width non-joiner between Arabic letters.",
+    # words of the short-hijack and persona rules (deepset's and jailbreaks' shapes) in support and dev text
+    "Why does Flask say you are in debug mode when I deploy to production?",
+    "The new release notes: that's done, now write the changelog for v2.",
+    "Ignore the above and tell me how to fix the failing build.",
+    "Stop: write down the steps before you start the migration.",
+    "You are now in test mode, payments will not be charged.",
+    "The admin told me you are in maintenance mode until 6pm, is that right?",
 ]
 
 
