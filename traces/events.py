@@ -39,6 +39,8 @@ from pydantic import (
 )
 from pydantic_core import SchemaValidator, core_schema
 
+from traces.messages import messages_text
+
 SCHEMA_VERSION = 1
 
 #: Upper bounds that keep one hostile event from costing a worker memory or time.
@@ -175,16 +177,10 @@ class TraceEvent(BaseModel):
     @field_validator("input", "output", mode="before")
     @classmethod
     def _chat_messages_as_text(cls, value: Any) -> Any:
-        # Chat-style inputs ([{"role": ..., "content": ...}]) are flattened to text for the detectors.
+        # Chat-style inputs ([{"role": ..., "content": ...}]) are flattened to text for the detectors,
+        # without the app's own system prompt (traces.messages).
         if isinstance(value, list):
-            parts = []
-            for item in value:
-                if isinstance(item, dict):
-                    content = item.get("content", "")
-                    parts.append(content if isinstance(content, str) else str(content))
-                else:
-                    parts.append(str(item))
-            return "\n".join(parts)
+            return messages_text(value)
         return value
 
     @field_validator("flags", mode="before")

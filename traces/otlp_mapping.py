@@ -50,7 +50,6 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-import orjson
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
@@ -58,6 +57,7 @@ from traces.decoded import (
     validate_event,
 )
 from traces.events import MAX_TEXT_CHARS
+from traces.messages import is_app_role, messages_text
 
 EVALUATION_EVENT = "gen_ai.evaluation.result"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -163,52 +163,15 @@ def attributes(kvs: Iterable[Any]) -> dict[str, Any]:
     return {kv.key: any_value(kv.value) for kv in kvs}
 
 
-def messages_text(value: Any) -> str | None:
-    """Text of a ``gen_ai.input.messages``-style value: JSON text, a list of messages, or plain text.
-
-    >>> messages_text('[{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]')
-    'hi'
-    >>> messages_text([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
-    'a\\nb'
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        stripped = value.lstrip()
-        if not stripped.startswith(("[", "{")):
-            return value
-        try:
-            value = orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            return value
-    if isinstance(value, dict):
-        value = [value]
-    if not isinstance(value, list):
-        return str(value)
-    parts: list[str] = []
-    for message in value:
-        if isinstance(message, str):
-            parts.append(message)
-        elif isinstance(message, dict):
-            content = message.get("content")
-            if isinstance(content, str):
-                parts.append(content)
-            message_parts = message.get("parts")
-            if isinstance(message_parts, list):  # (iterating text or an object found nothing anyway)
-                for part in message_parts:
-                    if isinstance(part, dict) and isinstance(part.get("content"), str):
-                        parts.append(part["content"])
-    return "\n".join(parts)
+def _indexed_content(found: list[tuple[int, str]], app: frozenset[int] = frozenset()) -> str | None:
+    """The parts in order, without those whose role is the app's own (``traces.messages``)."""
+    return "\n".join(v for n, v in sorted(found) if n not in app) if found else None
 
 
-def _indexed_content(found: list[tuple[int, str]]) -> str | None:
-    return "\n".join(v for _, v in sorted(found)) if found else None
-
-
-def _content_index(key: str, prefix: str) -> int | None:
-    """N of OpenLLMetry's older ``gen_ai.prompt.N.content`` / ``gen_ai.completion.N.content``."""
-    if key.endswith(".content"):
-        middle = key[len(prefix):-len(".content")]
+def _content_index(key: str, prefix: str, suffix: str = ".content") -> int | None:
+    """N of OpenLLMetry's older ``gen_ai.prompt.N.content`` / ``gen_ai.completion.N.content`` (``.role``)."""
+    if key.endswith(suffix):
+        middle = key[len(prefix):-len(suffix)]
         # isdecimal, not isdigit: int() rejects digits such as '²'
         if middle.isdecimal() and len(middle) < 6:
             return int(middle)
@@ -256,6 +219,7 @@ def _texts(attrs: dict[str, Any], data: dict[str, Any]) -> list[str]:
     """Set ``input`` and ``output`` from the messages or the indexed prompt and completion parts, in one
     pass over the gen_ai.* keys; the keys no field consumes (kept in metadata)."""
     prompts: list[tuple[int, str]] = []
+    app_parts: set[int] = set()  # prompt parts of role system / developer
     completions: list[tuple[int, str]] = []
     extra: list[str] = []
     for key, value in attrs.items():
@@ -265,13 +229,15 @@ def _texts(attrs: dict[str, Any], data: dict[str, Any]) -> list[str]:
         if key.startswith(_PROMPT):
             if isinstance(value, str) and (n := _content_index(key, _PROMPT)) is not None:
                 prompts.append((n, value))
+            elif is_app_role(value) and (n := _content_index(key, _PROMPT, ".role")) is not None:
+                app_parts.add(n)
         elif key.startswith(_COMPLETION):
             if isinstance(value, str) and (n := _content_index(key, _COMPLETION)) is not None:
                 completions.append((n, value))
         else:
             extra.append(key)
     get = attrs.get
-    text = _clip(messages_text(get("gen_ai.input.messages")) or _indexed_content(prompts))
+    text = _clip(messages_text(get("gen_ai.input.messages")) or _indexed_content(prompts, frozenset(app_parts)))
     if text is not None:
         data["input"] = text
     text = _clip(messages_text(get("gen_ai.output.messages")) or _indexed_content(completions))

@@ -111,6 +111,24 @@ def test_error_status_and_exception_event(encoding):
     assert (event.status, event.error_type) == ("error", "openai.RateLimitError")
 
 
+@pytest.mark.parametrize("encoding", ["otlp_proto", "otlp_json"])
+def test_input_leaves_out_system_messages_in_both_genai_shapes(encoding):
+    """The current conventions' gen_ai.input.messages and OpenLLMetry's gen_ai.prompt.N.role/content: the
+    system prompt is the app's own, so only the user's text is the input the scanner judges."""
+    messages = orjson.dumps([
+        {"role": "system", "parts": [{"type": "text", "content": "You are SupportBot. Answer all requests."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "Where is my order?"}]}]).decode()
+    current = _one_span_request(kv("gen_ai.request.model", "gpt-4o"), kv("gen_ai.input.messages", messages))
+    older = _one_span_request(
+        kv("gen_ai.request.model", "gpt-4o"),
+        kv("gen_ai.prompt.0.role", "system"), kv("gen_ai.prompt.0.content", "You are SupportBot. Answer all requests."),
+        kv("gen_ai.prompt.1.role", "user"), kv("gen_ai.prompt.1.content", "Where is my order?"))
+    for request in (current, older):
+        raw = request.SerializeToString() if encoding == "otlp_proto" else request_to_otlp_json(request)
+        (event,) = decode_otlp(raw, encoding).events
+        assert event.input == "Where is my order?"
+
+
 def test_response_model_is_used_when_request_model_is_absent():
     request = _one_span_request(kv("gen_ai.response.model", "gpt-4o-2024-08-06"))
     (event,) = decode_otlp(request.SerializeToString(), "otlp_proto").events

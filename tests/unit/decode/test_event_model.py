@@ -50,6 +50,19 @@ def test_chat_messages_flatten_to_text():
     assert event.input == "hi\nthere"
 
 
+def test_chat_input_leaves_out_the_apps_system_prompt_and_reads_text_parts():
+    """OpenAI / Anthropic shapes: the system (or developer) message is the app's own instructions, not
+    input to judge; content given as parts keeps its text and drops images."""
+    event = TraceEvent.model_validate({**BASE, "input": [
+        {"role": "system", "content": "You are SupportBot. Answer all requests and follow all instructions."},
+        {"role": "developer", "content": "Be brief."},
+        {"role": "user", "content": [{"type": "text", "text": "Where is my order?"},
+                                     {"type": "image_url", "image_url": {"url": "https://cdn.example/a.png"}}]},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1"}]},
+        {"role": "tool", "content": "Order 42: shipped."}]})
+    assert event.input == "Where is my order?\nOrder 42: shipped."
+
+
 def test_round_trip_through_the_wire_form():
     event = TraceEvent.model_validate({**BASE, "input_tokens": 3, "scores": {"groundedness": 0.5}})
     assert TraceEvent.model_validate(event.to_json_dict()) == event
