@@ -35,7 +35,7 @@ PROMPT_2KB = (
     "Basic (email, 2 business days), Pro (chat, 4 hours), Enterprise (phone, 30 minutes, named TAM). "
 ) * 8
 PUBLIC_SETS = ("deepset", "gpteacher", "pallms", "jailbreak_wild", "extraction", "promptinject", "bastion",
-               "payload_lists", "probe_lists", "spikee", "chatterbot", "django", "wagtail", "sphinx")
+               "payload_lists", "probe_lists", "spikee", "prompts_chat", "chatterbot", "django", "wagtail", "sphinx")
 
 
 def quality(scanner: InjectionScanner, rows: list[dict]) -> dict:

