@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.injection_data import LANGUAGES, load_rows  # noqa: E402
+from bench.injection_data import LANGUAGES, NOT_FITTED, load_rows  # noqa: E402
 from detectors.injection import InjectionScanner  # noqa: E402
 from detectors.injection.model import HashedLinearModel  # noqa: E402
 
@@ -195,7 +195,8 @@ def main(argv: list[str] | None = None) -> dict:
     fixed = PROMPT_2KB[:2048]
     cost_fixed = scan_cost(base, [fixed] * 200)
     result = {
-        "train_rows": len(train), "report_rows": len(report), "table": table, "benign_per_language": benign_per_language,
+        "train_rows": len(train), "fitted_rows": sum(r["set"] not in NOT_FITTED for r in train),
+        "report_rows": len(report), "table": table, "benign_per_language": benign_per_language,
         "scan_2kb": cost, "scan_2kb_min_per_text": cost_min, "scan_2kb_fixed_prompt": cost_fixed, "model_memory": model_memory(),
         # the keys bench/__main__.py prints
         "before_feedback": table["all"]["out_of_the_box"], "after_feedback": table["all"]["out_of_the_box"],
@@ -230,8 +231,9 @@ def new_user(rows: list[dict], set_name: str) -> dict:
 
 def markdown(result: dict) -> str:
     lines = [
-        f"Report split only ({result['report_rows']} texts; train split {result['train_rows']} texts, which the "
-        "shipped model was trained on as of its last retraining). acc / P / R / FPR; after feedback = "
+        f"Report split only ({result['report_rows']} texts; train split {result['train_rows']} texts; the shipped "
+        f"model, as of its last retraining, is fitted on {result['fitted_rows']} of them, not on "
+        f"{' or '.join(NOT_FITTED)}, which tune the signatures only). acc / P / R / FPR; after feedback = "
         "`learn_many` with the same set's (language's) train split; "
         "forgetting = the largest accuracy drop on another set's report split.",
         "",

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from scipy import optimize, sparse
 
-from bench.injection_data import load_rows
+from bench.injection_data import NOT_FITTED, load_rows
 from detectors.injection.model import (MODEL_FILE, PIVOT_GAP, PIVOT_STEPS, REPLAY_FILE, HashedLinearModel, Pivots,
                                        feature_positions)
 from detectors.injection.normalize import normal_bytes, words_bytes
@@ -43,9 +43,6 @@ LONG_PER_LANG = 0
 REPEAT_PER_LANG = 0
 REPLAY_PER_GROUP = 25
 LANG_BENIGN_RATIO = 3.0  # per language, benign weight at most this times the attacks' (chosen with --validate)
-# Sets whose train split tunes the signatures only: the registry round wrote rules from their misses, and a
-# model fitted on them as well flagged more benign texts (docs/injection.md, "Role-play prompts").
-NOT_FITTED = ("spikee", "aicu")
 WITH_RULES = True  # fit the model with the rules' weights as offsets (the scanner adds them)
 PIVOTS = True  # add the cross-lingual pivot concepts of detectors/injection/pivots.txt as features
 PIVOT_GAP_WORDS = PIVOT_GAP

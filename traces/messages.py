@@ -53,13 +53,11 @@ def messages_text(value: Any) -> str | None:
         return str(value)
     parts: list[str] = []
     for message in value:
-        if isinstance(message, str):
-            parts.append(message)
-        elif isinstance(message, dict) and not is_app_role(message.get("role")):
+        if not isinstance(message, dict):
+            parts.append(message if isinstance(message, str) else str(message))
+        elif not is_app_role(message.get("role")):
             _text_parts(message.get("content"), parts)
             _text_parts(message.get("parts"), parts)  # the GenAI conventions' and Gemini's parts
-        elif not isinstance(message, dict):
-            parts.append(str(message))
     return "\n".join(parts)
 
 

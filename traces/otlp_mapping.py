@@ -163,7 +163,7 @@ def attributes(kvs: Iterable[Any]) -> dict[str, Any]:
     return {kv.key: any_value(kv.value) for kv in kvs}
 
 
-def _indexed_content(found: list[tuple[int, str]], app: frozenset[int] = frozenset()) -> str | None:
+def _indexed_content(found: list[tuple[int, str]], app: set[int] | frozenset[int] = frozenset()) -> str | None:
     """The parts in order, without those whose role is the app's own (``traces.messages``)."""
     return "\n".join(v for n, v in sorted(found) if n not in app) if found else None
 
@@ -237,7 +237,7 @@ def _texts(attrs: dict[str, Any], data: dict[str, Any]) -> list[str]:
         else:
             extra.append(key)
     get = attrs.get
-    text = _clip(messages_text(get("gen_ai.input.messages")) or _indexed_content(prompts, frozenset(app_parts)))
+    text = _clip(messages_text(get("gen_ai.input.messages")) or _indexed_content(prompts, app_parts))
     if text is not None:
         data["input"] = text
     text = _clip(messages_text(get("gen_ai.output.messages")) or _indexed_content(completions))
