@@ -105,6 +105,8 @@ PROMPT_NAME = 32
 MAX_PAIRS = 6
 MIN_PROMPT_CALLS = 30
 PROMPT_Z = 3.0
+#: the prompt of calls without a ``prompt_id`` (or with an empty one)
+UNNAMED = ""
 _PROMPT_ALPHA = 0.5 * math.erfc(PROMPT_Z / math.sqrt(2.0))
 
 
@@ -197,9 +199,8 @@ class ModelUpdate(Calibrated):
                 c["e"] = c.get("e", 0) + 1
                 c["e1"] = c.get("e1", 0.0) + m
                 c["e2"] = c.get("e2", 0.0) + m * m
-        prompt = event.prompt_id
-        if prompt is not None:
-            _fold_prompt(c, prompt, served or "", flagged, m)
+        # calls without a prompt_id are one unnamed prompt: compared old against new, never listed
+        _fold_prompt(c, event.prompt_id or UNNAMED, served or "", flagged, m)
         s.see(t, event.trace_id, bad)
 
     # ---- windows --------------------------------------------------------------------------------------
@@ -347,7 +348,7 @@ class ModelUpdate(Calibrated):
         rows = []
         for slot, a in after.items():
             b = before.get(slot)
-            if slot < len(self._pnames) and b is not None:
+            if slot < len(self._pnames) and self._pnames[slot] != UNNAMED and b is not None:
                 row = self._compare(b, a)
                 if row is not None:
                     rows.append({"prompt": self._pnames[slot], **row})

@@ -128,6 +128,30 @@ def test_an_announced_canary_is_judged_on_its_own_calls_against_the_old_ones_in_
     assert compare["after"]["calls"] < compare["before"]["calls"]  # a canary: fewer new calls than old
 
 
+def test_an_announced_canary_of_an_app_without_prompt_ids_is_judged_on_its_own_calls_too():
+    """Apps that send no prompt_id get the same comparison: their calls are one unnamed prompt, compared
+    old against new in ``served_compare`` and not listed as a prompt row."""
+    def canary(h: float, u: float) -> str:
+        return "gpt-4o-2024-11-20" if h > 4 and u < 0.2 else "gpt-4o-2024-08-06"
+
+    (f,) = findings(traffic(6, rate=3.0, served=canary,
+                            bad_of=lambda h, served, prompt: 0.25 if served == "gpt-4o-2024-11-20" else 0.02))
+    details = f.evidence.details
+    assert details["cause"] == "announced" and details["prompts"] == []
+    compare = details["served_compare"]
+    assert compare["verdict"] == "worse" and compare["z"] > 3
+    assert compare["before"]["bad_rate"] < 0.04 < 0.2 < compare["after"]["bad_rate"]
+    assert compare["after"]["calls"] < compare["before"]["calls"]
+
+
+def test_a_new_served_model_as_good_as_the_old_one_is_judged_the_same_without_prompt_ids():
+    def canary(h: float, u: float) -> str:
+        return "gpt-4o-2024-11-20" if h > 4 and u < 0.3 else "gpt-4o-2024-08-06"
+
+    (f,) = findings(traffic(6, rate=3.0, served=canary))
+    assert f.evidence.details["served_compare"]["verdict"] == "same"
+
+
 def test_a_silent_update_compares_each_prompt_before_and_after():
     after = 4.0
     (f,) = findings(traffic(8, out_x=lambda h: 0.55 if h > after else 1.0, prompts=("support", "search"),
