@@ -89,6 +89,9 @@ def getter(field: str) -> Callable[[Any], float | None]:
 #: records page from the score reached with at most this many false-alarm budgets' probability per window
 #: (``_record_at``); what they may spend in all is ``record_budget`` (``_record_may_page``)
 RECORD_BAR = 2.0
+#: on rows sparser than ``window_s`` the cooldown counts the series' own windows (``cooldown_s / window_s`` of
+#: them), lengthened up to this, never beyond (nor ever shortened): ``FieldAnomaly.cooling``
+SPARSE_COOLDOWN_CAP_S = 43_200.0
 
 
 class FieldAnomaly(Calibrated):
@@ -363,6 +366,16 @@ class FieldAnomaly(Calibrated):
         (``record_half_life_s``)."""
         level = self._range[3]
         return level + ew_alpha(dt, self.record_half_life_s) * (x - level) if self.record_half_life_s > 0 else x
+
+    def cooling(self, t: float) -> bool:
+        """Within the cooldown of the last finding. ``cooldown_s`` means as many of the series' own windows as
+        it holds of ``window_s`` (60 one-minute windows at the shipped hour): on rows sparser than ``window_s``
+        (NAB's 5- to 60-minute rows, a quiet app) it is lengthened to that many rows, up to
+        ``SPARSE_COOLDOWN_CAP_S`` (12 h), and it is never shortened: a dense series' cooldown is ``cooldown_s``."""
+        c = self.cooldown_s
+        if c < SPARSE_COOLDOWN_CAP_S:
+            c = min(c * self._spacing() / self.window_s, SPARSE_COOLDOWN_CAP_S)
+        return t - self._last_fire < c
 
     def _spacing(self) -> float:
         """The series' mean time between windows so far (at least ``window_s``): rows sparser than

@@ -284,3 +284,19 @@ def test_the_recent_peak_survives_a_snapshot():
     restored.load_state(old)
     t = T0 + 2 * DAY
     assert restored.update(BucketSummary.make("a|app=x", t, n=1, total=100.0, t_last=t + 1)) is None
+
+
+def test_the_cooldown_counts_the_series_own_windows_on_sparse_rows():
+    """Five-minute rows judged in one-minute windows (NAB): ``cooldown_s: 3600`` means 60 of the series'
+    windows, so five hours there, and a second spike three hours after the first (stronger, at another hour)
+    does not page; one six hours later does. Judged in five-minute windows (a window every ``window_s``) the
+    cooldown is the hour it says, and the second spike pages. Hourly rows: at most 12 hours, not 60."""
+    spikes = {(2, 10 * 3600): 200.0, (2, 13 * 3600): 300.0, (2, 19 * 3600): 400.0}
+    sparse = FieldAnomaly("a", "app", field="metadata.v", window_s=60, cooldown_s=3600)
+    assert _run(sparse, 3, spikes) == [(2, 10), (2, 19)]
+    dense = FieldAnomaly("a", "app", field="metadata.v", window_s=300, cooldown_s=3600)
+    assert _run(dense, 3, spikes) == [(2, 10), (2, 13), (2, 19)]
+    hourly = FieldAnomaly("a", "app", field="metadata.v", window_s=60, cooldown_s=3600)
+    hourly._windows, hourly._t0, hourly._tp, hourly._last_fire = 100, 0.0, 99 * 3600.0, 99 * 3600.0
+    assert hourly.cooling(99 * 3600.0 + 43_199) and not hourly.cooling(99 * 3600.0 + 43_200)
+    assert not dense.cooling(dense._last_fire + 3600)
