@@ -92,6 +92,8 @@ RECORD_BAR = 2.0
 #: on rows sparser than ``window_s`` the cooldown counts the series' own windows (``cooldown_s / window_s`` of
 #: them), lengthened up to this, never beyond (nor ever shortened): ``FieldAnomaly.cooling``
 SPARSE_COOLDOWN_CAP_S = 43_200.0
+#: one deviation is at least this share of the range of window means seen (``FieldAnomaly.score_one``)
+RANGE_FLOOR = 0.003
 
 
 class FieldAnomaly(Calibrated):
@@ -191,17 +193,21 @@ class FieldAnomaly(Calibrated):
     def score_one(self, window: BucketSummary) -> float:
         """Deviations from the learned level, on the watched side (0 below it): the smaller of the
         deviations from the fast and from the slow baseline, so a window alarms only when neither the
-        last hours nor the longer history make it usual."""
+        last hours nor the longer history make it usual. One deviation is at least ``RANGE_FLOOR`` of the
+        range of window means seen: on a series that sits at a floor (0 errors, an idle disk) the learned
+        deviation, whose learning is clipped, shrinks towards nothing, and a blip or a spike would score
+        10^2 to 10^12 deviations, one as meaningless as the other (for the routines and the tail alike)."""
         if not window.n:
             return 0.0
         x = window.total / window.n
         h = self._daily_slot(window)
+        floor = RANGE_FLOOR * (self._range[1] - self._range[0]) if len(self._range) == 6 else 0.0
         if h is not None:
             m = self._day[h]
-            return self._side((x - m) / self._scale(m, self._day_dev[h]))
-        score = self._side((x - self._mean) / self._scale(self._mean, self._dev))
+            return self._side((x - m) / max(self._scale(m, self._day_dev[h]), floor))
+        score = self._side((x - self._mean) / max(self._scale(self._mean, self._dev), floor))
         if self.slow_half_life_s > 0:
-            score = min(score, self._side((x - self._slow) / self._scale(self._slow, self._slow_dev)))
+            score = min(score, self._side((x - self._slow) / max(self._scale(self._slow, self._slow_dev), floor)))
         return score
 
     def _daily_slot(self, window: BucketSummary) -> int | None:

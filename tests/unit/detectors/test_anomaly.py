@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 from detectors import BucketSummary, FieldAnomaly
+from detectors.anomaly import RANGE_FLOOR
 
 DAY = 86_400.0
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -300,3 +301,16 @@ def test_the_cooldown_counts_the_series_own_windows_on_sparse_rows():
     hourly._windows, hourly._t0, hourly._tp, hourly._last_fire = 100, 0.0, 99 * 3600.0, 99 * 3600.0
     assert hourly.cooling(99 * 3600.0 + 43_199) and not hourly.cooling(99 * 3600.0 + 43_200)
     assert not dense.cooling(dense._last_fire + 3600)
+
+
+def test_a_series_at_a_floor_scores_a_blip_in_shares_of_its_range_not_in_vanishing_deviations():
+    """A count that is 0 but for a 1 every 100 windows: learning is clipped at ``z`` deviations, so the
+    deviation shrinks towards nothing and a 1 would score ~1e12; one deviation is at least ``RANGE_FLOOR`` of
+    the range seen (0 to 1), so it scores 1 / 0.003 at most, the same each time (a routine can be told)."""
+    d = FieldAnomaly("a", "app", field="metadata.v", window_s=300, cooldown_s=0)
+    type(d).watched = 1
+    for w in range(2000):
+        v = 1.0 if w % 100 == 50 else 0.0
+        d.learn_one(BucketSummary.make("a|app=x", T0 + w * 300, n=1, total=v, t_last=T0 + w * 300 + 1))
+    blip = BucketSummary.make("a|app=x", T0 + 2000 * 300, n=1, total=1.0, t_last=T0 + 2000 * 300 + 1)
+    assert d._dev < 1e-6 and 300 < d.score_one(blip) <= 1 / RANGE_FLOOR
