@@ -94,6 +94,8 @@ RECORD_BAR = 2.0
 SPARSE_COOLDOWN_CAP_S = 43_200.0
 #: one deviation is at least this share of the range of window means seen (``FieldAnomaly.score_one``)
 RANGE_FLOOR = 0.003
+#: the hour-of-day slots learn unclipped for the series' first week (``FieldAnomaly._learn_day``)
+SLOT_CLIP_AFTER_S = 7 * 86_400.0
 
 
 class FieldAnomaly(Calibrated):
@@ -272,7 +274,11 @@ class FieldAnomaly(Calibrated):
         a = ew_alpha(min(dt, 3600.0) * 24, self.daily_half_life_s)
         days = (window.bucket_start - self._t0) / DAY_S  # the first days: a running mean of the days seen
         a = max(a, 1.0 - (1.0 - 1.0 / (days + 1.0)) ** (min(dt, 3600.0) / 3600.0))
-        self._day[h], self._day_dev[h] = self._step(m, d, x, a, clip=d > 0)
+        # Unclipped for the first week, as the fast and slow baselines are for their warmup: a slot starts
+        # with a deviation of 0 and sees one hour a day, so clipping at z of a barely learned deviation
+        # keeps it below the series' own bursts, which then page when the slots take over (day 3).
+        clip = d > 0 and window.bucket_start - self._t0 >= SLOT_CLIP_AFTER_S
+        self._day[h], self._day_dev[h] = self._step(m, d, x, a, clip=clip)
 
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
         if partial or window.n < self.min_volume:
