@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.injection_data import LANGUAGES, NOT_FITTED, load_rows  # noqa: E402
+from bench.injection_data import FORTUNES_FILE, LANGUAGES, NOT_FITTED, load_rows  # noqa: E402
 from detectors.injection import InjectionScanner  # noqa: E402
 from detectors.injection.model import HashedLinearModel  # noqa: E402
 
@@ -205,6 +205,10 @@ def main(argv: list[str] | None = None) -> dict:
         "scan_2kb_benign_us": cost_fixed["p50_us"], "scan_2kb_attack_us": cost["p99_us"],
     }
     print(markdown(result) if args.markdown else markdown(result))
+    if not FORTUNES_FILE.exists():
+        print(f"\nfortunes not measured: {FORTUNES_FILE} is made locally (GPL-2+, kept out of git): "
+              "apt-get download fortunes-de fortunes-es fortunes-min, dpkg-deb -x each into DIR, then "
+              "python -m bench.injection_data extract-fortunes DIR")
     return result
 
 

@@ -617,7 +617,7 @@ def extract_fortunes(unpacked: Path) -> list[dict]:
     rows: list[dict] = []
     base = unpacked / "usr" / "share" / "games" / "fortunes"
     for folder, lang in FORTUNE_LANGUAGES.items():
-        for path in sorted((base / folder).glob("*") if folder else base.glob("*")):
+        for path in sorted((base / folder).glob("*")):
             if not path.is_file() or path.is_symlink() or path.suffix in (".dat", ".u8"):
                 continue
             raw = path.read_bytes()
