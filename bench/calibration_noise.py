@@ -4,9 +4,10 @@ Simulated healthy one-minute series, one per detector (so the budget, ``false_al
 page per series-week), run through the shipped anomaly detector at its shipped defaults (``direction:
 both``: both sides count). Every kind has a daily cycle of ±30 % under its noise: Gaussian, Student-t(3)
 (heavy tails), lognormal (σ 0.5: skewed, like latency or spend), Poisson counts (mean 20 at the cycle's
-mean), bursty (5 % of minutes 20-60 % higher), a wandering level (a slow random walk of the level) and a
-business-day cycle (the level doubles from 08 to 18 UTC, with one-hour ramps). The first week is learning;
-the pages counted are those of the weeks after it.
+mean), bursty (5 % of minutes 20-60 % higher), a wandering level (a slow random walk of the level), a
+business-day cycle (the level doubles from 08 to 18 UTC, with one-hour ramps) and sparse counts (Poisson with
+mean 0.01 or 0.1 per minute at the cycle's mean: mostly 0, as the errors of a healthy app or a rare event;
+``sparse0.01``, ``sparse0.1``). The first week is learning; the pages counted are those of the weeks after it.
 
 Run: ``.venv/bin/python -m bench.calibration_noise [--weeks 8] [--seeds 16] [--kinds gauss,t3,...]
 [--set key=value ...] [--series N] [--processes 2]``; with ``--series N`` each seed is one detector
@@ -32,7 +33,7 @@ from detectors.base import BucketSummary
 
 DAY_S = 86_400.0
 WEEK_WINDOWS = 7 * 1440
-KINDS = ("gauss", "t3", "lognormal", "poisson", "bursty", "walk", "business")
+KINDS = ("gauss", "t3", "lognormal", "poisson", "bursty", "walk", "business", "sparse0.01", "sparse0.1")
 
 
 def _poisson(lam: float, rng: random.Random) -> int:
@@ -69,6 +70,8 @@ def series(kind: str, seed: int, windows: int):
             h = (t % DAY_S) / 3600
             ramp = min(max(h - 7, 0.0), 1.0) - min(max(h - 18, 0.0), 1.0)
             yield 100 * (1 + ramp) + rng.gauss(0, 5)
+        elif kind.startswith("sparse"):  # a one-minute count that is mostly 0: sparse0.01, sparse0.1
+            yield float(_poisson(float(kind[6:]) * cyc, rng))
         else:
             raise ValueError(f"unknown noise kind {kind!r}")
 

@@ -96,12 +96,15 @@ SPARSE_COOLDOWN_CAP_S = 43_200.0
 RANGE_FLOOR = 0.003
 #: the hour-of-day slots learn unclipped for the series' first week (``FieldAnomaly._learn_day``)
 SLOT_CLIP_AFTER_S = 7 * 86_400.0
+#: one deviation is at least this share of the series' resolution, the smallest step between consecutive window
+#: means seen (``FieldAnomaly.score_one``): a count's routine 1 scores at most 1.33, a 2 at most 2.67, under ``z``
+RES_SHARE = 0.75
 
 
 class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
                  "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp", "_range",
-                 "_recent", "_top", "_top_alarm")
+                 "_recent", "_top", "_top_alarm", "_res")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
@@ -147,10 +150,12 @@ class FieldAnomaly(Calibrated):
         self._alarm_learned = 0.0  # when an alarming window was last learned (``_learn_tail``; 0: never)
         # [lowest, highest window mean seen, since when, level, lowest, highest level seen] (empty: no window yet)
         self._range = []
-        self._recent = []  # [the highest score of the last hours (halving per half_life_s), its time]
+        self._recent = []  # [the highest score of the last hours (halving per half_life_s)] as of ``_tp``
         self._top = []  # the largest scores and their windows' starts (``calibration.keep_top``)
         self._top_alarm = 0.0  # when an alarming window last entered ``_top`` (0: never)
         self._tp = -1.0  # the last learned window's start (0: none yet): decays are per second between windows
+        # [the smallest positive step between consecutive window means seen (0: none yet), the last window mean]
+        self._res = []
 
     def load_state(self, state: dict[str, Any]) -> None:
         if "_var" in state and "_dev" not in state:  # a snapshot before calibration: deviation from variance
@@ -198,12 +203,17 @@ class FieldAnomaly(Calibrated):
         last hours nor the longer history make it usual. One deviation is at least ``RANGE_FLOOR`` of the
         range of window means seen: on a series that sits at a floor (0 errors, an idle disk) the learned
         deviation, whose learning is clipped, shrinks towards nothing, and a blip or a spike would score
-        10^2 to 10^12 deviations, one as meaningless as the other (for the routines and the tail alike)."""
+        10^2 to 10^12 deviations, one as meaningless as the other (for the routines and the tail alike). It is
+        at least ``RES_SHARE`` of the series' resolution too, the smallest step between consecutive window means
+        seen: a one-minute count's routine 1 scores at most 1.33, not 10^2 and more (next to nothing on
+        continuous data, where steps are tiny)."""
         if not window.n:
             return 0.0
         x = window.total / window.n
         h = self._daily_slot(window)
         floor = RANGE_FLOOR * (self._range[1] - self._range[0]) if len(self._range) == 6 else 0.0
+        if self._res:
+            floor = max(floor, RES_SHARE * self._res[0])
         if h is not None:
             m = self._day[h]
             return self._side((x - m) / max(self._scale(m, self._day_dev[h]), floor))
@@ -233,6 +243,14 @@ class FieldAnomaly(Calibrated):
             r[4], r[5] = min(r[4], r[3]), max(r[5], r[3])
         else:  # the first window (or the first after a snapshot from before records, or before levels)
             self._range = r[:3] + [x, x, x] if len(r) == 3 else [x, x, window.bucket_start, x, x, x]
+        res = self._res
+        if res:
+            step = abs(x - res[1])
+            if step and (step < res[0] or not res[0]):
+                res[0] = float(f"{step:.3g}")  # three digits: a resolution, compact in the snapshot
+            res[1] = x
+        else:
+            self._res = [0.0, x]
         if self.daily:
             self._learn_day(window, x, dt)
         if self._windows == 0:
@@ -451,16 +469,17 @@ class FieldAnomaly(Calibrated):
         p[h] = max(p[h], round(score, 2))
         t = window.bucket_start
         recent = 0.0  # the highest score of the last hours, halving per half_life_s
-        if self._recent:
-            recent = self._recent[0] * 0.5 ** (max(t - self._recent[1], 0.0) / self.half_life_s)
-        self._recent = [round(max(recent, score), 2), t]
+        if self._recent:  # its time is the last window's, ``_tp`` (kept beside it in snapshots before ``_res``)
+            since = self._recent[1] if len(self._recent) > 1 else self._tp
+            recent = self._recent[0] * 0.5 ** (max(t - since, 0.0) / self.half_life_s)
+        self._recent = [round(max(recent, score), 2)]
         return routine or score <= recent
 
     def _level_shift(self, alarming: bool, mean: float) -> None:
         """Alarms on one side for ``shift_windows`` in a row are a new normal: their mean becomes the
         level (the first alarm reported it; the series is not paged again for the same change)."""
-        if not alarming:
-            self._shift = 0
+        if not alarming:  # no shift under way: its mean is no state (0: a shorter snapshot)
+            self._shift, self._shift_mean = 0, 0.0
             return
         if self._shift and (mean >= self._mean) != (self._shift_mean >= self._mean):
             self._shift = 0
@@ -468,7 +487,7 @@ class FieldAnomaly(Calibrated):
         self._shift_mean = mean if self._shift == 1 else self._shift_mean + (mean - self._shift_mean) / self._shift
         if self._shift >= self.shift_windows:
             self._dev = max(self._dev, abs(self._shift_mean - self._mean) / 4)
-            self._mean, self._shift = self._shift_mean, 0
+            self._mean, self._shift, self._shift_mean = self._shift_mean, 0, 0.0
 
     def _finding(self, window: BucketSummary, score: float, limit: float, mean: float, *,
                  record: str = "") -> Finding:

@@ -3,6 +3,7 @@ keeps paging beyond its budget raises its own threshold."""
 
 from __future__ import annotations
 
+import math
 import random
 
 from detectors import BucketSummary, FieldAnomaly
@@ -276,10 +277,14 @@ def test_a_spike_no_stronger_than_one_of_the_last_hours_is_not_news():
 def test_the_recent_peak_survives_a_snapshot():
     d = _detector()
     _run(d, 2, {(1, 12 * 3600): 200.0})
-    assert len(d.state()["_recent"]) == 2 and d.state()["_recent"][0] > 0
+    assert len(d.state()["_recent"]) == 1 and d.state()["_recent"][0] > 0  # as of the last window, ``_tp``
     restored = _detector()
     restored.load_state(d.state())
     assert restored == d
+    twin, t = _detector(), T0 + 2 * DAY
+    twin.load_state({**d.state(), "_recent": [*d.state()["_recent"], d.state()["_tp"]]})  # with its time
+    w = BucketSummary.make("a|app=x", t, n=1, total=100.0, t_last=t + 1)
+    assert twin.update(w) == restored.update(w) and twin == restored
     old = {k: v for k, v in d.state().items() if k != "_recent"}  # a snapshot from before it
     restored = _detector()
     restored.load_state(old)
@@ -304,13 +309,14 @@ def test_the_cooldown_counts_the_series_own_windows_on_sparse_rows():
 
 
 def test_a_series_at_a_floor_scores_a_blip_in_shares_of_its_range_not_in_vanishing_deviations():
-    """A count that is 0 but for a 1 every 100 windows: learning is clipped at ``z`` deviations, so the
-    deviation shrinks towards nothing and a 1 would score ~1e12; one deviation is at least ``RANGE_FLOOR`` of
-    the range seen (0 to 1), so it scores 1 / 0.003 at most, the same each time (a routine can be told)."""
+    """A series that is ~0 (steps of 1e-7: finer than any count) but for a 1 every 100 windows: learning is
+    clipped at ``z`` deviations, so the deviation shrinks towards nothing and a 1 would score ~1e12; one
+    deviation is at least ``RANGE_FLOOR`` of the range seen (0 to 1), so it scores 1 / 0.003 at most, the same
+    each time (a routine can be told)."""
     d = FieldAnomaly("a", "app", field="metadata.v", window_s=300, cooldown_s=0)
     type(d).watched = 1
     for w in range(2000):
-        v = 1.0 if w % 100 == 50 else 0.0
+        v = 1.0 if w % 100 == 50 else 1e-7 * (w % 2)
         d.learn_one(BucketSummary.make("a|app=x", T0 + w * 300, n=1, total=v, t_last=T0 + w * 300 + 1))
     blip = BucketSummary.make("a|app=x", T0 + 2000 * 300, n=1, total=1.0, t_last=T0 + 2000 * 300 + 1)
     assert d._dev < 1e-6 and 300 < d.score_one(blip) <= 1 / RANGE_FLOOR
@@ -329,3 +335,59 @@ def test_the_hour_slots_learn_a_bursty_series_unclipped_in_its_first_week():
         d.learn_one(BucketSummary.make("a|app=x", T0 + w * 60, n=1, total=v, t_last=T0 + w * 60 + 59))
     assert min(d._day_dev) > 2 and d._dev < 1.5
     assert SLOT_CLIP_AFTER_S == 7 * DAY
+
+
+def _count(d: FieldAnomaly, minutes: int, seed: int, burst: dict[int, float] | None = None,
+           start: int = 0) -> list[int]:
+    """One-minute windows of a count that is Poisson with mean 0.01 a minute (an error count, a rare event),
+    from minute ``start``; ``burst``: minute -> the count then. Returns the minutes that paged."""
+    rng = random.Random(seed)
+    type(d).watched = 1
+    found = []
+    for w in range(start, start + minutes):
+        t = T0 + w * 60
+        v = (burst or {}).get(w)
+        if v is None:  # Poisson by inversion: P(0) = 0.990, P(1) = 0.0099, P(2) = 0.00005
+            u, k, p = rng.random(), 0, 0.99005
+            while u > p:
+                k += 1
+                p += 0.99005 * 0.01 ** k / math.factorial(k)
+            v = float(k)
+        if d.update(BucketSummary.make("a|app=x", t, n=1, total=v, t_last=t + 59)) is not None:
+            found.append(w)
+    return found
+
+
+def test_a_sparse_count_does_not_page_its_routine_ones_but_a_burst_pages():
+    """A one-minute count that is mostly 0, at the shipped defaults (both sides): the clipped deviation
+    collapses on the 0s, so a routine 1 scored 10^2 and more and paged 30-70 times a week in the first two
+    weeks (``learn_alarms_after_s``). One deviation is at least ``RES_SHARE`` (3/4) of the series' resolution,
+    the smallest step between consecutive window means seen (1 for a count): a 1 scores at most 1.33, a burst
+    of 10 on a series that saw at most a 1 about 13 (the first 1, before any step was seen, may page once)."""
+    for seed in range(3):
+        assert len(_count(FieldAnomaly("a", "app", field="metadata.v", direction="both"), 14 * 1440, seed)) <= 2
+    d = FieldAnomaly("a", "app", field="metadata.v")
+    before = _count(d, 3 * 1440, 7)
+    assert d._res[0] == 1.0 and d._range[1] == 1.0 and before == [73]  # the first 1, at 01:13
+    burst = 3 * 1440 + 12 * 60  # at noon on day 4, another hour than the first 1's
+    assert _count(d, 13 * 60, 8, burst={burst: 10.0}, start=3 * 1440) == [burst]
+
+
+def test_the_resolution_is_the_smallest_step_between_window_means_and_a_snapshot_without_it_loads():
+    """Continuous data makes tiny steps, so the resolution floor never binds there; means of several integer
+    values step by fractions. A snapshot from before the resolution starts it at the next window."""
+    d = FieldAnomaly("a", "app", field="metadata.v")
+    for i, (total, n) in enumerate([(3.0, 2), (1.0, 1), (4.0, 3)]):  # means 1.5, 1, 1.333
+        d.learn_one(BucketSummary.make("a|app=x", T0 + i * 60, n=n, total=total, t_last=T0 + i * 60 + 59))
+    assert d._res == [0.333, 4.0 / 3]
+    old = {k: v for k, v in d.state().items() if k != "_res"}
+    restored = FieldAnomaly("a", "app", field="metadata.v")
+    restored.load_state(old)
+    assert restored._res == []
+    restored.learn_one(BucketSummary.make("a|app=x", T0 + 180, n=1, total=2.0, t_last=T0 + 239))
+    assert restored._res == [0.0, 2.0]
+    rng = random.Random(1)
+    g = FieldAnomaly("a", "app", field="metadata.v")
+    for i in range(200):
+        g.learn_one(BucketSummary.make("a|app=x", T0 + i * 60, n=1, total=rng.gauss(100, 5), t_last=T0 + i * 60 + 59))
+    assert g._res[0] < 0.1 < 1.25 * g._dev
