@@ -16,8 +16,10 @@ a running mean of the days seen before that), the calibration tail for a week, s
 same on 1-minute, 5-minute, hourly and sparse series.
 ``direction`` says which side counts (``up``, ``down``, ``both``), and
 ``consecutive`` windows must agree before it fires. Once the series has ``record_after_s`` of history
-(5 days; 0: never), a window mean beyond every one seen (by ``record_margin`` of the range), or a level
-(its mean over ``record_half_life_s``) beyond every level seen, is a record: it pages from ``record_z``
+(5 days; 0: never), a window mean beyond every one seen (by ``record_margin`` of the range it held before it
+left it: a fall through values never seen widens the range seen by small steps), or a level
+(its mean over ``record_half_life_s``) beyond every level seen, is a record: it pages from ``record_z`` (scored
+against the slow baseline too, which a fall to it has not dragged along)
 while records are rarer than two false-alarm budgets (else from a score that keeps them so), and while the
 detector's record pages (counted per week) stay within ``record_budget`` of its budget, or what the
 calibrated threshold leaves of it on windows sparser than ``window_s`` (``record_budget: 0``: from
@@ -96,15 +98,25 @@ SPARSE_COOLDOWN_CAP_S = 43_200.0
 RANGE_FLOOR = 0.003
 #: the hour-of-day slots learn unclipped for the series' first week (``FieldAnomaly._learn_day``)
 SLOT_CLIP_AFTER_S = 7 * 86_400.0
+#: while a series stays beyond the range of window means it held, that range takes in the new values with this
+#: half-life (``FieldAnomaly._settle``): an excursion is news for hours, a new normal not for days (NAB tune
+#: half, standard: the same from 2 h to 8 h; 1 h lost a window, 24 h gained 3 false alarms)
+SETTLE_HALF_LIFE_S = 4 * 3600.0
 #: one deviation is at least this share of the series' resolution, the smallest step between consecutive window
 #: means seen (``FieldAnomaly.score_one``): a count's routine 1 scores at most 1.33, a 2 at most 2.67, under ``z``
 RES_SHARE = 0.75
 
 
+def _digits(x: float) -> float:
+    """``x`` to seven significant digits (a float32's worth): the 48 hour slots take half the bytes in the
+    snapshot (≤ 2 KB per series) at 17 digits."""
+    return float(f"{x:.7g}")
+
+
 class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
                  "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp", "_range",
-                 "_recent", "_top", "_top_alarm", "_res")
+                 "_recent", "_top", "_top_alarm", "_res", "_settled")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
@@ -156,6 +168,8 @@ class FieldAnomaly(Calibrated):
         self._tp = -1.0  # the last learned window's start (0: none yet): decays are per second between windows
         # [the smallest positive step between consecutive window means seen (0: none yet), the last window mean]
         self._res = []
+        # [lowest, highest window mean] as they stood before the series left them (``_settle``; empty: none yet)
+        self._settled = []
 
     def load_state(self, state: dict[str, Any]) -> None:
         if "_var" in state and "_dev" not in state:  # a snapshot before calibration: deviation from variance
@@ -211,16 +225,25 @@ class FieldAnomaly(Calibrated):
             return 0.0
         x = window.total / window.n
         h = self._daily_slot(window)
-        floor = RANGE_FLOOR * (self._range[1] - self._range[0]) if len(self._range) == 6 else 0.0
-        if self._res:
-            floor = max(floor, RES_SHARE * self._res[0])
+        floor = self._floor()
         if h is not None:
             m = self._day[h]
             return self._side((x - m) / max(self._scale(m, self._day_dev[h]), floor))
         score = self._side((x - self._mean) / max(self._scale(self._mean, self._dev), floor))
         if self.slow_half_life_s > 0:
-            score = min(score, self._side((x - self._slow) / max(self._scale(self._slow, self._slow_dev), floor)))
+            score = min(score, self._slow_score(x))
         return score
+
+    def _floor(self) -> float:
+        """The least one deviation may be (``score_one``): ``RANGE_FLOOR`` of the range, ``RES_SHARE`` of the step."""
+        floor = RANGE_FLOOR * (self._range[1] - self._range[0]) if len(self._range) == 6 else 0.0
+        return max(floor, RES_SHARE * self._res[0]) if self._res else floor
+
+    def _slow_score(self, x: float) -> float:
+        """Deviations of the window mean ``x`` from the slow baseline, on the watched side (0: no slow baseline)."""
+        if self.slow_half_life_s <= 0:
+            return 0.0
+        return self._side((x - self._slow) / max(self._scale(self._slow, self._slow_dev), self._floor()))
 
     def _daily_slot(self, window: BucketSummary) -> int | None:
         """The hour-of-day slot when the hour-of-day baseline predicts this series clearly better than
@@ -238,6 +261,7 @@ class FieldAnomaly(Calibrated):
         self._tp = window.bucket_start
         r = self._range
         if len(r) == 6:
+            self._settle(x, dt)
             r[0], r[1] = min(r[0], x), max(r[1], x)
             r[3] = self._smoothed(x, dt)
             r[4], r[5] = min(r[4], r[3]), max(r[5], r[3])
@@ -265,6 +289,21 @@ class FieldAnomaly(Calibrated):
                                                         ew_alpha(dt, self.slow_half_life_s), clip)
         self._windows += 1
 
+    def _settle(self, x: float, dt: float) -> None:
+        """Keep the range of window means the series held before it left it (``_settled``), which records are
+        judged against. A fall or rise through values never seen widens the range window by window, each step
+        too small to be a record: a machine cooling from 46 to 7 degrees in two hours, 5-minute rows, against a
+        range of 48 to 104. The held range takes in what the series reached once a window is back inside it, or,
+        while the series stays outside, with a half-life of ``SETTLE_HALF_LIFE_S`` (a new normal stops being
+        news)."""
+        r, held = self._range, self._settled
+        if not held or held[0] <= x <= held[1]:
+            self._settled = r[:2]
+            return
+        a = ew_alpha(dt, SETTLE_HALF_LIFE_S)
+        held[0] += a * (r[0] - held[0])
+        held[1] += a * (r[1] - held[1])
+
     def _step(self, level: float, dev: float, x: float, alpha: float, clip: bool) -> tuple[float, float]:
         """One step of an exponentially weighted level and mean absolute deviation; with ``clip`` an
         outlier teaches the level at most ``z`` of its deviations."""
@@ -283,7 +322,7 @@ class FieldAnomaly(Calibrated):
         h = int((window.bucket_start % DAY_S) // 3600)
         m, d = self._day[h], self._day_dev[h]
         if d < 0:  # first visit of this hour
-            self._day[h], self._day_dev[h] = x, 0.0
+            self._day[h], self._day_dev[h] = _digits(x), 0.0
             return
         if self._windows:
             e = ew_alpha(dt, self.slow_half_life_s if self.slow_half_life_s > 0 else self.half_life_s)
@@ -296,7 +335,8 @@ class FieldAnomaly(Calibrated):
         # with a deviation of 0 and sees one hour a day, so clipping at z of a barely learned deviation
         # keeps it below the series' own bursts, which then page when the slots take over (day 3).
         clip = d > 0 and window.bucket_start - self._t0 >= SLOT_CLIP_AFTER_S
-        self._day[h], self._day_dev[h] = self._step(m, d, x, a, clip=clip)
+        level, dev = self._step(m, d, x, a, clip=clip)
+        self._day[h], self._day_dev[h] = _digits(level), _digits(dev)
 
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
         if partial or window.n < self.min_volume:
@@ -306,7 +346,9 @@ class FieldAnomaly(Calibrated):
         if self._windows >= self.warmup:
             score, limit = self.score_one(window), self.alarm_at()
             mean = window.total / window.n
-            record = score >= self.record_z and self._record(window, mean, dt) and score >= self._record_at()
+            # the fast baseline may have followed a fall to a record: the longer history judges it too
+            news = max(score, self._slow_score(mean)) if self._record(window, mean, dt) else 0.0
+            record = news >= self.record_z and news >= self._record_at()
             if record and score < limit and not self._record_may_page(window.bucket_start):
                 record = False  # the detector's records have spent their share of the budget
             routine = self._routine(window, score) and not record  # a value never seen is not routine
@@ -314,7 +356,10 @@ class FieldAnomaly(Calibrated):
                 self._streak += 1
                 if self._streak >= self.consecutive and not self.cooling(window.t_last) and not routine:
                     note = self._record_note(mean, dt) if record and score < limit else ""
-                    found = self._finding(window, score, limit, mean, record=note)
+                    if note and news > score:  # the slow baseline judged it: the finding says so
+                        found = self._finding(window, news, limit, mean, record=note, usual=self._slow)
+                    else:
+                        found = self._finding(window, score, limit, mean, record=note)
                     if note:
                         self._record_paged(window.bucket_start)
             else:
@@ -372,18 +417,21 @@ class FieldAnomaly(Calibrated):
         the range seen, once the series has ``record_after_s`` of history (0: never). A value the series has
         never come near is news even where its own bursts keep the calibrated threshold high (a bursty
         series' largest burst ever; a dip below its lowest), and so is a level never held (a slow fall
-        to below any hour seen, which the baselines follow)."""
+        to below any hour seen, which the baselines follow). A window mean is judged against the
+        range the series held before it left it (``_settle``)."""
         r = self._range
         if not self.record_after_s or len(r) != 6 or window.bucket_start - r[2] < self.record_after_s:
             return False
-        return self._beyond(x, r[0], r[1]) or (self.record_half_life_s > 0
-                                               and self._beyond(self._smoothed(x, dt), r[4], r[5]))
+        return self._beyond(x, *(self._settled or r[:2])) or (self.record_half_life_s > 0
+                                                               and self._beyond(self._smoothed(x, dt), r[4], r[5]))
 
     def _record_note(self, x: float, dt: float) -> str:
         """What the finding's summary says of a record that paged."""
         r = self._range
-        if self._beyond(x, r[0], r[1]):
-            return f", beyond every window seen ({r[0]:.4g} to {r[1]:.4g})"
+        lo, hi = self._settled or r[:2]
+        if self._beyond(x, lo, hi):
+            seen = "every window seen" if [lo, hi] == r[:2] else "the windows it held before"
+            return f", beyond {seen} ({lo:.4g} to {hi:.4g})"
         return f"; its level {self._smoothed(x, dt):.4g} is beyond every level seen ({r[4]:.4g} to {r[5]:.4g})"
 
     def _beyond(self, x: float, lo: float, hi: float) -> bool:
@@ -490,10 +538,12 @@ class FieldAnomaly(Calibrated):
             self._mean, self._shift, self._shift_mean = self._shift_mean, 0, 0.0
 
     def _finding(self, window: BucketSummary, score: float, limit: float, mean: float, *,
-                 record: str = "") -> Finding:
-        """``record``: the summary's note on the record that paged (empty: the calibrated threshold paged)."""
+                 record: str = "", usual: float | None = None) -> Finding:
+        """``record``: the summary's note on the record that paged (empty: the calibrated threshold paged);
+        ``usual``: the baseline that scored it (default: the hour's or the fast one)."""
         h = self._daily_slot(window)
-        usual = self._mean if h is None else self._day[h]
+        if usual is None:
+            usual = self._mean if h is None else self._day[h]
         side = "above" if mean >= usual else "below"
         p = self.tail_probability(score)
         return self.finding(

@@ -29,7 +29,7 @@ def _run(d: FieldAnomaly, days: int, spikes: dict[tuple[int, int], float]) -> li
 
 
 def _detector(**kw) -> FieldAnomaly:
-    return FieldAnomaly("a", "app", field="metadata.v", window_s=300, cooldown_s=0, **kw)
+    return FieldAnomaly("a", "app", field="metadata.v", window_s=300, **{"cooldown_s": 0, **kw})
 
 
 # a nightly job: a spike at 03:00 UTC, a little smaller each night
@@ -246,12 +246,41 @@ def _feed_findings(d: FieldAnomaly, days: float, value) -> list:
 
 
 def test_a_level_never_held_is_a_record_too():
-    found = _feed_findings(_out_of_reach(record_after_s=5 * DAY, direction="down"), 7, _level_shift)
+    # judged against the slow baseline too, the level stays news while it falls: the cooldown makes it one page
+    found = _feed_findings(_out_of_reach(record_after_s=5 * DAY, direction="down", cooldown_s=6 * 3600), 7,
+                           _level_shift)
     assert [(round((f.time - T0) / 3600) - 144, f.evidence.details["record"]) for f in found] == [(3, True)]
     assert "is beyond every level seen" in found[0].summary
     # the level alone (record_half_life_s: 0 judges window means only) was not a record
     assert _feed_findings(_out_of_reach(record_after_s=5 * DAY, direction="down", record_half_life_s=0), 7,
                           _level_shift) == []
+
+
+def _slow_fall(w: int, s: float) -> float:
+    """Five-minute windows alternating 95 / 105 for six days, then a fall by 0.4 a window from 94.6 to 60,
+    where the series stays: every step is smaller than the record margin (5 % of the range, 0.5)."""
+    fall = int(s - 6 * DAY) // 300 if s >= 6 * DAY else -1
+    if fall < 0:
+        return 95.0 if w % 2 else 105.0
+    return max(94.6 - 0.4 * fall, 60.0)
+
+
+def test_a_slow_fall_through_values_never_seen_is_a_record():
+    """A machine cooling step by step below anything it held: each window widens the range of windows seen
+    by less than the record margin, so against that range none is a record; against the range it held before
+    the fall (95 to 105, drifting towards what it reaches) the fall is, and the slow baseline, which the fall
+    has not dragged along as it has the fast one, scores it."""
+    d = _out_of_reach(record_after_s=5 * DAY, direction="down", record_half_life_s=0, cooldown_s=DAY)
+    found = _feed_findings(d, 6.5, _slow_fall)
+    assert len(found) == 1 and "beyond the windows it held before (9" in found[0].summary
+    assert 6 * DAY + 300 * 5 < found[0].time - T0 < 6 * DAY + 300 * 70  # during the fall, before it ends
+    # scored against the slow baseline (near 100), which the fall has not dragged along as the fast one
+    assert found[0].score >= 2.0 and found[0].evidence.baseline > 97
+    # a new normal stops being news: held that long, the low values become the range the series held
+    _feed_findings(d, 1.5, lambda w, s: 60.0)
+    assert d.state()["_settled"][0] < 61
+    window = BucketSummary.make("a|app=x", T0 + 9 * DAY, n=1, total=60.0, t_last=T0 + 9 * DAY + 1)
+    assert not d._record(window, 60.0, 300.0)
 
 
 def test_a_snapshot_from_before_levels_keeps_its_range_and_starts_the_level():
