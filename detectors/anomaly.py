@@ -271,6 +271,8 @@ class FieldAnomaly(Calibrated):
         if res:
             step = abs(x - res[1])
             if step and (step < res[0] or not res[0]):
+                if not res[0]:
+                    self._first_step()
                 res[0] = float(f"{step:.3g}")  # three digits: a resolution, compact in the snapshot
             res[1] = x
         else:
@@ -303,6 +305,15 @@ class FieldAnomaly(Calibrated):
         a = ew_alpha(dt, SETTLE_HALF_LIFE_S)
         held[0] += a * (r[0] - held[0])
         held[1] += a * (r[1] - held[1])
+
+    def _first_step(self) -> None:
+        """The series' first step between window means, just scored without a resolution floor (1e12 deviations
+        on a count that sat at 0). Every window before it had the same mean and scored 0, so the routines' peaks
+        hold only this score: they learn it as the floor would have scored it (``1 / RES_SHARE``), or a count's
+        first error would make every later burst at its hour (give or take one) routine for weeks."""
+        rescored = round(1.0 / RES_SHARE, 2)
+        self._peak = [min(p, rescored) for p in self._peak]
+        self._recent[:1] = [min(r, rescored) for r in self._recent[:1]]
 
     def _step(self, level: float, dev: float, x: float, alpha: float, clip: bool) -> tuple[float, float]:
         """One step of an exponentially weighted level and mean absolute deviation; with ``clip`` an

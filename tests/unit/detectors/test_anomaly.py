@@ -402,6 +402,17 @@ def test_a_sparse_count_does_not_page_its_routine_ones_but_a_burst_pages():
     assert _count(d, 13 * 60, 8, burst={burst: 10.0}, start=3 * 1440) == [burst]
 
 
+def test_a_count_s_first_1_does_not_make_later_bursts_at_its_hour_routine():
+    """The first 1 of a count that sat at 0 is scored before any step is known (10^12 deviations) and pages;
+    the routines learn it as the resolution floor scores it (1.33), so a burst of 10 at the same hour the next
+    day pages (the 10^12 peak, decaying 0.7 a day, made it routine for two months)."""
+    d = FieldAnomaly("a", "app", field="metadata.v")
+    assert _count(d, 1440, 7) == [73]  # the first 1, at 01:13
+    assert max(d._peak) < 2 and d._res[0] == 1.0
+    burst = 1440 + 90  # 01:30 the next day
+    assert _count(d, 3 * 60, 8, burst={burst: 10.0}, start=1440) == [burst]
+
+
 def test_the_resolution_is_the_smallest_step_between_window_means_and_a_snapshot_without_it_loads():
     """Continuous data makes tiny steps, so the resolution floor never binds there; means of several integer
     values step by fractions. A snapshot from before the resolution starts it at the next window."""
