@@ -283,6 +283,17 @@ def test_a_slow_fall_through_values_never_seen_is_a_record():
     assert not d._record(window, 60.0, 300.0)
 
 
+def test_a_snapshot_from_before_the_held_range_loads_and_holds_the_range_seen():
+    d = _out_of_reach(record_after_s=5 * DAY)
+    _run(d, 1, {})
+    old = {k: v for k, v in d.state().items() if k != "_settled"}
+    restored = _out_of_reach(record_after_s=5 * DAY)
+    restored.load_state(old)
+    assert restored._settled == []
+    restored.update(BucketSummary.make("a|app=x", T0 + DAY, n=1, total=100.0, t_last=T0 + DAY + 1))
+    assert restored._settled == old["_range"][:2]
+
+
 def test_a_snapshot_from_before_levels_keeps_its_range_and_starts_the_level():
     d = _out_of_reach(record_after_s=5 * DAY)
     _run(d, 1, {})
