@@ -297,7 +297,7 @@ class FieldAnomaly(Calibrated):
         too small to be a record: a machine cooling from 46 to 7 degrees in two hours, 5-minute rows, against a
         range of 48 to 104. The held range takes in what the series reached once a window is back inside it, or,
         while the series stays outside, with a half-life of ``SETTLE_HALF_LIFE_S`` (a new normal stops being
-        news)."""
+        news), or at once when a level shift is learned (``_level_shift``)."""
         r, held = self._range, self._settled
         if not held or held[0] <= x <= held[1]:
             self._settled = r[:2]
@@ -547,6 +547,7 @@ class FieldAnomaly(Calibrated):
         if self._shift >= self.shift_windows:
             self._dev = max(self._dev, abs(self._shift_mean - self._mean) / 4)
             self._mean, self._shift, self._shift_mean = self._shift_mean, 0, 0.0
+            self._settled = []  # the new normal is the range the series holds: its windows are no records
 
     def _finding(self, window: BucketSummary, score: float, limit: float, mean: float, *,
                  record: str = "", usual: float | None = None) -> Finding:

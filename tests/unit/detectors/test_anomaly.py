@@ -283,6 +283,23 @@ def test_a_slow_fall_through_values_never_seen_is_a_record():
     assert not d._record(window, 60.0, 300.0)
 
 
+def test_a_level_shift_to_values_never_seen_pages_once():
+    """A one-minute series at 100 for a week that moves to 130 (or 70) and stays, at the shipped defaults:
+    the first window pages; once the shift is learned as the new normal, the range the series holds takes it
+    in, so its windows are not paged again as records after the hour's cooldown."""
+    for level in (130.0, 70.0):
+        d = FieldAnomaly("a", "app", field="metadata.v", direction="both")
+        type(d).watched = 1
+        rng = random.Random(5)
+        found = []
+        for w in range(9 * 1440):
+            v = rng.gauss(100, 1) if w < 7 * 1440 else rng.gauss(level, 1)
+            t = T0 + w * 60
+            if d.update(BucketSummary.make("a|app=x", t, n=1, total=v, t_last=t + 59)) is not None:
+                found.append(w)
+        assert [w for w in found if w >= 7 * 1440 - 60] == [7 * 1440]
+
+
 def test_a_snapshot_from_before_the_held_range_loads_and_holds_the_range_seen():
     d = _out_of_reach(record_after_s=5 * DAY)
     _run(d, 1, {})
