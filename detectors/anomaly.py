@@ -554,6 +554,7 @@ class FieldAnomaly(Calibrated):
         """``record``: the summary's note on the record that paged (empty: the calibrated threshold paged);
         ``usual``: the baseline that scored it (default: the hour's or the fast one)."""
         h = self._daily_slot(window)
+        baseline = "slow level" if usual is not None else "level" if h is None else f"hour {h:02d} UTC"
         if usual is None:
             usual = self._mean if h is None else self._day[h]
         side = "above" if mean >= usual else "below"
@@ -565,4 +566,4 @@ class FieldAnomaly(Calibrated):
             details={"field": self.field, "direction": self.direction, "z": round(score, 2),
                      "alarm_at": round(limit, 2), "tail_probability": float(f"{p:.3g}"),
                      "values": window.n, "windows": self._streak,
-                     "baseline": "level" if h is None else f"hour {h:02d} UTC", "record": bool(record)})
+                     "baseline": baseline, "record": bool(record)})

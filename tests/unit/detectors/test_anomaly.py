@@ -276,6 +276,7 @@ def test_a_slow_fall_through_values_never_seen_is_a_record():
     assert 6 * DAY + 300 * 5 < found[0].time - T0 < 6 * DAY + 300 * 70  # during the fall, before it ends
     # scored against the slow baseline (near 100), which the fall has not dragged along as the fast one
     assert found[0].score >= 2.0 and found[0].evidence.baseline > 97
+    assert found[0].evidence.details["baseline"] == "slow level"
     # a new normal stops being news: held that long, the low values become the range the series held
     _feed_findings(d, 1.5, lambda w, s: 60.0)
     assert d.state()["_settled"][0] < 61
