@@ -45,6 +45,7 @@ True
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any, Callable
 
 from detectors.base import BucketSummary, ew_alpha
@@ -105,6 +106,20 @@ SETTLE_HALF_LIFE_S = 4 * 3600.0
 #: one deviation is at least this share of the series' resolution, the smallest step between consecutive window
 #: means seen (``FieldAnomaly.score_one``): a count's routine 1 scores at most 1.33, a 2 at most 2.67, under ``z``
 RES_SHARE = 0.75
+_NORMAL = NormalDist()
+
+
+def first_count_z(k: float, n: int) -> float:
+    """How surprising a count of ``k`` is in the first window that is not 0, after ``n`` windows of 0, as a
+    one-sided normal deviate: the Poisson tail ``P(X >= k)`` (its leading term) at a rate of one in ``n``.
+    A first 1 after a day of one-minute zeros is z 3.2, a first 2 is 5.0, a first 10 is 13 (at most 37).
+
+    >>> [round(first_count_z(k, 1440), 1) for k in (1, 2, 10, 1e6)]
+    [3.2, 5.0, 13.0, 37.3]
+    """
+    rate = 1.0 / max(n, 1)
+    log_p = k * math.log(rate) - rate - math.lgamma(k + 1.0)
+    return -_NORMAL.inv_cdf(min(math.exp(max(log_p, -700.0)), 0.5))
 
 
 def _digits(x: float) -> float:
@@ -220,10 +235,14 @@ class FieldAnomaly(Calibrated):
         10^2 to 10^12 deviations, one as meaningless as the other (for the routines and the tail alike). It is
         at least ``RES_SHARE`` of the series' resolution too, the smallest step between consecutive window means
         seen: a one-minute count's routine 1 scores at most 1.33, not 10^2 and more (next to nothing on
-        continuous data, where steps are tiny)."""
+        continuous data, where steps are tiny). Before any step is known, a count's first window that is not 0
+        is scored by how rare it is after so many 0s (``first_count_z``): a first 1 no longer scores 10^12."""
         if not window.n:
             return 0.0
         x = window.total / window.n
+        if self._res and not self._res[0] and self._res[1] == 0.0 and x >= 1 and x == int(x):
+            # a count's first window that is not 0: no step, so no deviation, is known yet
+            return self._side(first_count_z(x, self._windows))
         h = self._daily_slot(window)
         floor = self._floor()
         if h is not None:

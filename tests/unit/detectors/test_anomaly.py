@@ -7,7 +7,7 @@ import math
 import random
 
 from detectors import BucketSummary, FieldAnomaly
-from detectors.anomaly import RANGE_FLOOR, SLOT_CLIP_AFTER_S
+from detectors.anomaly import RANGE_FLOOR, SLOT_CLIP_AFTER_S, first_count_z
 
 DAY = 86_400.0
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -421,25 +421,42 @@ def test_a_sparse_count_does_not_page_its_routine_ones_but_a_burst_pages():
     collapses on the 0s, so a routine 1 scored 10^2 and more and paged 30-70 times a week in the first two
     weeks (``learn_alarms_after_s``). One deviation is at least ``RES_SHARE`` (3/4) of the series' resolution,
     the smallest step between consecutive window means seen (1 for a count): a 1 scores at most 1.33, a burst
-    of 10 on a series that saw at most a 1 about 13 (the first 1, before any step was seen, may page once)."""
+    of 10 on a series that saw at most a 1 about 13. The first 1, before any step was seen, is scored as the
+    Poisson tail it is after so many 0s (z 2.2 after 73), and does not page either."""
     for seed in range(3):
         assert len(_count(FieldAnomaly("a", "app", field="metadata.v", direction="both"), 14 * 1440, seed)) <= 2
     d = FieldAnomaly("a", "app", field="metadata.v")
     before = _count(d, 3 * 1440, 7)
-    assert d._res[0] == 1.0 and d._range[1] == 1.0 and before == [73]  # the first 1, at 01:13
+    assert d._res[0] == 1.0 and d._range[1] == 1.0 and before == []  # the first 1, at 01:13, did not page
     burst = 3 * 1440 + 12 * 60  # at noon on day 4, another hour than the first 1's
     assert _count(d, 13 * 60, 8, burst={burst: 10.0}, start=3 * 1440) == [burst]
 
 
-def test_a_count_s_first_1_does_not_make_later_bursts_at_its_hour_routine():
-    """The first 1 of a count that sat at 0 is scored before any step is known (10^12 deviations) and pages;
-    the routines learn it as the resolution floor scores it (1.33), so a burst of 10 at the same hour the next
-    day pages (the 10^12 peak, decaying 0.7 a day, made it routine for two months)."""
+def test_a_first_step_does_not_make_later_bursts_at_its_hour_routine():
+    """A series that sat at 0 whose first value is 0.5 (not a count): scored before any step is known, it is
+    10^12 deviations and pages; the routines learn it as the resolution floor scores it (1.33), so a burst of
+    5 at the same hour the next day pages (the 10^12 peak, decaying 0.7 a day, made it routine for two
+    months). A count's first 1 is scored as a Poisson tail instead (``first_count_z``) and pages not at all."""
     d = FieldAnomaly("a", "app", field="metadata.v")
-    assert _count(d, 1440, 7) == [73]  # the first 1, at 01:13
-    assert max(d._peak) < 2 and d._res[0] == 1.0
+    first = {73: 0.5}
+    assert _count(d, 1440, 7, burst={w: first.get(w, 0.0) for w in range(1440)}) == [73]  # at 01:13
+    assert max(d._peak) < 2 and d._res[0] == 0.5
     burst = 1440 + 90  # 01:30 the next day
+    quiet = {w: 0.0 for w in range(1440, 1440 + 3 * 60)}
+    assert _count(d, 3 * 60, 8, burst={**quiet, burst: 5.0}, start=1440) == [burst]
+
+
+def test_a_count_s_first_values_score_as_the_poisson_tail_they_are():
+    """After a day of one-minute 0s a first 1 is z 3.2 (a budget's threshold is higher: no page), a first 10
+    is 13 (a page); the series' own first 1 of ``_count`` does not page, and a burst at its hour the next day
+    does."""
+    assert round(first_count_z(1, 1440), 1) == 3.2 and round(first_count_z(10, 1440)) == 13
+    d = FieldAnomaly("a", "app", field="metadata.v")
+    assert _count(d, 1440, 7) == [] and d._res[0] == 1.0  # its first 1 came at 01:13
+    burst = 1440 + 90
     assert _count(d, 3 * 60, 8, burst={burst: 10.0}, start=1440) == [burst]
+    spike = FieldAnomaly("a", "app", field="metadata.v")
+    assert _count(spike, 600, 9, burst={w: 0.0 for w in range(599)} | {599: 10.0}) == [599]
 
 
 def test_the_resolution_is_the_smallest_step_between_window_means_and_a_snapshot_without_it_loads():
