@@ -142,8 +142,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--new-user", nargs="+", metavar="SET", default=[],
                     help="only: feedback as a new user (model trained without SET; see new_user)")
+    ap.add_argument("--feedback", nargs="+", metavar="SET", default=[],
+                    help="only: the table's after-feedback and forgetting cells of SET (a set or lang:xx), "
+                         "and which set forgot")
     args = ap.parse_args(argv if argv is not None else [])
     rows = load_rows()
+    if args.feedback:
+        return feedback_rows(rows, args.feedback)
     if args.new_user:
         out = [new_user(rows, name) for name in args.new_user]
         print("| set (report split) | trained without it | after feedback with its train split | forgetting |")
@@ -210,6 +215,41 @@ def main(argv: list[str] | None = None) -> dict:
               "apt-get download fortunes-de fortunes-es fortunes-min, dpkg-deb -x each into DIR, then "
               "python -m bench.injection_data extract-fortunes DIR")
     return result
+
+
+def feedback_rows(rows: list[dict], names: list[str]) -> dict:
+    """The table's "after feedback" and "forgetting" cells of ``names`` alone (as :func:`main` computes
+    them), with the set that forgot and how many of its texts feedback turned wrong."""
+    report_groups = groups([r for r in rows if r["split"] == "report"])
+    train_groups = groups([r for r in rows if r["split"] == "train"])
+    base = InjectionScanner.load()
+    set_names = [k for k in report_groups if k in PUBLIC_SETS or k == "own"]
+    before = {k: {id(r): base.scan(r["text"]).verdict == "injection" for r in report_groups[k]} for k in set_names}
+    out = {}
+    print("| set (report split) | out of the box | after feedback | forgetting |")
+    print("| --- | --- | --- | --- |")
+    for name in names:
+        scanner = InjectionScanner.load()
+        scanner.learn_many([(r["text"], r["label"]) for r in train_groups[name]])
+        fed = {id(r) for r in report_groups[name]}
+        drops, lost = {}, {}
+        for other in set_names:
+            others = [r for r in report_groups[other] if id(r) not in fed]
+            if other == name or not others:
+                continue
+            after = {id(r): scanner.scan(r["text"]).verdict == "injection" for r in others}
+            right0 = sum(before[other][id(r)] == bool(r["label"]) for r in others)
+            right1 = sum(after[id(r)] == bool(r["label"]) for r in others)
+            drops[other] = (right0 - right1) / len(others)
+            lost[other] = sum(before[other][id(r)] == bool(r["label"]) != after[id(r)] for r in others)
+        worst = max(drops, key=drops.get)
+        q0, q1 = quality(base, report_groups[name]), quality(scanner, report_groups[name])
+        cells = [f"{_fmt(q['accuracy'])} / {_fmt(q['precision'])} / {_fmt(q['recall'])} / {_fmt(q['fpr'])}"
+                 for q in (q0, q1)]
+        print(f"| {name} | {cells[0]} | {cells[1]} | {drops[worst] * 100:+.1f} pt ({worst}: {lost[worst]} of "
+              f"{len(report_groups[worst])} turned wrong) |", flush=True)
+        out[name] = {"out_of_the_box": q0, "after_feedback": q1, "forgetting": drops[worst], "forgetting_set": worst}
+    return out
 
 
 def new_user(rows: list[dict], set_name: str) -> dict:
