@@ -174,25 +174,31 @@ def test_attack_feedback_does_not_pull_benign_texts_towards_the_boundary(fresh_s
     assert sum(a > b + 0.5 for a, b in zip(after, before)) <= len(others) // 50
 
 
-@pytest.mark.parametrize("hold", [True, pytest.param(False, marks=pytest.mark.xfail(strict=True,
-                                                                                      reason="the hold keeps them"))])
-def test_benign_only_feedback_does_not_lower_the_attacks(hold):
+def _attacks_after_benign_feedback(hold: bool):
+    """jailbreak_wild report attacks' log-odds before and after feedback with prompts_chat's train split
+    (every third text of each), and the scanner's model after it."""
+    rows = load_rows()
+    batch = [(r["text"], 0) for r in rows if r["split"] == "train" and r["set"] == "prompts_chat"][::3]
+    attacks = [r["text"] for r in rows if r["split"] == "report" and r["set"] == "jailbreak_wild"][::3]
+    scanner = InjectionScanner.load()
+    scanner.classifier.learn_many = functools.partial(scanner.classifier.learn_many, hold_attack_side=hold)
+    before = [scanner.assess(t)[2] for t in attacks]
+    scanner.learn_many(batch)
+    after = [scanner.assess(t)[2] for t in attacks]
+    return sum(a - b for a, b in zip(after, before)) / len(attacks), scanner.classifier
+
+
+def test_benign_only_feedback_does_not_lower_the_attacks():
     # Role-play prompts (benign) share their wording with role-play jailbreaks. Fed back alone, they
     # lowered every attack's log-odds (bias and common n-grams) and the attacks next to the threshold
     # went below it: 8 of 410 of jailbreak_wild's report split after prompts_chat's train split. A
     # benign-only batch now leaves the bias, every n-gram with a positive weight and every n-gram of
     # 2 % of the replayed attacks where they are or higher.
-    rows = load_rows()
-    batch = [(r["text"], 0) for r in rows if r["split"] == "train" and r["set"] == "prompts_chat"][::3]
-    attacks = [r["text"] for r in rows if r["split"] == "report" and r["set"] == "jailbreak_wild"][::3]
-    scanner = InjectionScanner.load()
-    shipped = scanner.classifier.weights.copy()
-    scanner.classifier.learn_many = functools.partial(scanner.classifier.learn_many, hold_attack_side=hold)
-    before = [scanner.assess(t)[2] for t in attacks]
-    scanner.learn_many(batch)
-    after = [scanner.assess(t)[2] for t in attacks]
-    assert scanner.classifier.delta_bias == 0.0
-    assert not any(d < 0 and shipped[b] > 0 for b, d in scanner.classifier.delta.items())
+    shipped = InjectionScanner.load().classifier.weights.copy()
+    held, model = _attacks_after_benign_feedback(hold=True)
+    assert model.delta_bias == 0.0
+    assert not any(d < 0 and shipped[b] > 0 for b, d in model.delta.items())
     # measured (428 prompts, 137 attacks): mean -0.024 with the hold; without it -0.091, the bias -0.038
     # and 7,021 n-grams with a positive weight lowered
-    assert sum(a - b for a, b in zip(after, before)) / len(attacks) > -0.04
+    free, unheld = _attacks_after_benign_feedback(hold=False)
+    assert held > -0.04 > free and unheld.delta_bias < 0
