@@ -50,7 +50,11 @@ class UpProcess(WorkerProcess):
         """SIGKILL ``up``, its broker and its journal at the same moment; returns the pids killed."""
         pids = [self.proc.pid, *children(self.proc.pid)]
         for pid in pids:
-            os.kill(pid, signal.SIGKILL)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # a short-lived child that exited (and was reaped) since it was listed
+                if pid == self.proc.pid:
+                    raise
         self.proc.wait(10)
         deadline = time.monotonic() + 10
         while any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in pids[1:]):
