@@ -250,7 +250,7 @@ class FieldAnomaly(Calibrated):
             return self._side((x - m) / max(self._scale(m, self._day_dev[h]), floor))
         score = self._side((x - self._mean) / max(self._scale(self._mean, self._dev), floor))
         if self.slow_half_life_s > 0:
-            score = min(score, self._slow_score(x))
+            score = min(score, self._slow_score(x, floor))
         return score
 
     def _floor(self) -> float:
@@ -258,11 +258,12 @@ class FieldAnomaly(Calibrated):
         floor = RANGE_FLOOR * (self._range[1] - self._range[0]) if len(self._range) == 6 else 0.0
         return max(floor, RES_SHARE * self._res[0]) if self._res else floor
 
-    def _slow_score(self, x: float) -> float:
-        """Deviations of the window mean ``x`` from the slow baseline, on the watched side (0: no slow baseline)."""
+    def _slow_score(self, x: float, floor: float) -> float:
+        """Deviations of the window mean ``x`` from the slow baseline, on the watched side, one deviation at least
+        ``floor`` (``_floor``); 0 without a slow baseline."""
         if self.slow_half_life_s <= 0:
             return 0.0
-        return self._side((x - self._slow) / max(self._scale(self._slow, self._slow_dev), self._floor()))
+        return self._side((x - self._slow) / max(self._scale(self._slow, self._slow_dev), floor))
 
     def _daily_slot(self, window: BucketSummary) -> int | None:
         """The hour-of-day slot when the hour-of-day baseline predicts this series clearly better than
@@ -326,10 +327,11 @@ class FieldAnomaly(Calibrated):
         held[1] += a * (r[1] - held[1])
 
     def _first_step(self) -> None:
-        """The series' first step between window means, just scored without a resolution floor (1e12 deviations
-        on a count that sat at 0). Every window before it had the same mean and scored 0, so the routines' peaks
-        hold only this score: they learn it as the floor would have scored it (``1 / RES_SHARE``), or a count's
-        first error would make every later burst at its hour (give or take one) routine for weeks."""
+        """The series' first step between window means, just scored without a resolution floor (10^12 deviations
+        from a 0 that is not a count's: 0 to 0.5; a count's first value scores as a Poisson tail, ``score_one``).
+        Every window before it had the same mean and scored 0, so the routines' peaks hold only this score: they
+        learn it as the floor would have scored it (``1 / RES_SHARE``), or every later burst at its hour (give or
+        take one) would be routine for weeks."""
         rescored = round(1.0 / RES_SHARE, 2)
         self._peak = [min(p, rescored) for p in self._peak]
         self._recent[:1] = [min(r, rescored) for r in self._recent[:1]]
@@ -377,7 +379,7 @@ class FieldAnomaly(Calibrated):
             score, limit = self.score_one(window), self.alarm_at()
             mean = window.total / window.n
             # the fast baseline may have followed a fall to a record: the longer history judges it too
-            news = max(score, self._slow_score(mean)) if self._record(window, mean, dt) else 0.0
+            news = max(score, self._slow_score(mean, self._floor())) if self._record(window, mean, dt) else 0.0
             record = news >= self.record_z and news >= self._record_at()
             if record and score < limit and not self._record_may_page(window.bucket_start):
                 record = False  # the detector's records have spent their share of the budget
@@ -386,10 +388,9 @@ class FieldAnomaly(Calibrated):
                 self._streak += 1
                 if self._streak >= self.consecutive and not self.cooling(window.t_last) and not routine:
                     note = self._record_note(mean, dt) if record and score < limit else ""
-                    if note and news > score:  # the slow baseline judged it: the finding says so
-                        found = self._finding(window, news, limit, mean, record=note, usual=self._slow)
-                    else:
-                        found = self._finding(window, score, limit, mean, record=note)
+                    slow = bool(note) and news > score  # the slow baseline judged it: the finding says so
+                    found = self._finding(window, news if slow else score, limit, mean, record=note,
+                                          usual=self._slow if slow else None)
                     if note:
                         self._record_paged(window.bucket_start)
             else:

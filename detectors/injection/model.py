@@ -433,8 +433,8 @@ class HashedLinearModel:
         # A benign-only batch may not lower what speaks for injection: the bias is fixed, and an n-gram
         # with a positive weight or in ``attack_share`` of the replayed attacks may only go up.
         bounds = None
-        attacks = len(vectors) + np.flatnonzero(rlabels == 1)
         if hold_attack_side and not any(labels):
+            attacks = len(vectors) + np.flatnonzero(rlabels == 1)
             shared = (np.asarray((x[attacks] != 0).sum(axis=0)).ravel() / len(attacks) if len(attacks)
                       else np.zeros(len(touched)))
             held = (self.weights[touched] > 0) | (shared >= attack_share)
