@@ -61,6 +61,11 @@ FORTUNES_FILE = DATA_DIR / "fortunes.jsonl"  # extract_fortunes: GPL, so made lo
 OWN_FILE = DATA_DIR / "own.jsonl"
 SPLIT_SALT = "tracewatch-injection-split-v1"
 REPORT_FRACTION = 0.3
+# Half the report split's benign texts (by a second salted hash) are the **calibration** split: what the
+# per-language bias is chosen on (bench/injection_calibrate.py), so no longer reported. Every figure
+# measured since that round is on the rest of the report split, a strict subset of the one before.
+CALIBRATION_SALT = "tracewatch-injection-calibration-v1"
+CALIBRATION_FRACTION = 0.5
 LANGUAGES = ("en", "de", "fr", "es")
 # Never in a report split: bench/injection_own_train.py, and bastioncorpus, whose misses the
 # signatures of issue 11's payload round were written from (a tuning set).
@@ -85,6 +90,13 @@ def shared_dir() -> Path:
 
 def _key(text: str) -> str:
     return " ".join(text.casefold().split())
+
+
+def in_calibration(key: str) -> bool:
+    """Whether a benign text of the report split (``key``: its group, else its text) is in the calibration
+    split: ``CALIBRATION_FRACTION`` of them, by a salted hash independent of the report split's."""
+    digest = hashlib.sha256((CALIBRATION_SALT + _key(key)[:160]).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2 ** 64 < CALIBRATION_FRACTION
 
 
 def split_of(text: str) -> str:
@@ -153,7 +165,8 @@ def _jsonl(path: Path) -> list[dict]:
 
 
 def load_rows() -> list[dict]:
-    """Every labelled row of every set, deduplicated, each with its ``split``."""
+    """Every labelled row of every set, deduplicated, each with its ``split``: ``train``, ``report`` or
+    ``calibration`` (half the benign texts the report split had before: :func:`in_calibration`)."""
     seen: dict[str, dict] = {}
     out = []
     from bench.injection_own_train import build as train_only, build_tasks  # noqa: PLC0415
@@ -176,6 +189,8 @@ def load_rows() -> list[dict]:
             split = "report"
         else:
             split = split_of(row.get("group") or row["text"])
+        if split == "report" and row["label"] == 0 and in_calibration(row.get("group") or row["text"]):
+            split = "calibration"
         out.append({**row, "split": split})
     return out
 

@@ -12,7 +12,9 @@ How a text is judged (``docs/injection.md`` has the full reference):
    text again. A hit inside a payload adds the built-in rule ``encoded.<kind>`` (weight 1) to the
    rules found inside it.
 4. ``z = clip(model log-odds, -3, +6) + clip(Σ rule weights, -3, 8)``; ``score = sigmoid(z)``;
-   ``verdict = "injection"`` when ``score >= threshold`` (default 0.5). The model
+   ``verdict = "injection"`` when ``score >= threshold`` (default 0.5); a text in German, French or
+   Spanish adds its language's bias to ``z`` (``language_bias.json``, chosen on a calibration split;
+   the language is guessed only when the bias can change the verdict). The model
    (:mod:`detectors.injection.model`: logistic regression over hashed character and word n-grams,
    trained on public data and shipped as ``model.npz``) judges the most injection-like 2 KB window.
 
@@ -44,12 +46,16 @@ from typing import Any, Literal
 import re2
 from pydantic import BaseModel
 
+from detectors.injection.language import guess as guess_language
 from detectors.injection.model import HashedLinearModel, replay_sample
 from detectors.injection.normalize import fold_leet_bytes, normal_bytes, normalize, rot13_bytes, words_bytes
 from detectors.injection.signatures import TARGETS, SignatureLibrary, compile_set, needs_non_ascii
 from yamlconf import safe_load
 
 SEED_FILE = Path(__file__).with_name("seed.yaml")
+LANGUAGE_BIAS_FILE = Path(__file__).with_name("language_bias.json")
+LANGUAGE_BIAS_FORMAT = "tracewatch.injection-language-bias"
+LANGUAGE_BIAS_VERSION = 1
 STATE_FILENAME = "injection_classifier.json"
 STATE_FORMAT = "tracewatch.injection-classifier"
 STATE_VERSION = 2  # 1 was the naive-Bayes counts of earlier versions
@@ -190,6 +196,11 @@ def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))
 
 
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))
+
+
 def _printable_text(data: bytes) -> str | None:
     if len(data) < 6:
         return None
@@ -288,16 +299,25 @@ class InjectionScanner:
         ``score >= threshold`` is an ``injection`` verdict.
     bias
         Added to ``z`` (see the module docstring); 0 by default.
+    language_bias
+        Language (``en``, ``de``, ``fr``, ``es``) -> added to ``z`` of a text in that language
+        (:func:`load_language_bias`: the shipped ``language_bias.json``; none by default). The language
+        is guessed (:mod:`detectors.injection.language`) only for a text whose ``z`` is below the threshold
+        (or ``assess``'s floor) and within the largest bias of it: elsewhere the bias could change no
+        verdict, and the score leaves it out.
     """
 
     _forms: _FormSets | None = None  # (class default: scanners pickled before it existed load too)
+    language_bias: dict[str, float] = {}  # (class default, likewise; never mutated)
 
     def __init__(self, library: SignatureLibrary, classifier: HashedLinearModel, *,
-                 threshold: float = 0.5, bias: float = 0.0, use_model: bool = True) -> None:
+                 threshold: float = 0.5, bias: float = 0.0, use_model: bool = True,
+                 language_bias: dict[str, float] | None = None) -> None:
         self.library = library
         self.classifier = classifier
         self.threshold = threshold
         self.bias = bias
+        self.language_bias = {lang: float(b) for lang, b in (language_bias or {}).items() if b}
         self.use_model = use_model  # False: signatures alone, z = -1.5 + Σ weights (for comparison)
         self._forms: _FormSets | None = None  # compiled from ``library`` at the first scan
 
@@ -311,12 +331,14 @@ class InjectionScanner:
     @classmethod
     def load(cls, signatures: Path | None = None, state: Path | None = None, **kwargs: Any) -> "InjectionScanner":
         """Signatures from ``signatures`` (default: the shipped file); the shipped model, with the
-        feedback saved in ``state`` applied when that file exists."""
+        feedback saved in ``state`` applied when that file exists, and its per-language bias."""
         library = SignatureLibrary.load(signatures)
         if state is not None and Path(state).exists():
             classifier = load_classifier(Path(state))
         else:
             classifier = HashedLinearModel.load()
+        if "language_bias" not in kwargs:
+            kwargs["language_bias"] = load_language_bias(classifier)
         return cls(library, classifier, **kwargs)
 
     # ---- judging ----------------------------------------------------------------------------------
@@ -345,6 +367,11 @@ class InjectionScanner:
             return _sigmoid(z + SIGNATURES_ONLY_BIAS), hits, None
         logit = self.classifier.logit(words_form)
         z += max(-CLASSIFIER_CLIP_BENIGN, min(CLASSIFIER_CLIP_INJECTION, logit))
+        language_bias = self.language_bias
+        if language_bias:  # only where it can change a verdict: below a decision point, within reach of it
+            low, high = (self.threshold, self.threshold) if floor is None else sorted((self.threshold, floor))
+            if _logit(low) - max(language_bias.values()) <= z < _logit(high):
+                z += language_bias.get(guess_language(words_form, cleaned), 0.0)
         score = _sigmoid(z)
         if floor is not None and score < floor:
             return None
@@ -490,8 +517,9 @@ class InjectionScanner:
             form = words_bytes(normal)
             hits = self._signature_hits(self._form_sets(), normal, form, text, cleaned, invisible, hidden)
             forms.append(form)
-            offsets.append(self.bias + (max(MIN_SIGNATURE_LOGIT, min(self._weight(hits), MAX_SIGNATURE_LOGIT))
-                                        if hits else 0.0))
+            language = self.language_bias.get(guess_language(form, cleaned), 0.0) if self.language_bias else 0.0
+            rules = max(MIN_SIGNATURE_LOGIT, min(self._weight(hits), MAX_SIGNATURE_LOGIT)) if hits else 0.0
+            offsets.append(self.bias + language + rules)
         labels = [label for _, label in examples]
         self.classifier.learn_many(forms, labels, replay=replay_sample() if replay is None else replay,
                                    offsets=offsets)
@@ -532,6 +560,31 @@ def classifier_from_state(state: dict[str, Any]) -> HashedLinearModel:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"malformed classifier state: {exc!r}") from exc
     return model
+
+
+def load_language_bias(classifier: HashedLinearModel, path: Path = LANGUAGE_BIAS_FILE) -> dict[str, float]:
+    """The per-language bias chosen for ``classifier``'s base model (``bench/injection_calibrate.py``
+    writes the file); ``{}`` when the file is absent. ``ValueError`` when it was chosen for another model
+    (the model was retrained and the bias not chosen again: a bias is only right for the scores of the
+    model it was calibrated on) or is not such a file."""
+    if not Path(path).exists():
+        return {}
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the per-language bias: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != LANGUAGE_BIAS_FORMAT:
+        raise ValueError(f'{path}: not a per-language bias (expected "format": "{LANGUAGE_BIAS_FORMAT}")')
+    if data.get("version") != LANGUAGE_BIAS_VERSION:
+        raise ValueError(f"{path}: unsupported per-language bias version {data.get('version')!r} "
+                         f"(supported: {LANGUAGE_BIAS_VERSION})")
+    if data.get("model") != classifier.digest:
+        raise ValueError(f"{path}: chosen for model {data.get('model')!r}, the model is {classifier.digest!r}: "
+                         "run python -m bench.injection_calibrate after retraining")
+    bias = data.get("bias")
+    if not isinstance(bias, dict) or not all(isinstance(b, (int, float)) and 0 <= b <= 3 for b in bias.values()):
+        raise ValueError(f'{path}: "bias" must map languages to numbers from 0 to 3')
+    return {str(lang): float(b) for lang, b in bias.items()}
 
 
 class ClassifierStateError(ValueError):
