@@ -282,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     n_replay = write_replay(rows, args.out.with_name(REPLAY_FILE.name))
     print(f"replay sample: {n_replay} rows", file=sys.stderr)
     print(f"{len(rows)} train rows, fitted in {time.perf_counter() - t0:.1f}s -> {args.out}", file=sys.stderr)
+    if args.out == MODEL_FILE:  # the shipped per-language bias names the model it was chosen for
+        print("the per-language bias must be chosen again for this model (the scanner refuses a stale one): "
+              "python -m bench.injection_calibrate", file=sys.stderr)
     return 0
 
 
