@@ -111,8 +111,8 @@ RES_SHARE = 0.75
 #: job's spike varies from night to night (``FieldAnomaly._routine``)
 REACH_RATIO = 1.35
 #: those excursions decay by this much a day: a one-off's fades within a week (0.8^7 x 1.35 = 0.28 of it is news
-#: again). NAB tune half, shipped defaults standard at 1.35: 0.7 / 0.8 / 0.9 / 0.95 a day 66.4 / 67.2 / 67.7 / 66.6;
-#: at 0.9: ratio 1.2 / 1.35 / 1.5 / 2 67.1 / 67.7 / 64.8 / 62.3 (0.9 keeps a one-off for 12 days)
+#: again; at 0.9 a spike half its size stays routine for 9 days). NAB tune half, shipped defaults standard at 1.35:
+#: 0.7 / 0.8 / 0.9 / 0.95 a day 66.4 / 67.2 / 67.7 / 66.6; at 0.9, ratio 1.2 / 1.35 / 1.5 / 2 67.1 / 67.7 / 64.8 / 62.3
 REACH_DECAY = 0.8
 _NORMAL = NormalDist()
 
