@@ -551,7 +551,9 @@ class FieldAnomaly(Calibrated):
     def _routine(self, window: BucketSummary, score: float) -> bool:
         """Whether the series reached ``score`` at this hour of day (give or take one) on the last days, or
         in the last hours (its highest score, halving per ``half_life_s``: a spike no higher than one the
-        series just made is the recent regime); learns the window's score as this hour's and the recent peak."""
+        series just made is the recent regime), or, judged without its hour-of-day baseline, went as far from
+        the usual level at this hour on the last days (within ``REACH_RATIO``: a score varies with the deviation
+        it is measured in, a nightly job's spike in the series' units hardly); learns the window as this hour's."""
         if not self.routine_decay:
             return False
         if not self._peak:
