@@ -58,6 +58,11 @@ DAY_S = 86_400.0
 GAP_CAP_S = 3600.0
 
 TOP_LEVEL = ("latency_ms", "ttft_ms", "cost_usd", "input_tokens", "output_tokens", "total_tokens")
+#: a value beyond this magnitude (a thousand trillion: no latency, cost, token count, rate or size an app reports
+#: reaches it) is a broken client's and left out, as a value that is not a number is: two values of 10^308 in one
+#: window sum to infinity, and one of 10^18 widens the range of window means seen (whose 0.3 % is the least one
+#: deviation may be) until nothing else ever scores: the series would be blind for good
+MAX_VALUE = 1e15
 DIRECTIONS = ("up", "down", "both")
 
 
@@ -229,7 +234,7 @@ class FieldAnomaly(Calibrated):
 
     def fold(self, s: BucketSummary, event: Any, t: float) -> None:
         v = self._get(event)
-        if v is None:
+        if v is None or not -MAX_VALUE <= v <= MAX_VALUE:
             return
         s.n += 1
         s.total += v
