@@ -100,7 +100,8 @@ RECORD_BAR = 2.0
 #: on rows sparser than ``window_s`` the cooldown counts the series' own windows (``cooldown_s / window_s`` of
 #: them), lengthened up to this, never beyond (nor ever shortened): ``FieldAnomaly.cooling``
 SPARSE_COOLDOWN_CAP_S = 43_200.0
-#: one deviation is at least this share of the range of window means seen (``FieldAnomaly.score_one``)
+#: one deviation is at least this share of the range of window means seen, forgetting old extremes
+#: (``SPAN_HALF_LIFE_S``; ``FieldAnomaly.score_one``)
 RANGE_FLOOR = 0.003
 #: the hour-of-day slots learn unclipped for the series' first week (``FieldAnomaly._learn_day``)
 SLOT_CLIP_AFTER_S = 7 * 86_400.0
@@ -119,6 +120,14 @@ REACH_RATIO = 1.35
 #: again; at 0.9 a spike half its size stays routine for 9 days). NAB tune half, shipped defaults standard at 1.35:
 #: 0.7 / 0.8 / 0.9 / 0.95 a day 66.4 / 67.2 / 67.7 / 66.6; at 0.9, ratio 1.2 / 1.35 / 1.5 / 2 67.1 / 67.7 / 64.8 / 62.3
 REACH_DECAY = 0.8
+#: and an excursion less than this share of the largest is not that routine (judged by its score): an outage's
+#: 150-fold excursion would otherwise cover every smaller one at its hour for three weeks (NAB tune the same at 0.25
+#: and 0.5)
+REACH_LOW = 0.5
+#: the range of window means the deviation floor is a share of forgets with this half-life
+#: (``FieldAnomaly._learn_span``; the range records are judged against does not): NAB tune the same at 7, 14 and
+#: 30 days (shipped 67.1 / 67.1 / 67.2)
+SPAN_HALF_LIFE_S = 7 * DAY_S
 _NORMAL = NormalDist()
 
 
@@ -150,7 +159,7 @@ def _digits(x: float) -> float:
 class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
                  "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp", "_range",
-                 "_recent", "_top", "_top_alarm", "_res", "_settled", "_reach")
+                 "_recent", "_top", "_top_alarm", "_res", "_settled", "_reach", "_span")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
@@ -207,6 +216,8 @@ class FieldAnomaly(Calibrated):
         # per hour of day: the largest excursion on the watched side of the usual level (``direction: both``: above,
         # then below), decayed per day (``_routine``)
         self._reach = []
+        # [lowest, highest window mean] falling back towards the slow level (``_learn_span``; empty: the range seen)
+        self._span = []
 
     def load_state(self, state: dict[str, Any]) -> None:
         if "_var" in state and "_dev" not in state:  # a snapshot before calibration: deviation from variance
@@ -277,7 +288,8 @@ class FieldAnomaly(Calibrated):
 
     def _floor(self) -> float:
         """The least one deviation may be (``score_one``): ``RANGE_FLOOR`` of the range, ``RES_SHARE`` of the step."""
-        floor = RANGE_FLOOR * (self._range[1] - self._range[0]) if len(self._range) == 6 else 0.0
+        span = self._span or self._range[:2]
+        floor = RANGE_FLOOR * (span[1] - span[0]) if span else 0.0
         return max(floor, RES_SHARE * self._res[0]) if self._res else floor
 
     def _slow_score(self, x: float, floor: float) -> float:
@@ -305,6 +317,7 @@ class FieldAnomaly(Calibrated):
         if len(r) == 6:
             self._settle(x, dt)
             r[0], r[1] = min(r[0], x), max(r[1], x)
+            self._learn_span(x, dt)
             r[3] = self._smoothed(x, dt)
             r[4], r[5] = min(r[4], r[3]), max(r[5], r[3])
         else:  # the first window (or the first after a snapshot from before records, or before levels)
@@ -332,6 +345,19 @@ class FieldAnomaly(Calibrated):
                 self._slow, self._slow_dev = self._step(self._slow, self._slow_dev, x,
                                                         ew_alpha(dt, self.slow_half_life_s), clip)
         self._windows += 1
+
+    def _learn_span(self, x: float, dt: float) -> None:
+        """The range of window means the deviation floor is a share of (``_floor``): the range seen, whose ends
+        fall back towards the slow level with a half-life of ``SPAN_HALF_LIFE_S``. An outage's 30 s among 200 ms
+        latencies made the floor 90 ms for good, and a doubling two weeks later scored under the threshold."""
+        span = self._span or self._range[:2]
+        a = ew_alpha(dt, SPAN_HALF_LIFE_S)
+        lo, hi = span
+        if lo < self._slow:
+            lo += a * (self._slow - lo)
+        if hi > self._slow:
+            hi += a * (self._slow - hi)
+        self._span = [_digits(min(lo, x)), _digits(max(hi, x))]
 
     def _settle(self, x: float, dt: float) -> None:
         """Keep the range of window means the series held before it left it (``_settled``), which records are
@@ -584,7 +610,7 @@ class FieldAnomaly(Calibrated):
             i = 0 if excursion >= 0 else 24
             excursion = abs(excursion)
             seen = max(reach[i + (h - 1) % 24], reach[i + h], reach[i + (h + 1) % 24])
-            routine = routine or excursion <= REACH_RATIO * seen
+            routine = routine or REACH_LOW * seen <= excursion <= REACH_RATIO * seen
             reach[i + h] = max(reach[i + h], _3digits(excursion))
         t = window.bucket_start
         recent = 0.0  # the highest score of the last hours, halving per half_life_s

@@ -393,15 +393,15 @@ def test_the_cooldown_counts_the_series_own_windows_on_sparse_rows():
 def test_a_series_at_a_floor_scores_a_blip_in_shares_of_its_range_not_in_vanishing_deviations():
     """A series that is ~0 (steps of 1e-7: finer than any count) but for a 1 every 100 windows: learning is
     clipped at ``z`` deviations, so the deviation shrinks towards nothing and a 1 would score ~1e12; one
-    deviation is at least ``RANGE_FLOOR`` of the range seen (0 to 1), so it scores 1 / 0.003 at most, the same
-    each time (a routine can be told)."""
+    deviation is at least ``RANGE_FLOOR`` of the range seen (0 to 1), so it scores about 1 / 0.003, the same
+    each time (a routine can be told; the range's top falls back a little between blips, ``SPAN_HALF_LIFE_S``)."""
     d = FieldAnomaly("a", "app", field="metadata.v", window_s=300, cooldown_s=0)
     type(d).watched = 1
     for w in range(2000):
         v = 1.0 if w % 100 == 50 else 1e-7 * (w % 2)
         d.learn_one(BucketSummary.make("a|app=x", T0 + w * 300, n=1, total=v, t_last=T0 + w * 300 + 1))
     blip = BucketSummary.make("a|app=x", T0 + 2000 * 300, n=1, total=1.0, t_last=T0 + 2000 * 300 + 1)
-    assert d._dev < 1e-6 and 300 < d.score_one(blip) <= 1 / RANGE_FLOOR
+    assert d._dev < 1e-6 and 300 < d.score_one(blip) <= 1.05 / RANGE_FLOOR
 
 
 def test_the_hour_slots_learn_a_bursty_series_unclipped_in_its_first_week():
@@ -527,3 +527,46 @@ def test_an_absurd_value_neither_pages_nor_blinds_the_series():
     assert clean[-1] == (T0 + 9058, True)  # the spike
     for absurd in (1e308, 1e18, -1e18):
         assert pages(absurd) == clean, absurd
+
+
+def test_an_outage_long_past_no_longer_dulls_the_series():
+    """The least one deviation may be is a share of the range of window means seen (``RANGE_FLOOR``); that range
+    never forgot, so a 30 s outage among 200 ms latencies made one deviation 90 ms for good, and a doubling two
+    weeks later (10 of the series' own deviations) did not page. The floor's range forgets with a half-life of
+    ``SPAN_HALF_LIFE_S``; the range records are judged against does not."""
+
+    def pages(outage: bool) -> tuple[list[float], FieldAnomaly]:
+        rng = random.Random(11)
+        d = FieldAnomaly("lat", "app", field="latency_ms", window_s=60)
+        type(d).watched = 1
+        found = []
+        for w in range(int(17 * DAY / 60)):
+            t = T0 + w * 60
+            v = 30_000.0 if outage and 2 * DAY <= w * 60 < 2 * DAY + 1800 else rng.gauss(200, 20)
+            if 16.5 * DAY <= w * 60 < 16.5 * DAY + 300:  # at noon: no routine of the outage's hour
+                v = rng.gauss(400, 20)
+            if d.update(BucketSummary.make("lat|app=x", t, n=30, total=v * 30, t_last=t + 59)) is not None:
+                found.append((t - T0) / DAY)
+        return found, d
+
+    assert pages(False)[0] == [16.5]
+    found, d = pages(True)
+    assert found == [2.0, 16.5] and d._range[1] == 30_000.0 and d._floor() < 90
+
+
+def test_an_outage_is_no_routine_for_the_smaller_excursions_at_its_hour():
+    """Routines of values hold an hour's largest excursion (decaying 0.8 a day): the outage's 150-fold one
+    covered every excursion at its hour for three weeks. One less than half of it is not that routine: a doubling
+    at the outage's hour 15 days later pages (the hour's peak score, decaying 0.7 a day, covers it until then)."""
+    rng = random.Random(11)
+    d = FieldAnomaly("lat", "app", field="latency_ms", window_s=60)
+    type(d).watched = 1
+    found = []
+    for w in range(int(18 * DAY / 60)):
+        t = T0 + w * 60
+        v = 30_000.0 if 2 * DAY <= w * 60 < 2 * DAY + 1800 else rng.gauss(200, 20)
+        if 17 * DAY <= w * 60 < 17 * DAY + 300:
+            v = rng.gauss(400, 20)
+        if d.update(BucketSummary.make("lat|app=x", t, n=30, total=v * 30, t_last=t + 59)) is not None:
+            found.append((t - T0) / DAY)
+    assert found == [2.0, 17.0]
