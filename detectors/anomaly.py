@@ -211,7 +211,7 @@ class FieldAnomaly(Calibrated):
         self._tp = -1.0  # the last learned window's start (0: none yet): decays are per second between windows
         # [the smallest positive step between consecutive window means seen (0: none yet), the last window mean]
         self._res = []
-        # [lowest, highest window mean] as they stood before the series left them (``_settle``; empty: none yet)
+        # [lowest, highest window mean] as they stood before the series left them (``_settle``; empty: the range seen)
         self._settled = []
         # per hour of day: the largest excursion on the watched side of the usual level (``direction: both``: above,
         # then below), decayed per day (``_routine``)
@@ -350,14 +350,17 @@ class FieldAnomaly(Calibrated):
         """The range of window means the deviation floor is a share of (``_floor``): the range seen, whose ends
         fall back towards the slow level with a half-life of ``SPAN_HALF_LIFE_S``. An outage's 30 s among 200 ms
         latencies made the floor 90 ms for good, and a doubling two weeks later scored under the threshold."""
-        span = self._span or self._range[:2]
-        a = ew_alpha(dt, SPAN_HALF_LIFE_S)
+        span = self._span
+        if not span:
+            span = self._span = self._range[:2]
         lo, hi = span
-        if lo < self._slow:
-            lo += a * (self._slow - lo)
-        if hi > self._slow:
-            hi += a * (self._slow - hi)
-        self._span = [_digits(min(lo, x)), _digits(max(hi, x))]
+        a = ew_alpha(dt, SPAN_HALF_LIFE_S)
+        slow = self._slow
+        if lo < slow:
+            lo += a * (slow - lo)
+        if hi > slow:
+            hi += a * (slow - hi)
+        span[0], span[1] = (x if x < lo else lo), (x if x > hi else hi)
 
     def _settle(self, x: float, dt: float) -> None:
         """Keep the range of window means the series held before it left it (``_settled``), which records are
@@ -366,13 +369,13 @@ class FieldAnomaly(Calibrated):
         range of 48 to 104. The held range takes in what the series reached once a window is back inside it, or,
         while the series stays outside, with a half-life of ``SETTLE_HALF_LIFE_S`` (a new normal stops being
         news), or at once when a level shift is learned (``_level_shift``)."""
-        r, held = self._range, self._settled
-        if not held or held[0] <= x <= held[1]:
-            self._settled = r[:2]
+        r = self._range
+        held = self._settled or r[:2]
+        if held[0] <= x <= held[1]:
+            self._settled = []  # the range held is the range seen (kept as nothing: bytes in the snapshot)
             return
         a = ew_alpha(dt, SETTLE_HALF_LIFE_S)
-        held[0] += a * (r[0] - held[0])
-        held[1] += a * (r[1] - held[1])
+        self._settled = [held[0] + a * (r[0] - held[0]), held[1] + a * (r[1] - held[1])]
 
     def _first_step(self) -> None:
         """The series' first step between window means, just scored without a resolution floor (10^12 deviations
@@ -605,13 +608,15 @@ class FieldAnomaly(Calibrated):
         excursion = window.total / window.n - self._mean
         if self.direction == "down":
             excursion = -excursion
-        if self._daily_slot(window) is None and (excursion >= 0 or sides == 48):
+        if (excursion >= 0 or sides == 48) and self._daily_slot(window) is None:
             # how far from the usual level, in the series' own units, it went on the last days at this hour (± 1)
             i = 0 if excursion >= 0 else 24
             excursion = abs(excursion)
-            seen = max(reach[i + (h - 1) % 24], reach[i + h], reach[i + (h + 1) % 24])
-            routine = routine or REACH_LOW * seen <= excursion <= REACH_RATIO * seen
-            reach[i + h] = max(reach[i + h], _3digits(excursion))
+            if not routine:
+                seen = max(reach[i + (h - 1) % 24], reach[i + h], reach[i + (h + 1) % 24])
+                routine = REACH_LOW * seen <= excursion <= REACH_RATIO * seen
+            if excursion > reach[i + h]:
+                reach[i + h] = _3digits(excursion)
         t = window.bucket_start
         recent = 0.0  # the highest score of the last hours, halving per half_life_s
         if self._recent:  # its time is the last window's, ``_tp`` (kept beside it in snapshots before ``_res``)

@@ -333,7 +333,7 @@ def test_a_snapshot_from_before_the_held_range_loads_and_holds_the_range_seen():
     restored.load_state(old)
     assert restored._settled == []
     restored.update(BucketSummary.make("a|app=x", T0 + DAY, n=1, total=100.0, t_last=T0 + DAY + 1))
-    assert restored._settled == old["_range"][:2]
+    assert restored._settled == [] and restored._range[:2] == old["_range"][:2]  # it holds the range seen
 
 
 def test_a_snapshot_from_before_levels_keeps_its_range_and_starts_the_level():
