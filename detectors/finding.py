@@ -12,12 +12,39 @@ True
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import math
+import sys
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Severity = Literal["info", "warning", "critical"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
+
+
+def _finite(x: float | None) -> float | None:
+    """JSON has no infinity and no NaN: a score or value that overflowed (two costs of 1e308 in one window)
+    would be written to the findings topic as null and the finding refused where it is read back, lost. It is
+    kept as the largest float instead (NaN: 0 for a score, unknown for a value: ``_score``, ``_value``).
+
+    >>> _finite(float("-inf")), _finite(2.5), _value(float("nan")), _score(float("nan"))
+    (-1.7976931348623157e+308, 2.5, None, 0.0)
+    """
+    if x is None or math.isfinite(x) or math.isnan(x):
+        return x
+    return math.copysign(sys.float_info.max, x)
+
+
+def _score(x: float) -> float:
+    return 0.0 if math.isnan(x) else _finite(x)
+
+
+def _value(x: float | None) -> float | None:
+    return None if x is not None and math.isnan(x) else _finite(x)
+
+
+Score = Annotated[float, AfterValidator(_score)]
+Value = Annotated[float | None, AfterValidator(_value)]
 
 
 class Evidence(BaseModel):
@@ -25,8 +52,8 @@ class Evidence(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    observed: float | None = None
-    baseline: float | None = None
+    observed: Value = None
+    baseline: Value = None
     window_s: float | None = None
     example_trace_ids: list[str] = Field(default_factory=list, max_length=5)
     details: dict[str, Any] = Field(default_factory=dict)  # detector-specific, e.g. remaining budget
@@ -55,7 +82,7 @@ class Finding(BaseModel):
     kind: str  # the detector family: cost, budget, runaway, latency, errors, quality, injection, anomaly
     series: str  # the series key, e.g. "model=gpt-4o" or "prompt_id=support@3"
     severity: Severity
-    score: float
+    score: Score
     summary: str = ""
     evidence: Evidence = Field(default_factory=Evidence)
     target: Target = Field(default_factory=Target)
