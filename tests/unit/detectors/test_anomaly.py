@@ -529,28 +529,31 @@ def test_an_absurd_value_neither_pages_nor_blinds_the_series():
         assert pages(absurd) == clean, absurd
 
 
+def _outage_then_doubling(outage: bool, doubling_day: float, days: int) -> tuple[list[float], FieldAnomaly]:
+    """One-minute latencies of 200 ± 20 ms for ``days``: a 30-minute outage at 30 s on day 2 (with ``outage``) and
+    a doubling for five minutes at ``doubling_day``. Returns the days of the findings, and the detector."""
+    rng = random.Random(11)
+    d = FieldAnomaly("lat", "app", field="latency_ms", window_s=60)
+    type(d).watched = 1
+    found = []
+    for w in range(int(days * DAY / 60)):
+        t = T0 + w * 60
+        v = 30_000.0 if outage and 2 * DAY <= w * 60 < 2 * DAY + 1800 else rng.gauss(200, 20)
+        if doubling_day * DAY <= w * 60 < doubling_day * DAY + 300:
+            v = rng.gauss(400, 20)
+        if d.update(BucketSummary.make("lat|app=x", t, n=30, total=v * 30, t_last=t + 59)) is not None:
+            found.append((t - T0) / DAY)
+    return found, d
+
+
 def test_an_outage_long_past_no_longer_dulls_the_series():
     """The least one deviation may be is a share of the range of window means seen (``RANGE_FLOOR``); that range
     never forgot, so a 30 s outage among 200 ms latencies made one deviation 90 ms for good, and a doubling two
     weeks later (10 of the series' own deviations) did not page. The floor's range forgets with a half-life of
     ``SPAN_HALF_LIFE_S``; the range records are judged against does not."""
-
-    def pages(outage: bool) -> tuple[list[float], FieldAnomaly]:
-        rng = random.Random(11)
-        d = FieldAnomaly("lat", "app", field="latency_ms", window_s=60)
-        type(d).watched = 1
-        found = []
-        for w in range(int(17 * DAY / 60)):
-            t = T0 + w * 60
-            v = 30_000.0 if outage and 2 * DAY <= w * 60 < 2 * DAY + 1800 else rng.gauss(200, 20)
-            if 16.5 * DAY <= w * 60 < 16.5 * DAY + 300:  # at noon: no routine of the outage's hour
-                v = rng.gauss(400, 20)
-            if d.update(BucketSummary.make("lat|app=x", t, n=30, total=v * 30, t_last=t + 59)) is not None:
-                found.append((t - T0) / DAY)
-        return found, d
-
-    assert pages(False)[0] == [16.5]
-    found, d = pages(True)
+    # the doubling at noon: no routine of the outage's hour
+    assert _outage_then_doubling(False, 16.5, 17)[0] == [16.5]
+    found, d = _outage_then_doubling(True, 16.5, 17)
     assert found == [2.0, 16.5] and d._range[1] == 30_000.0 and d._floor() < 90
 
 
@@ -558,15 +561,4 @@ def test_an_outage_is_no_routine_for_the_smaller_excursions_at_its_hour():
     """Routines of values hold an hour's largest excursion (decaying 0.8 a day): the outage's 150-fold one
     covered every excursion at its hour for three weeks. One less than half of it is not that routine: a doubling
     at the outage's hour 15 days later pages (the hour's peak score, decaying 0.7 a day, covers it until then)."""
-    rng = random.Random(11)
-    d = FieldAnomaly("lat", "app", field="latency_ms", window_s=60)
-    type(d).watched = 1
-    found = []
-    for w in range(int(18 * DAY / 60)):
-        t = T0 + w * 60
-        v = 30_000.0 if 2 * DAY <= w * 60 < 2 * DAY + 1800 else rng.gauss(200, 20)
-        if 17 * DAY <= w * 60 < 17 * DAY + 300:
-            v = rng.gauss(400, 20)
-        if d.update(BucketSummary.make("lat|app=x", t, n=30, total=v * 30, t_last=t + 59)) is not None:
-            found.append((t - T0) / DAY)
-    assert found == [2.0, 17.0]
+    assert _outage_then_doubling(True, 17, 18)[0] == [2.0, 17.0]
