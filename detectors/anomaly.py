@@ -144,16 +144,12 @@ def first_count_z(k: float, n: int) -> float:
     return -_NORMAL.inv_cdf(min(math.exp(max(log_p, -700.0)), 0.5))
 
 
-def _3digits(x: float) -> float:
-    """``x`` to three significant digits (0 as the integer: two bytes fewer in the snapshot for each of the hours
-    without an excursion): the routines' excursions compare within a ratio of 1.35."""
-    return float(f"{x:.3g}") if x else 0
-
-
-def _digits(x: float) -> float:
-    """``x`` to seven significant digits (a float32's worth): the 48 hour slots take half the bytes in the
-    snapshot (≤ 2 KB per series) at 17 digits."""
-    return float(f"{x:.7g}")
+def _digits(x: float, spec: str = ".7g") -> float:
+    """``x`` to the significant digits of the format ``spec``, 0 as the integer, for the snapshot (≤ 2 KB per
+    series): seven (a float32's worth) for the 48 hour slots, which take half the bytes at 17 digits; three
+    (``".3g"``) for the routines' excursions, which compare within a ratio of 1.35 (and an hour without one costs
+    two bytes fewer as 0)."""
+    return float(format(x, spec)) if x else 0
 
 
 class FieldAnomaly(Calibrated):
@@ -600,7 +596,7 @@ class FieldAnomaly(Calibrated):
         if h != self._hour:
             self._peak[h] = round(self._peak[h] * self.routine_decay, 2)
             for i in range(h, sides, 24):
-                reach[i] = _3digits(reach[i] * REACH_DECAY)
+                reach[i] = _digits(reach[i] * REACH_DECAY, ".3g")
             self._hour = h
         p = self._peak
         routine = score <= max(p[h - 1], p[h], p[(h + 1) % 24])
@@ -616,7 +612,7 @@ class FieldAnomaly(Calibrated):
                 seen = max(reach[i + (h - 1) % 24], reach[i + h], reach[i + (h + 1) % 24])
                 routine = REACH_LOW * seen <= excursion <= REACH_RATIO * seen
             if excursion > reach[i + h]:
-                reach[i + h] = _3digits(excursion)
+                reach[i + h] = _digits(excursion, ".3g")
         t = window.bucket_start
         recent = 0.0  # the highest score of the last hours, halving per half_life_s
         if self._recent:  # its time is the last window's, ``_tp`` (kept beside it in snapshots before ``_res``)
