@@ -44,7 +44,9 @@ True
 
 from __future__ import annotations
 
+import base64
 import math
+import struct
 from statistics import NormalDist
 from typing import Any, Callable
 
@@ -144,12 +146,56 @@ def first_count_z(k: float, n: int) -> float:
     return -_NORMAL.inv_cdf(min(math.exp(max(log_p, -700.0)), 0.5))
 
 
-def _digits(x: float, spec: str = ".7g") -> float:
-    """``x`` to the significant digits of the format ``spec``, 0 as the integer, for the snapshot (≤ 2 KB per
-    series): seven (a float32's worth) for the 48 hour slots, which take half the bytes at 17 digits; three
-    (``".3g"``) for the routines' excursions, which compare within a ratio of 1.35 (and an hour without one costs
-    two bytes fewer as 0)."""
-    return float(format(x, spec)) if x else 0
+#: the hour slots, as float32 in a snapshot (``FieldAnomaly.state``): 4 bytes a number whatever its scale (5.3 in
+#: base64), where JSON took up to 14 (``1.234567e-05,``) and the 96 numbers of ``direction: both`` filled half of 2 KB
+PACKED = ("_day", "_day_dev", "_reach")
+_F32 = struct.Struct("<f")
+_F32_MAX = 3.4028234663852886e38
+
+
+def _f32(x: float) -> float:
+    """``x`` as the float32 a snapshot keeps (the detector learns the stored value, so a restored series judges
+    as the live one did).
+
+    >>> _f32(0.1), _f32(1e300) == _F32_MAX, _f32(200.5)
+    (0.10000000149011612, True, 200.5)
+    """
+    return _F32.unpack(_F32.pack(min(max(x, -_F32_MAX), _F32_MAX)))[0]
+
+
+def _excursion(x: float) -> float:
+    """An hour's excursion (``FieldAnomaly._routine``) to three digits, as float32: routines compare within a ratio
+    of 1.35, and three digits are a short decimal in a young series' snapshot (``_short``)."""
+    return _f32(float(f"{x:.3g}"))
+
+
+def _short(x: float) -> float:
+    """The shortest decimal that reads back (``_f32``) as the float32 ``x``: a list of hours mostly not seen yet (0,
+    -1) is shorter as JSON than packed, but a float32's own decimal has 17 digits.
+
+    >>> _short(_f32(0.1)), _short(0), _short(_f32(123456789.0))
+    (0.1, 0, 123456790)
+    """
+    if type(x) is int:
+        return x
+    for digits in ("%.6g", "%.7g", "%.8g"):
+        y = float(digits % x)
+        if _f32(y) == x:
+            break
+    else:
+        y = float("%.9g" % x)  # nine digits always read back as the same float32
+    return int(y) if y.is_integer() and abs(y) < MAX_VALUE else y
+
+
+def _pack(values: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode("ascii")
+
+
+def _unpack(text: str) -> list[float]:
+    raw = base64.b64decode(text, validate=True)
+    if len(raw) not in (96, 192):  # 24 hours, or 48 (above and below)
+        raise ValueError(f"a packed hour list holds 24 or 48 float32, not {len(raw)} bytes")
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
 
 
 class FieldAnomaly(Calibrated):
@@ -157,7 +203,7 @@ class FieldAnomaly(Calibrated):
                  "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp", "_range",
                  "_recent", "_top", "_top_alarm", "_res", "_settled", "_reach", "_span")
     kind = "anomaly"
-    params = {"field": "latency_ms", "direction": "up", "false_alarms_per_week": 1.0, "z": 3.0,
+    params = {"field": "latency_ms", "direction": "both", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
               "shift_windows": 6, "daily": True, "daily_margin": 0.5, "daily_half_life_s": 864000.0,
               "routine_decay": 0.7, "learn_alarms_after_s": 604800.0,
@@ -223,8 +269,19 @@ class FieldAnomaly(Calibrated):
         if "_top" not in state:  # a snapshot before the top record: it starts empty
             state = {**state, "_top": [], "_top_alarm": 0.0}
         super().load_state(state)
+        for k in PACKED:  # a list: short as it is (or a snapshot before the packing, read as float32)
+            v = getattr(self, k)
+            setattr(self, k, _unpack(v) if isinstance(v, str) else [x if type(x) is int else _f32(x) for x in v])
         for i in range(0, len(self._top), 2):  # the detector's pool is rebuilt from its series' records
             keep_top(self._pool, self._top[i], self._top[i + 1], POOL_SIZE)
+
+    def state(self) -> dict[str, Any]:
+        state = super().state()
+        for k in PACKED:
+            v = state[k]
+            if v:
+                state[k] = _pack(v) if 5 * (len(v) - v.count(0) - v.count(-1)) > len(v) else [_short(x) for x in v]
+        return state
 
     def alarm_at(self, tail: list[float] | None = None) -> float:
         """The calibrated threshold, and once the history covers the detector's budget (``q n >= 1``, ``q``
@@ -397,11 +454,11 @@ class FieldAnomaly(Calibrated):
         fed one hour a day, so it decays by the time since the last window (at most an hour) times 24:
         its level keeps half its weight for ``daily_half_life_s`` of days."""
         if not self._day:
-            self._day, self._day_dev = [0.0] * 24, [-1.0] * 24
+            self._day, self._day_dev = [0] * 24, [-1] * 24  # integers: 2 bytes each in a snapshot
         h = int((window.bucket_start % DAY_S) // 3600)
         m, d = self._day[h], self._day_dev[h]
         if d < 0:  # first visit of this hour
-            self._day[h], self._day_dev[h] = _digits(x), 0.0
+            self._day[h], self._day_dev[h] = _f32(x), 0.0
             return
         if self._windows:
             e = ew_alpha(dt, self.slow_half_life_s if self.slow_half_life_s > 0 else self.half_life_s)
@@ -415,7 +472,7 @@ class FieldAnomaly(Calibrated):
         # keeps it below the series' own bursts, which then page when the slots take over (day 3).
         clip = d > 0 and window.bucket_start - self._t0 >= SLOT_CLIP_AFTER_S
         level, dev = self._step(m, d, x, a, clip=clip)
-        self._day[h], self._day_dev[h] = _digits(level), _digits(dev)
+        self._day[h], self._day_dev[h] = _f32(level), _f32(dev)
 
     def update(self, window: BucketSummary, *, partial: bool = False) -> Finding | None:
         if partial or window.n < self.min_volume:
@@ -587,16 +644,16 @@ class FieldAnomaly(Calibrated):
         if not self.routine_decay:
             return False
         if not self._peak:
-            self._peak = [0.0] * 24
+            self._peak = [0] * 24  # 0, not 0.0: a byte fewer an hour in a snapshot
         h = int((window.bucket_start % DAY_S) // 3600)
         sides = 48 if self.direction == "both" else 24  # above, then below the usual; one side when one is watched
         if len(self._reach) != sides:
             self._reach = [0] * sides
         reach = self._reach
         if h != self._hour:
-            self._peak[h] = round(self._peak[h] * self.routine_decay, 2)
+            self._peak[h] = round(self._peak[h] * self.routine_decay, 2) or 0
             for i in range(h, sides, 24):
-                reach[i] = _digits(reach[i] * REACH_DECAY, ".3g")
+                reach[i] = _excursion(reach[i] * REACH_DECAY)
             self._hour = h
         p = self._peak
         routine = score <= max(p[h - 1], p[h], p[(h + 1) % 24])
@@ -612,7 +669,7 @@ class FieldAnomaly(Calibrated):
                 seen = max(reach[i + (h - 1) % 24], reach[i + h], reach[i + (h + 1) % 24])
                 routine = REACH_LOW * seen <= excursion <= REACH_RATIO * seen
             if excursion > reach[i + h]:
-                reach[i + h] = _digits(excursion, ".3g")
+                reach[i + h] = _excursion(excursion)
         t = window.bucket_start
         recent = 0.0  # the highest score of the last hours, halving per half_life_s
         if self._recent:  # its time is the last window's, ``_tp`` (kept beside it in snapshots before ``_res``)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import random
 
+import orjson
+
 from detectors import BucketSummary, FieldAnomaly
 from detectors.anomaly import RANGE_FLOOR, SLOT_CLIP_AFTER_S, first_count_z
 
@@ -67,7 +69,7 @@ def test_an_excursion_is_routine_only_on_its_own_side():
     up, both = _detector(direction="up"), _detector(direction="both")
     _run(up, 2, nightly)
     _run(both, 2, nightly)
-    assert len(up.state()["_reach"]) == 24 and len(both.state()["_reach"]) == 48
+    assert len(up._reach) == 24 and len(both._reach) == 48
 
 
 def test_the_routine_fades_when_it_stops():
@@ -86,9 +88,9 @@ def test_the_routine_survives_a_snapshot():
 
 def _bursty(**kw) -> tuple[list[float], FieldAnomaly]:
     """Three weeks of five-minute windows around 100 with a burst (130-250) every three hours or so, at
-    random times; returns the days of the findings."""
+    random times; returns the days of the findings (the bursts' side watched)."""
     rng = random.Random(3)
-    d = FieldAnomaly("a", "app", field="metadata.v", window_s=300, cooldown_s=3600, **kw)
+    d = FieldAnomaly("a", "app", field="metadata.v", window_s=300, cooldown_s=3600, direction="up", **kw)
     type(d).watched = 1
     found = []
     for w in range(21 * 288):
@@ -562,3 +564,23 @@ def test_an_outage_is_no_routine_for_the_smaller_excursions_at_its_hour():
     covered every excursion at its hour for three weeks. One less than half of it is not that routine: a doubling
     at the outage's hour 15 days later pages (the hour's peak score, decaying 0.7 a day, covers it until then)."""
     assert _outage_then_doubling(True, 17, 18)[0] == [2.0, 17.0]
+
+
+def test_the_learned_state_leaves_room_in_2_kb_at_any_scale():
+    """The 96 hour numbers of ``direction: both`` (levels, deviations, excursions above and below) are kept as
+    float32 in a snapshot: as JSON, bytes written per minute (``1.234567e+08``) or tiny rates (``1.23e-07``) made
+    the learned state alone 2,000 bytes and more, beyond the 2 KB a series may take with its plot history."""
+    for scale in (1e-7, 1.0, 1e9):
+        rng = random.Random(3)
+        d = FieldAnomaly("a", "app", field="metadata.v", window_s=60, direction="both")
+        type(d).watched = 1
+        for w in range(int(3 * DAY / 300)):
+            t = T0 + w * 300
+            v = scale * rng.lognormvariate(4, 1.5 if w % 12 else 3)  # every hour a burst, above or below
+            d.update(BucketSummary.make("a|app=x", t, n=1, total=v, t_last=t + 1))
+        assert all(d._day_dev) and sum(x > 0 for x in d._reach) > 40  # every hour learned, on both sides
+        state = d.state()
+        assert len(orjson.dumps(state)) < 1500, scale
+        restored = FieldAnomaly("a", "app", field="metadata.v", window_s=60, direction="both")
+        restored.load_state(orjson.loads(orjson.dumps(state)))
+        assert restored == d
