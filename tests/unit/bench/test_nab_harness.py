@@ -75,3 +75,9 @@ def test_score_config_scores_a_few_files(nab_root):
         assert r["split"] in nab.SPLITS
     splits = nab.by_split(result, nab_root)
     assert splits["all"]["profiles"] == result["profiles"]
+    # the on-call view: each split's pages are the findings after the probation, judged against NAB's labels
+    labels = nab.load_labels(nab_root)
+    on_call = splits["all"]["pages"]
+    assert on_call.labels == sum(len(labels[n]) for n in CLI_FILES)
+    assert on_call == sum((splits[s]["pages"] for s in nab.SPLITS if s in splits), nab.Pages())
+    assert 0 <= on_call.false <= on_call.pages and on_call.caught <= on_call.labels
