@@ -703,10 +703,14 @@ class FieldAnomaly(Calibrated):
             usual = self._mean if h is None else self._day[h]
         side = "above" if mean >= usual else "below"
         p = self.tail_probability(score)
+        r = self._range
+        if len(r) > 1 and r[0] == r[1]:  # never varied, so no deviation: its first change scores up to 10^12 of them
+            how = f"is {side} {usual:.4g}, the mean of each of the {self._windows:,} windows before it"
+        else:
+            how = f"is {score:.1f} deviations {side} the usual {usual:.4g}"
         return self.finding(
             window, score=score, observed=mean, baseline=usual,
-            summary=f"{self.field} mean {mean:.4g} is {score:.1f} deviations {side} the usual "
-                    f"{usual:.4g}{record}",
+            summary=f"{self.field} mean {mean:.4g} {how}{record}",
             details={"field": self.field, "direction": self.direction, "z": round(score, 2),
                      "alarm_at": round(limit, 2), "tail_probability": float(f"{p:.3g}"),
                      "values": window.n, "windows": self._streak,

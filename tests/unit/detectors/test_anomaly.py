@@ -584,3 +584,16 @@ def test_the_learned_state_leaves_room_in_2_kb_at_any_scale():
         restored = FieldAnomaly("a", "app", field="metadata.v", window_s=60, direction="both")
         restored.load_state(orjson.loads(orjson.dumps(state)))
         assert restored == d
+
+
+def test_the_first_change_of_a_series_that_never_varied_is_told_without_deviations():
+    """No deviation is known before a series' first change, so a 0.5 after 0s scores 5 * 10^11 of them: the page
+    stands (critical), but its summary tells the engineer what happened instead of that number."""
+    d = FieldAnomaly("a", "app", field="metadata.v")
+    type(d).watched = 1
+    found = [f for w in range(3000)
+             if (f := d.update(BucketSummary.make("a|app=x", T0 + w * 60, n=1, total=0.5 if w == 2990 else 0.0,
+                                                   t_last=T0 + w * 60 + 59)))]
+    assert [(f.severity, f.summary) for f in found] == [
+        ("critical", "metadata.v mean 0.5 is above 0, the mean of each of the 2,990 windows before it")]
+    assert found[0].score > 1e11
