@@ -204,7 +204,7 @@ class FieldAnomaly(Calibrated):
                  "_recent", "_top", "_top_alarm", "_res", "_settled", "_reach", "_span")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "both", "false_alarms_per_week": 1.0, "z": 3.0,
-              "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.01,
+              "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.003,
               "shift_windows": 6, "daily": True, "daily_margin": 0.5, "daily_half_life_s": 864000.0,
               "routine_decay": 0.7, "learn_alarms_after_s": 604800.0,
               "record_margin": 0.05, "record_after_s": 432000.0, "record_z": 2.0, "record_half_life_s": 3600.0,

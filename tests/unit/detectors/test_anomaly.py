@@ -597,3 +597,27 @@ def test_the_first_change_of_a_series_that_never_varied_is_told_without_deviatio
     assert [(f.severity, f.summary) for f in found] == [
         ("critical", "metadata.v mean 0.5 is above 0, the mean of each of the 2,990 windows before it")]
     assert found[0].score > 1e11
+
+
+def _success_rate_dip(dip: float, **kw) -> list[int]:
+    """Three days of a one-minute success rate of 2,000 calls at 99.9 %; ten minutes at ``dip`` from minute 3,000.
+    Returns the minutes of the findings."""
+    rng = random.Random(5)
+    d = FieldAnomaly("a", "app", field="metadata.success_rate", **kw)
+    type(d).watched = 1
+    found = []
+    for w in range(3 * 1440):
+        rate = dip if 3000 <= w < 3010 else 0.999
+        v = min(rate + rng.gauss(0.0, math.sqrt(rate * (1 - rate) / 2000)), 1.0)  # the binomial noise of 2,000 calls
+        if d.update(BucketSummary.make("a|app=x", T0 + w * 60, n=1, total=v, t_last=T0 + w * 60 + 59)):
+            found.append(w)
+    return found
+
+
+def test_a_success_rate_that_drops_from_99_9_to_99_percent_pages():
+    """A ratio near 1 moves by fractions of a percent: ten times the errors is 0.9 % of the level. One deviation was
+    at least 1 % of the level (``min_rel_change`` 0.01), so a fall to 98 % (20 times the errors) was at most two
+    deviations and never paged; at 0.3 % a fall to 99 % pages at its first minute."""
+    assert _success_rate_dip(0.99) == [3000] and _success_rate_dip(0.98) == [3000]
+    assert _success_rate_dip(0.98, min_rel_change=0.01) == []  # the floor before
+    assert _success_rate_dip(0.999) == []  # no dip, no page in three days
