@@ -9,7 +9,7 @@ import random
 import orjson
 
 from detectors import BucketSummary, FieldAnomaly
-from detectors.anomaly import RANGE_FLOOR, SLOT_CLIP_AFTER_S, first_count_z
+from detectors.anomaly import RANGE_FLOOR, SLOT_CLIP_AFTER_S, _f32, first_count_z
 
 DAY = 86_400.0
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -621,3 +621,25 @@ def test_a_success_rate_that_drops_from_99_9_to_99_percent_pages():
     assert _success_rate_dip(0.99) == [3000] and _success_rate_dip(0.98) == [3000]
     assert _success_rate_dip(0.98, min_rel_change=0.01) == []  # the floor before
     assert _success_rate_dip(0.999) == []  # no dip, no page in three days
+
+
+def test_a_snapshot_with_the_hour_slots_as_lists_loads_as_float32():
+    """Snapshots before the packing hold the hour slots as JSON lists of seven-digit decimals: they load, each number
+    read as the float32 the detector now learns, and a damaged packed list is refused (the series relearns)."""
+    d = FieldAnomaly("a", "app", field="metadata.v", window_s=300, direction="both")
+    _run(d, 3, {})
+    state = d.state()
+    assert all(isinstance(state[k], str) for k in ("_day", "_day_dev", "_reach"))  # packed: every hour learned
+    old = {**state, "_day": [float(f"{x:.7g}") for x in d._day]}  # seven digits: not every one a float32
+    restored = FieldAnomaly("a", "app", field="metadata.v", window_s=300, direction="both")
+    restored.load_state(old)
+    assert restored._day == [_f32(x) for x in old["_day"]] != old["_day"]
+    assert max(abs(a - b) for a, b in zip(restored._day, d._day)) < 1e-3  # the same levels, to seven digits
+    assert restored.state()["_day"] != old["_day"] and restored.update(  # packed again; it judges on
+        BucketSummary.make("a|app=x", T0 + 3 * DAY, n=1, total=100.0, t_last=T0 + 3 * DAY + 1)) is None
+    try:
+        restored.load_state({**state, "_day": state["_day"][:-8]})
+    except ValueError as exc:
+        assert "24 or 48 float32" in str(exc)
+    else:
+        raise AssertionError("a packed list of 18 hours loaded")
