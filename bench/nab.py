@@ -256,8 +256,6 @@ def total(sweeps: dict[str, Sweep], detections: dict[str, Sequence[int]], cost: 
             "tp_windows": tp_windows, "windows": windows, "fp": fp}
 
 
-# ---- data ------------------------------------------------------------------------------------------------
-
 @dataclass(frozen=True)
 class Pages:
     """The on-call view of one file or split: labelled anomalies caught, pages sent, and how many were false."""
@@ -297,6 +295,8 @@ def pages(sw: Sweep, label_rows: Sequence[int], detected: Iterable[int], before:
     false = sum(not any(r - before <= d <= r + after for r in labels) for d in rows)
     return Pages(len(labels), caught, len(rows), false)
 
+
+# ---- data ------------------------------------------------------------------------------------------------
 
 def nab_dir() -> Path:
     """``$TRACEWATCH_NAB_DIR``, else ``../shared/data/nab`` relative to the repository root."""
