@@ -130,6 +130,12 @@ REACH_LOW = 0.5
 #: (``FieldAnomaly._learn_span``; the range records are judged against does not): NAB tune the same at 7, 14 and
 #: 30 days (shipped 67.1 / 67.1 / 67.2)
 SPAN_HALF_LIFE_S = 7 * DAY_S
+#: a series younger than ``learn_alarms_after_s`` whose alarms (one per cooldown) exceed this many times its
+#: false-alarm budget for that time (5 at the shipped one a week: a chance of 0.06 % for noise that meets its budget)
+#: is bursty by nature, and its alarms teach the threshold from then on (``FieldAnomaly._learn_tail``). NAB tune half,
+#: shipped defaults, on call: 3 / 4 / 5 / 6 / 8 / never 45 / 49 / 49 / 49 / 51 / 71 false pages, 31 / 31 / 31 / 31 /
+#: 31 / 32 labels caught; NAB standard 65.6 at 5 and 6, 67.2 never
+YOUNG_ALARM_BUDGETS = 5.0
 _NORMAL = NormalDist()
 
 
@@ -201,7 +207,8 @@ def _unpack(text: str) -> list[float]:
 class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
                  "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp", "_range",
-                 "_recent", "_top", "_top_alarm", "_res", "_settled", "_reach", "_span")
+                 "_recent", "_top", "_top_alarm", "_res", "_settled", "_reach", "_span",
+                 "_young")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "both", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.003,
@@ -260,6 +267,7 @@ class FieldAnomaly(Calibrated):
         self._reach = []
         # [lowest, highest window mean] falling back towards the slow level (``_learn_span``; empty: the range seen)
         self._span = []
+        self._young = 0  # alarming windows (one per cooldown) before ``learn_alarms_after_s`` (``_learn_tail``)
 
     def load_state(self, state: dict[str, Any]) -> None:
         if "_var" in state and "_dev" not in state:  # a snapshot before calibration: deviation from variance
@@ -281,6 +289,8 @@ class FieldAnomaly(Calibrated):
             v = state[k]
             if v:
                 state[k] = _pack(v) if 5 * (len(v) - v.count(0) - v.count(-1)) > len(v) else [_short(x) for x in v]
+        if not state["_young"]:  # most series never alarm young: no bytes for it (0 at restore, from reset)
+            del state["_young"]
         return state
 
     def alarm_at(self, tail: list[float] | None = None) -> float:
@@ -611,7 +621,9 @@ class FieldAnomaly(Calibrated):
         ``learn_alarms_after_s`` of history, one alarming window per ``cooldown_s`` (one would-be page)
         counts as an excess at the threshold: a series that keeps paging more often than its budget
         (bursty by nature, its bursts are its normal) raises its own threshold, while a lasting incident
-        teaches at most one excess per cooldown. The top record (``calibration.keep_top``) learns every
+        teaches at most one excess per cooldown. A younger series learns them too once it has alarmed more than
+        ``YOUNG_ALARM_BUDGETS`` times its budget for that history (one alarm per cooldown): a series that spikes
+        every few hours from its first day is bursty by nature, and paged at each spike for a week. The top record (``calibration.keep_top``) learns every
         score too, an alarming one (one per cooldown) at no more than ``TOP_ALARM_CAP`` times the threshold:
         a series whose own largest scores page beyond its budget raises its threshold to them, and an
         incident raises it by at most that factor while its windows weigh in the record."""
@@ -621,11 +633,14 @@ class FieldAnomaly(Calibrated):
             self._keep_top(score, t)
             learn(self._tail, score, decay)
             return
+        after = self.learn_alarms_after_s
         if not self._top_alarm or t - self._top_alarm >= self.cooldown_s:
             self._keep_top(min(score, TOP_ALARM_CAP * limit), t)
             self._top_alarm = t
-        after = self.learn_alarms_after_s
-        if (after and t - self._t0 >= after
+            if t - self._t0 < after:
+                self._young += 1
+        young_limit = YOUNG_ALARM_BUDGETS * self.false_alarms_per_week * after / WEEK_S
+        if (after and (t - self._t0 >= after or self._young > young_limit)
                 and (not self._alarm_learned or t - self._alarm_learned >= self.cooldown_s)):
             learn(self._tail, limit, decay)
             self._alarm_learned = t
