@@ -208,14 +208,14 @@ class FieldAnomaly(Calibrated):
     __slots__ = ("_mean", "_dev", "_streak", "_shift", "_shift_mean", "_slow", "_slow_dev",
                  "_day", "_day_dev", "_alarm_learned", "_err", "_t0", "_peak", "_hour", "_tp", "_range",
                  "_recent", "_top", "_top_alarm", "_res", "_settled", "_reach", "_span",
-                 "_young")
+                 "_young", "_fired")
     kind = "anomaly"
     params = {"field": "latency_ms", "direction": "both", "false_alarms_per_week": 1.0, "z": 3.0,
               "consecutive": 1, "half_life_s": 3600.0, "slow_half_life_s": 36000.0, "min_rel_change": 0.003,
               "shift_windows": 6, "daily": True, "daily_margin": 0.5, "daily_half_life_s": 864000.0,
               "routine_decay": 0.7, "learn_alarms_after_s": 604800.0,
               "record_margin": 0.05, "record_after_s": 432000.0, "record_z": 2.0, "record_half_life_s": 3600.0,
-              "record_budget": 0.3}
+              "record_budget": 0.3, "escalate": 2.0}
     defaults = {"window_s": 60.0, "warmup": 20, "min_volume": 1, "cooldown_s": 3600.0,
                 "severity": {"warning": 4.0, "critical": 8.0}}
 
@@ -267,6 +267,7 @@ class FieldAnomaly(Calibrated):
         self._reach = []
         # [lowest, highest window mean] falling back towards the slow level (``_learn_span``; empty: the range seen)
         self._span = []
+        self._fired = 0.0  # the score of the last page (``_escalates``; 0: none in a snapshot's cooldown)
         self._young = 0  # alarming windows (one per cooldown) before ``learn_alarms_after_s`` (``_learn_tail``)
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -291,6 +292,8 @@ class FieldAnomaly(Calibrated):
                 state[k] = _pack(v) if 5 * (len(v) - v.count(0) - v.count(-1)) > len(v) else [_short(x) for x in v]
         if not state["_young"]:  # most series never alarm young: no bytes for it (0 at restore, from reset)
             del state["_young"]
+        if not (state["_fired"] and self.cooling(self._tp + self.window_s)):  # it only counts within the cooldown
+            del state["_fired"]
         return state
 
     def alarm_at(self, tail: list[float] | None = None) -> float:
@@ -500,11 +503,14 @@ class FieldAnomaly(Calibrated):
             routine = self._routine(window, score) and not record  # a value never seen is not routine
             if (score >= limit or record) and abs(mean - self._mean) >= self.min_rel_change * abs(self._mean):
                 self._streak += 1
-                if self._streak >= self.consecutive and not self.cooling(window.t_last) and not routine:
+                cooling = self.cooling(window.t_last)
+                escalates = cooling and self._escalates(score, limit)
+                if self._streak >= self.consecutive and (not cooling or escalates) and not routine:
                     note = self._record_note(mean, dt) if record and score < limit else ""
                     slow = bool(note) and news > score  # the slow baseline judged it: the finding says so
                     found = self._finding(window, news if slow else score, limit, mean, record=note,
-                                          usual=self._slow if slow else None)
+                                          usual=self._slow if slow else None, escalated=escalates)
+                    self._fired = score
                     if note:
                         self._record_paged(window.bucket_start)
             else:
@@ -513,6 +519,13 @@ class FieldAnomaly(Calibrated):
             self._level_shift(score >= limit, mean)
         self.learn_one(window, dt)
         return found
+
+    def _escalates(self, score: float, limit: float) -> bool:
+        """Whether an alarm within the cooldown pages anyway: its score is at least ``escalate`` times the one
+        that paged last. An incident's first page is often its onset, weak and early; the cooldown then held
+        back its peak, which on NAB is where the labelled anomaly is (a page 4 to 20 rows before a label, then
+        2 to 5 times its score at the label)."""
+        return bool(self.escalate) and self._fired > 0.0 and score >= limit and score >= self.escalate * self._fired
 
     def _record_may_page(self, t: float) -> bool:
         """Whether the detector's records may page below the calibrated threshold at ``t``: while their
@@ -709,9 +722,10 @@ class FieldAnomaly(Calibrated):
             self._settled = []  # the new normal is the range the series holds: its windows are no records
 
     def _finding(self, window: BucketSummary, score: float, limit: float, mean: float, *,
-                 record: str = "", usual: float | None = None) -> Finding:
+                 record: str = "", usual: float | None = None, escalated: bool = False) -> Finding:
         """``record``: the summary's note on the record that paged (empty: the calibrated threshold paged);
-        ``usual``: the baseline that scored it (default: the hour's or the fast one)."""
+        ``usual``: the baseline that scored it (default: the hour's or the fast one); ``escalated``: it paged
+        within the cooldown of the last page (``_escalates``), and says so."""
         h = self._daily_slot(window)
         baseline = "slow level" if usual is not None else "level" if h is None else f"hour {h:02d} UTC"
         if usual is None:
@@ -723,10 +737,14 @@ class FieldAnomaly(Calibrated):
             how = f"is {side} {usual:.4g}, the mean of each of the {self._windows:,} windows before it"
         else:
             how = f"is {score:.1f} deviations {side} the usual {usual:.4g}"
+        escalation = ""
+        if escalated:
+            ago = (window.t_last - self._last_fire) / 60
+            escalation = f"; up from {self._fired:.1f} at the page {ago:.0f} min before"
         return self.finding(
             window, score=score, observed=mean, baseline=usual,
-            summary=f"{self.field} mean {mean:.4g} {how}{record}",
+            summary=f"{self.field} mean {mean:.4g} {how}{record}{escalation}",
             details={"field": self.field, "direction": self.direction, "z": round(score, 2),
                      "alarm_at": round(limit, 2), "tail_probability": float(f"{p:.3g}"),
                      "values": window.n, "windows": self._streak,
-                     "baseline": baseline, "record": bool(record)})
+                     "baseline": baseline, "record": bool(record), "escalated": escalated})

@@ -18,6 +18,12 @@ T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 def _run(d: FieldAnomaly, days: int, spikes: dict[tuple[int, int], float]) -> list[tuple[int, int]]:
     """Five-minute windows of noise around 100 for ``days``; ``spikes``: (day, second of the day) -> the
     value of a one-window spike. Returns (day, hour) of every finding."""
+    return [(int((f.time - T0) // DAY), int((f.time - T0) % DAY // 3600))
+            for f in _findings(d, days, spikes)]
+
+
+def _findings(d: FieldAnomaly, days: int, spikes: dict[tuple[int, int], float]) -> list:
+    """``_run``'s series, returning the findings themselves."""
     rng = random.Random(7)
     type(d).watched = 1
     found = []
@@ -25,8 +31,9 @@ def _run(d: FieldAnomaly, days: int, spikes: dict[tuple[int, int], float]) -> li
         t = T0 + w * 300
         day, sec = divmod(int(w * 300), int(DAY))
         v = spikes.get((day, sec), rng.gauss(100, 1))
-        if d.update(BucketSummary.make("a|app=x", t, n=1, total=v, t_last=t + 1)) is not None:
-            found.append((day, sec // 3600))
+        f = d.update(BucketSummary.make("a|app=x", t, n=1, total=v, t_last=t + 1))
+        if f is not None:
+            found.append(f)
     return found
 
 
@@ -650,3 +657,15 @@ def test_a_snapshot_with_the_hour_slots_as_lists_loads_as_float32():
         assert "24 or 48 float32" in str(exc)
     else:
         raise AssertionError("a packed list of 18 hours loaded")
+
+
+def test_an_alarm_twice_as_strong_as_the_last_page_pages_within_the_cooldown():
+    """An incident's first page is often its weak onset; the cooldown held back its peak (on NAB, where the
+    label is). A page within the cooldown needs ``escalate`` (2) times the score that paged last."""
+    onset = {(2, 10 * 3600): 110.0, (2, 10 * 3600 + 300): 111.0}
+    pages = _findings(_detector(cooldown_s=3600), 3, {**onset, (2, 10 * 3600 + 1800): 140.0})
+    assert [(f.evidence.details["escalated"], round(f.score)) for f in pages] == [(False, 11), (True, 40)]
+    assert pages[1].summary.endswith("100.3; up from 10.9 at the page 30 min before"), pages[1].summary
+    # less than twice the first page's score, or with escalate: 0, the cooldown holds
+    assert len(_findings(_detector(cooldown_s=3600), 3, {**onset, (2, 10 * 3600 + 1800): 118.0})) == 1
+    assert len(_findings(_detector(cooldown_s=3600, escalate=0), 3, {**onset, (2, 10 * 3600 + 1800): 140.0})) == 1
