@@ -636,8 +636,9 @@ class FieldAnomaly(Calibrated):
         (bursty by nature, its bursts are its normal) raises its own threshold, while a lasting incident
         teaches at most one excess per cooldown. A younger series learns them too once it has alarmed more than
         ``YOUNG_ALARM_BUDGETS`` times its budget for that history (one alarm per cooldown): a series that spikes
-        every few hours from its first day is bursty by nature, and paged at each spike for a week. The top record (``calibration.keep_top``) learns every
-        score too, an alarming one (one per cooldown) at no more than ``TOP_ALARM_CAP`` times the threshold:
+        every few hours from its first day is bursty by nature, and paged at each spike for a week. The top
+        record (``calibration.keep_top``) learns every score too, an alarming one (one per cooldown) at no more
+        than ``TOP_ALARM_CAP`` times the threshold:
         a series whose own largest scores page beyond its budget raises its threshold to them, and an
         incident raises it by at most that factor while its windows weigh in the record."""
         decay = 0.5 ** (dt / TAIL_HALF_LIFE_S)
@@ -740,7 +741,7 @@ class FieldAnomaly(Calibrated):
         escalation = ""
         if escalated:
             ago = (window.t_last - self._last_fire) / 60
-            escalation = f"; up from {self._fired:.1f} at the page {ago:.0f} min before"
+            escalation = f"; up from {self._fired:.1f} deviations at the page {ago:.0f} min before"
         return self.finding(
             window, score=score, observed=mean, baseline=usual,
             summary=f"{self.field} mean {mean:.4g} {how}{record}{escalation}",

@@ -665,7 +665,7 @@ def test_an_alarm_twice_as_strong_as_the_last_page_pages_within_the_cooldown():
     onset = {(2, 10 * 3600): 110.0, (2, 10 * 3600 + 300): 111.0}
     pages = _findings(_detector(cooldown_s=3600), 3, {**onset, (2, 10 * 3600 + 1800): 140.0})
     assert [(f.evidence.details["escalated"], round(f.score)) for f in pages] == [(False, 11), (True, 40)]
-    assert pages[1].summary.endswith("100.3; up from 10.9 at the page 30 min before"), pages[1].summary
+    assert pages[1].summary.endswith("100.3; up from 10.9 deviations at the page 30 min before"), pages[1].summary
     # less than twice the first page's score, or with escalate: 0, the cooldown holds
     assert len(_findings(_detector(cooldown_s=3600), 3, {**onset, (2, 10 * 3600 + 1800): 118.0})) == 1
     assert len(_findings(_detector(cooldown_s=3600, escalate=0), 3, {**onset, (2, 10 * 3600 + 1800): 140.0})) == 1
