@@ -252,6 +252,9 @@ class _Linter:
                          "min_hits", "consecutive", "season_days", "max_versions", "min_signals",
                          "recent_windows", "max_models", "rate_ratio", "false_alarms_per_week") and value <= 0:
                 self.error(vn, p, "greater_than", gt=0, input=value)
+            elif key == "escalate" and value and not value > 1:
+                self.error(vn, p, "reason", reason=f"must be 0 (never) or more than 1 (times the last page's score), "
+                                                   f"got {value}")
             elif key == "share" and not 0 < value <= 1:
                 self.error(vn, p, "share", value=value)
             elif key == "period" and value not in PERIODS:

@@ -57,8 +57,10 @@ def test_the_shipped_config_is_valid_and_covers_every_kind():
          kind: anomaly
          false_alarms_per_week: 0
          record_budget: -1
+         escalate: 0.5
      """, ["d.yaml:4: detectors[0].false_alarms_per_week: must be greater than 0, got 0",
-           "d.yaml:5: detectors[0].record_budget: must be 0 or more, got -1"]),
+           "d.yaml:5: detectors[0].record_budget: must be 0 or more, got -1",
+           "d.yaml:6: detectors[0].escalate: must be 0 (never) or more than 1 (times the last page's score), got 0.5"]),
     ("""
      detectors:
        - name: q
