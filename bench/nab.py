@@ -76,7 +76,7 @@ OUTSIDE = -1    # ``Sweep.window_of``: the row is in no window
 #: the on-call view (``pages``): a page from ``CATCH_BEFORE`` rows before a labelled anomaly to ``CATCH_AFTER`` rows
 #: after it catches it, every other page is false, as operations-KPI benchmarks judge a detector (up to seven points
 #: after an anomaly's start). NAB's labels mark the anomaly to a row only roughly: at the shipped defaults the page
-#: nearest a label is at it for 47 labels, and 1, 2, 3 rows before it for 8, 4, 3 (4 to 36 rows before for 14)
+#: nearest a label is at it for 50 labels, and 1, 2, 3 rows before it for 7, 3, 3 (4 to 36 rows before for 12)
 CATCH_BEFORE, CATCH_AFTER = 3, 7
 
 
