@@ -42,7 +42,7 @@ def _runners(quick: bool, rate: int, batch: int, fetch_wait_ms: int | None) -> d
 
         result = nab_bench.score_config()
         splits = nab_bench.by_split(result)
-        print(nab_bench.table(splits, nab_bench.load_published()))
+        print(nab_bench.table(splits, nab_bench.published_by_split()))
         return {"config": result["config"], "seconds": result["seconds"], "splits": splits}
 
     def durability() -> Any:
