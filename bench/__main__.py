@@ -40,10 +40,14 @@ def _runners(quick: bool, rate: int, batch: int, fetch_wait_ms: int | None) -> d
     def nab() -> Any:
         from bench import nab as nab_bench
 
-        result = nab_bench.score_config()
-        splits = nab_bench.by_split(result)
-        print(nab_bench.table(splits, nab_bench.published_by_split()))
-        return {"config": result["config"], "seconds": result["seconds"], "splits": splits}
+        published, out = nab_bench.published_by_split(), {}
+        for name, config in (("nab_config", nab_bench.DEFAULT_CONFIG), ("shipped_defaults", nab_bench.SHIPPED_CONFIG)):
+            result = nab_bench.score_config(config)
+            splits = nab_bench.by_split(result)
+            print(f"NAB v1.1, {config.name}:")
+            print(nab_bench.table(splits, published))
+            out[name] = {"config": result["config"], "seconds": result["seconds"], "splits": splits}
+        return out
 
     def durability() -> Any:
         from bench import durability as dur

@@ -15,27 +15,16 @@ from tests.helpers.service import read_topic, wait_for
 
 pytestmark = pytest.mark.e2e
 
-#: one anomaly detector on the row's value, every other setting its shipped default
-SHIPPED_ANOMALY = """\
-bucket_s: 5
-lateness_s: 5
-injection: {enabled: false}
-detectors:
-  - {name: nab_value, kind: anomaly, series: feature, field: metadata.value, direction: both, window_s: 60}
-"""
-
-
 def decisions(findings) -> list[tuple]:
     return sorted((f.detector, f.series, f.time, f.severity, round(f.score, 6)) for f in findings)
 
 
-def test_a_live_worker_finds_on_a_nab_series_what_replay_finds(broker, start_worker, tmp_path):
+def test_a_live_worker_finds_on_a_nab_series_what_replay_finds(broker, start_worker):
     try:
         (series,) = nab.load_corpus(names=["realTraffic/speed_7578.csv"])
     except FileNotFoundError as exc:
         pytest.fail(str(exc), pytrace=False)
-    config = tmp_path / "detectors.yaml"
-    config.write_text(SHIPPED_ANOMALY)
+    config = nab.SHIPPED_CONFIG  # one anomaly detector on the row's value, every other setting its shipped default
     expected = nab.findings_for(series, config)
     # The worker closes a window when later events pass it; replay also flushes what is open at the end.
     last = max(series.timestamps)

@@ -81,3 +81,17 @@ def test_score_config_scores_a_few_files(nab_root):
     assert on_call.labels == sum(len(labels[n]) for n in CLI_FILES)
     assert on_call == sum((splits[s]["pages"] for s in nab.SPLITS if s in splits), nab.Pages())
     assert 0 <= on_call.false <= on_call.pages and on_call.caught <= on_call.labels
+
+
+def test_the_shipped_defaults_config_sets_nothing_but_what_to_watch():
+    """``bench/nab_shipped_defaults.yaml`` scores the detector as a user gets it: any setting added there would
+    make its figures (README, docs/detectors.md) those of a tuned detector. Both NAB configs lint."""
+    import yaml
+
+    from detectors.config import lint_file, load_config
+
+    [detector] = yaml.safe_load(nab.SHIPPED_CONFIG.read_text())["detectors"]
+    assert set(detector) == {"name", "kind", "series", "field"}
+    for path in (nab.SHIPPED_CONFIG, nab.DEFAULT_CONFIG):
+        assert lint_file(path) == [], path
+        assert [d["kind"] for d in load_config(path).detectors] == ["anomaly"], path
