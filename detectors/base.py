@@ -175,8 +175,8 @@ class Detector:
     _kind_class: ClassVar[type["Detector"]]
     #: learned attributes: the ``_`` slots of the class and its bases (what ``state()`` holds)
     _learned: ClassVar[tuple[str, ...]] = ()
-    #: series this configured detector watches in this process (``DetectorSuite.series_state`` counts
-    #: them): calibrated detectors spread their false-alarm budget over them
+    #: series this configured detector watches in this process: the states it holds (``DetectorSuite.series_state``
+    #: counts them in, ``unwatch`` out); calibrated detectors spread their false-alarm budget over them
     watched: ClassVar[int] = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

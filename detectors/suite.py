@@ -384,16 +384,27 @@ class DetectorSuite:
         except KeyError:
             raise KeyError(f"no detector named {name!r} in this suite (series key {series_key!r})") from None
 
-    def series_state(self, series_key: str) -> SeriesState:
+    def series_state(self, series_key: str, *, counted: bool = False) -> SeriesState:
+        """A new state for the series, counted among those its detector watches unless it already is
+        (``counted``: a worker restoring a series it evicted from memory and still watches)."""
         d = self.detector_for(series_key)
-        type(d).watched += 1  # the configured class, shared by the detector's clones
+        if not counted:
+            type(d).watched += 1  # the configured class, shared by the detector's clones
         return SeriesState(series_key, d.clone(), self.lateness_s, self.recent)
+
+    def unwatch(self, series_key: str, count: int = 1) -> None:
+        """``count`` series of ``series_key``'s detector (a series key, or the detector's name) are no longer
+        watched here: their partition went to another worker. A restore counts a series again, so without
+        this every rebalance counted every series once more and spread the budget ever thinner."""
+        cls = type(self.detector_for(series_key))
+        cls.watched = max(cls.watched - count, 0)
 
     def restore_series(self, blob: bytes) -> SeriesState:
         d = orjson.loads(blob)
         return self.series_state(d["k"]).load(d)
 
-    def load_series(self, series_key: str, blob: bytes | None) -> tuple[SeriesState, str | None]:
+    def load_series(self, series_key: str, blob: bytes | None, *,
+                    counted: bool = False) -> tuple[SeriesState, str | None]:
         """The series' state from its snapshot (``None``: a new series); when this version cannot read the
         snapshot (damaged, or written by a version whose state it does not know), a new state and the
         reason: the series relearns rather than stop the agent that judges it.
@@ -406,7 +417,7 @@ class DetectorSuite:
         >>> suite.load_series("cost_spike|model=m", state.snapshot())[1] is None
         True
         """
-        state = self.series_state(series_key)
+        state = self.series_state(series_key, counted=counted)
         if not blob:
             return state, None
         try:
