@@ -95,3 +95,20 @@ def test_the_shipped_defaults_config_sets_nothing_but_what_to_watch():
     for path in (nab.SHIPPED_CONFIG, nab.DEFAULT_CONFIG):
         assert lint_file(path) == [], path
         assert [d["kind"] for d in load_config(path).detectors] == ["anomaly"], path
+
+
+def test_one_detector_for_all_files_finds_on_one_file_what_a_fresh_suite_finds(nab_root):
+    """``--together``: with one file it is the per-file run; with two, each file's findings come back to its own
+    rows, and the detector that watches both spreads its budget over them (so it pages no more than alone)."""
+    files = nab.load_corpus(nab_root, CLI_FILES)
+    for f in files:
+        assert nab.run_together([f], nab.SHIPPED_CONFIG)[f.name]["detections"] == \
+            nab.run_detectors([f], nab.SHIPPED_CONFIG, processes=1)[f.name]["detections"]
+    both = nab.run_together(files, nab.SHIPPED_CONFIG)
+    alone = nab.run_detectors(files, nab.SHIPPED_CONFIG, processes=1)
+    assert set(both) == set(CLI_FILES)
+    for f in files:
+        assert all(0 <= r < len(f.timestamps) for r in both[f.name]["detections"])
+    assert sum(r["findings"] for r in both.values()) <= sum(r["findings"] for r in alone.values())
+    rows = {name: (both[name]["detections"], alone[name]["detections"]) for name in CLI_FILES}
+    assert any(a != b for a, b in rows.values()), rows  # the shared budget changed what pages
