@@ -41,10 +41,12 @@ def _runners(quick: bool, rate: int, batch: int, fetch_wait_ms: int | None) -> d
         from bench import nab as nab_bench
 
         published, out = nab_bench.published_by_split(), {}
-        for name, config in (("nab_config", nab_bench.DEFAULT_CONFIG), ("shipped_defaults", nab_bench.SHIPPED_CONFIG)):
-            result = nab_bench.score_config(config)
+        runs = (("nab_config", nab_bench.DEFAULT_CONFIG, False), ("shipped_defaults", nab_bench.SHIPPED_CONFIG, False),
+                ("shipped_defaults_one_detector", nab_bench.SHIPPED_CONFIG, True))
+        for name, config, together in runs:
+            result = nab_bench.score_config(config, together=together)
             splits = nab_bench.by_split(result)
-            print(f"NAB v1.1, {config.name}:")
+            print(f"NAB v1.1, {config.name}{', one detector for all 58 series' if together else ''}:")
             print(nab_bench.table(splits, published))
             out[name] = {"config": result["config"], "seconds": result["seconds"], "splits": splits}
         return out
