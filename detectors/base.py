@@ -24,6 +24,8 @@ from detectors.summary import EMPTY, MAX_EXAMPLES, NO_EXAMPLES, BucketSummary  #
 
 #: "long ago": learned state stays finite so that it survives JSON snapshots
 NEVER = -1e18
+#: a series counts among those its detector watches while it had a window in this much event time (``watch``)
+WATCHED_FOR_S = 7 * 86_400.0
 
 #: Fields a series key may be built from (``metadata.<name>`` is allowed as well).
 SERIES_FIELDS = (
@@ -175,9 +177,48 @@ class Detector:
     _kind_class: ClassVar[type["Detector"]]
     #: learned attributes: the ``_`` slots of the class and its bases (what ``state()`` holds)
     _learned: ClassVar[tuple[str, ...]] = ()
-    #: series this configured detector watches in this process: the states it holds (``DetectorSuite.series_state``
-    #: counts them in, ``unwatch`` out); calibrated detectors spread their false-alarm budget over them
+    #: series this configured detector watches in this process: those with a window closed in the last week of
+    #: event time (``watch``); calibrated detectors spread their false-alarm budget over them
     watched: ClassVar[int] = 0
+    #: ``watch``'s book, per configured class: the latest window start of each series (by the hash of its key),
+    #: and the event time of the last pruning
+    _active: ClassVar[dict[int, float]]
+    _active_pruned: ClassVar[float]
+
+    @classmethod
+    def watch(cls, series_key: str, t: float) -> None:
+        """A window of ``series_key`` starting at ``t`` closed. Counted by key, a series restored again (after a
+        rebalance, or evicted from a worker's memory) is one series, not one more each time; and one that
+        has had no window for ``WATCHED_FOR_S`` (a session that ended) no longer takes a share of the budget.
+
+        >>> from detectors.errors import ErrorSurge
+        >>> d = ErrorSurge("e", "session_id")
+        >>> for day in range(10):  # a session a day, each an hour long, and one long-lived
+        ...     for minute in range(60):
+        ...         for key in (f"e|session_id=s{day}", "e|session_id=long"):
+        ...             type(d).watch(key, day * 86400.0 + minute * 60.0)
+        >>> type(d).watched  # the long one and the sessions of the last week
+        9
+        """
+        active = cls.__dict__.get("_active")
+        if active is None:
+            active = cls._active = {}
+            cls._active_pruned = t
+        key = hash(series_key)
+        if t > active.get(key, NEVER):
+            active[key] = t
+        if t - cls._active_pruned >= 86_400.0:  # once a day of event time
+            cutoff = t - WATCHED_FOR_S
+            for k in [k for k, last in active.items() if last < cutoff]:
+                del active[k]
+            cls._active_pruned = t
+        cls.watched = len(active)
+
+    @classmethod
+    def unwatch_all(cls) -> None:
+        """This process watches none of the detector's series any more (its partitions were revoked)."""
+        cls.__dict__.get("_active", {}).clear()
+        cls.watched = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -170,6 +170,7 @@ class SeriesState:
             history, recent = self.history, self.recent
             busy = history is None and recent is not None and window.n >= recent.min_events
             point = point_of(self.detector, window) if history is not None or busy else None  # as judged
+            type(self.detector).watch(self.series_key, window.bucket_start)  # before it judges: its budget's share
             f = self.detector.update(window, partial=False)
             if f is not None:
                 found.append(f)
@@ -384,27 +385,20 @@ class DetectorSuite:
         except KeyError:
             raise KeyError(f"no detector named {name!r} in this suite (series key {series_key!r})") from None
 
-    def series_state(self, series_key: str, *, counted: bool = False) -> SeriesState:
-        """A new state for the series, counted among those its detector watches unless it already is
-        (``counted``: a worker restoring a series it evicted from memory and still watches)."""
-        d = self.detector_for(series_key)
-        if not counted:
-            type(d).watched += 1  # the configured class, shared by the detector's clones
-        return SeriesState(series_key, d.clone(), self.lateness_s, self.recent)
+    def series_state(self, series_key: str) -> SeriesState:
+        return SeriesState(series_key, self.detector_for(series_key).clone(), self.lateness_s, self.recent)
 
-    def unwatch(self, series_key: str, count: int = 1) -> None:
-        """``count`` series of ``series_key``'s detector (a series key, or the detector's name) are no longer
-        watched here: their partition went to another worker. A restore counts a series again, so without
-        this every rebalance counted every series once more and spread the budget ever thinner."""
-        cls = type(self.detector_for(series_key))
-        cls.watched = max(cls.watched - count, 0)
+    def unwatch_all(self) -> None:
+        """This process no longer watches any series (a worker whose partitions were revoked): the detectors
+        count again the series whose windows come to them (``Detector.watch``)."""
+        for d in self.detectors.values():
+            type(d).unwatch_all()
 
     def restore_series(self, blob: bytes) -> SeriesState:
         d = orjson.loads(blob)
         return self.series_state(d["k"]).load(d)
 
-    def load_series(self, series_key: str, blob: bytes | None, *,
-                    counted: bool = False) -> tuple[SeriesState, str | None]:
+    def load_series(self, series_key: str, blob: bytes | None) -> tuple[SeriesState, str | None]:
         """The series' state from its snapshot (``None``: a new series); when this version cannot read the
         snapshot (damaged, or written by a version whose state it does not know), a new state and the
         reason: the series relearns rather than stop the agent that judges it.
@@ -417,7 +411,7 @@ class DetectorSuite:
         >>> suite.load_series("cost_spike|model=m", state.snapshot())[1] is None
         True
         """
-        state = self.series_state(series_key, counted=counted)
+        state = self.series_state(series_key)
         if not blob:
             return state, None
         try:

@@ -52,9 +52,6 @@ class SeriesJudge:
         self.progress: dict[int, dict[str, float | None]] = {}
         self.waiting: dict[int, set[str]] = {}  # per series partition, series with a window open only for them
         self.released: dict[int, float] = {}  # per series partition, the watermark they were last released up to
-        # Per detector, the series whose state was evicted from memory (hashes of their keys): still watched by
-        # this worker, so not counted again when restored (DetectorSuite.series_state).
-        self.evicted: dict[str, set[int]] = {}
         self.resolve_after = tw.incident_policy.resolve_after_s
         self.writer = ChangelogWriter(tw.broker_url, tw.series_state, tw.settings.partitions)
 
@@ -75,18 +72,12 @@ class SeriesJudge:
         for key in list(itertools.islice(states, max(0, len(states) - MAX_LIVE_SERIES))):
             if key not in changed:
                 del states[key]
-                self.evicted.setdefault(key.split("|", 1)[0], set()).add(hash(key))
 
     async def forget(self) -> None:
         """Partitions revoked: whoever owns a partition next restores from the table, so must we."""
         await self.save_changed()
-        suite = self.tw.suite
-        for key in self.states:
-            suite.unwatch(key)
-        for name, keys in self.evicted.items():
-            suite.unwatch(name, len(keys))
+        self.tw.suite.unwatch_all()  # the series come back counted as their windows come (Detector.watch)
         self.states.clear()
-        self.evicted.clear()
         self.progress.clear()
         self.waiting.clear()
         self.released.clear()
@@ -111,11 +102,7 @@ class SeriesJudge:
         tw, key = self.tw, summary.series_key
         state = self.states.get(key)
         if state is None:
-            evicted = self.evicted.get(key.split("|", 1)[0])
-            counted = evicted is not None and hash(key) in evicted
-            if counted:
-                evicted.discard(hash(key))
-            state, dropped = tw.suite.load_series(key, tw.series_state.get(key.encode()), counted=counted)
+            state, dropped = tw.suite.load_series(key, tw.series_state.get(key.encode()))
             if dropped:
                 log.warning("series %s: its snapshot could not be read (%s); the series relearns", key, dropped)
                 tw.metrics.series_snapshots_dropped.inc()

@@ -34,9 +34,10 @@ def _false_alarms(make, series: int, weeks: float, seed: int = 3) -> int:
         t0 = 1_767_225_600.0 + w * window_s
         for i, st in enumerate(states):
             v = _noise(kinds[i % 4], rng)
-            found = st.detector.update(BucketSummary.make(st.series_key, t0, n=1, total=v, t_last=t0 + 1))
-            if found is not None and w * window_s >= WEEK:
-                alarms += 1
+            st.add(BucketSummary.make(st.series_key, t0, n=1, total=v, t_last=t0 + 1))
+            found = st.advance(t0 + window_s)  # closed and judged, as a worker's watermark does
+            if found and w * window_s >= WEEK:
+                alarms += len(found)
     return alarms
 
 
@@ -61,13 +62,28 @@ def test_more_series_stricter_threshold_per_series():
 
 
 def test_the_suite_counts_the_series_a_detector_watches():
+    """By key, from their closed windows: a restored series is the same series, and one without a window for a
+    week (a session that ended) no longer takes a share of the budget."""
     d = ErrorSurge("e", "model")
     suite = DetectorSuite([d], bucket_s=5)
-    first = suite.series_state("e|model=a").detector.alarm_at()
+
+    def closed_window(state, t: float) -> None:
+        state.add(BucketSummary.make(state.series_key, t, n=1, total=1.0, t_last=t + 1))
+        state.advance(t + d.window_s)
+
+    a = suite.series_state("e|model=a")
+    closed_window(a, 0.0)
+    first = a.detector.alarm_at()
     for i in range(1000):
-        suite.series_state(f"e|model=m{i}")
+        closed_window(suite.series_state(f"e|model=m{i}"), 0.0)
     assert type(d).watched == 1001
-    assert suite.series_state("e|model=b").detector.alarm_at() > first
+    assert a.detector.alarm_at() > first
+    closed_window(suite.restore_series(a.snapshot()), 60.0)  # restored after a rebalance: still one series
+    assert type(d).watched == 1001
+    closed_window(a, 8 * 86_400.0)  # a week on, only "a" had a window
+    assert type(d).watched == 1 and a.detector.alarm_at() == first
+    suite.unwatch_all()  # its partitions revoked
+    assert type(d).watched == 0
 
 
 def test_an_alarm_does_not_teach_the_tail():

@@ -3,7 +3,7 @@
 A calibrated detector spreads its false-alarm budget over the series it watches (``Detector.watched``). A
 worker restores a series' state whenever it is not in memory: after a rebalance (every state forgotten) or
 after evicting it beyond ``MAX_LIVE_SERIES``. Counting every restore made each rebalance spread the budget
-thinner, and the detectors quieter than configured."""
+thinner, and the detectors quieter than configured: series are counted by key, from their windows."""
 
 from __future__ import annotations
 
@@ -37,9 +37,11 @@ def judge_of() -> tuple[SeriesJudge, type]:
 
 
 def feed(judge: SeriesJudge, keys: list[str], t: float, offset: int) -> None:
+    """A window of each series at ``t``, closed (the watermark passes it)."""
     for i, key in enumerate(keys):
         summary = BucketSummary.make(key, t, n=1, total=1.0, t_last=t + 1)
-        asyncio.run(judge.judge(summary, t, (offset, i)))
+        asyncio.run(judge.judge(summary, t + 120.0, (offset, i)))
+        judge.states[key].advance(t + 120.0)
 
 
 KEYS = [f"kpi|feature=f{i}" for i in range(5)]
