@@ -396,7 +396,15 @@ class DetectorSuite:
 
     def restore_series(self, blob: bytes) -> SeriesState:
         d = orjson.loads(blob)
-        return self.series_state(d["k"]).load(d)
+        return self._watched(self.series_state(d["k"]).load(d))
+
+    @staticmethod
+    def _watched(state: SeriesState) -> SeriesState:
+        """A restored series counts among those its detector watches from its restore, as of its latest event
+        (a worker restarted or handed partitions judges their first windows with the budget spread over them)."""
+        if state.newest > -math.inf:
+            type(state.detector).watch(state.series_key, state.newest)
+        return state
 
     def load_series(self, series_key: str, blob: bytes | None) -> tuple[SeriesState, str | None]:
         """The series' state from its snapshot (``None``: a new series); when this version cannot read the
@@ -415,7 +423,7 @@ class DetectorSuite:
         if not blob:
             return state, None
         try:
-            return state.load(orjson.loads(blob)), None
+            return self._watched(state.load(orjson.loads(blob))), None
         except Exception as exc:  # noqa: BLE001 - whatever this version cannot read
             fresh = SeriesState(series_key, self.detector_for(series_key).clone(), self.lateness_s, self.recent)
             return fresh, f"{type(exc).__name__}: {exc}"

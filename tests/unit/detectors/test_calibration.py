@@ -84,6 +84,8 @@ def test_the_suite_counts_the_series_a_detector_watches():
     assert type(d).watched == 1 and a.detector.alarm_at() == first
     suite.unwatch_all()  # its partitions revoked
     assert type(d).watched == 0
+    suite.restore_series(a.snapshot())  # and one given back: counted from its restore, before its next window
+    assert type(d).watched == 1
 
 
 def test_an_alarm_does_not_teach_the_tail():
