@@ -180,6 +180,9 @@ class Detector:
     #: series this configured detector watches in this process: those with a window closed in the last week of
     #: event time (``watch``); calibrated detectors spread their false-alarm budget over them
     watched: ClassVar[int] = 0
+    #: whether the detector spreads a budget over its series, so that ``SeriesState`` counts them (``watch``):
+    #: the calibrated kinds; the count costs a few dozen bytes a series
+    spreads_budget: ClassVar[bool] = False
     #: ``watch``'s book, per configured class: the latest window start of each series (by the hash of its key),
     #: and the event time of the last pruning
     _active: ClassVar[dict[int, float]]

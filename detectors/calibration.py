@@ -190,6 +190,7 @@ class Calibrated(Detector):
     """
 
     __slots__ = ("_tail",)
+    spreads_budget = True
     #: the prior's mean excess: heavier for scores of sums of heavy-tailed amounts (spend)
     prior_mean_excess: float = PRIOR_MEAN_EXCESS
 

@@ -170,7 +170,8 @@ class SeriesState:
             history, recent = self.history, self.recent
             busy = history is None and recent is not None and window.n >= recent.min_events
             point = point_of(self.detector, window) if history is not None or busy else None  # as judged
-            type(self.detector).watch(self.series_key, window.bucket_start)  # before it judges: its budget's share
+            if self.detector.spreads_budget:  # counted before it judges: its share of the budget
+                type(self.detector).watch(self.series_key, window.bucket_start)
             f = self.detector.update(window, partial=False)
             if f is not None:
                 found.append(f)
@@ -402,7 +403,7 @@ class DetectorSuite:
     def _watched(state: SeriesState) -> SeriesState:
         """A restored series counts among those its detector watches from its restore, as of its latest event
         (a worker restarted or handed partitions judges their first windows with the budget spread over them)."""
-        if state.newest > -math.inf:
+        if state.detector.spreads_budget and state.newest > -math.inf:
             type(state.detector).watch(state.series_key, state.newest)
         return state
 
