@@ -391,7 +391,8 @@ def published_by_split(root: Path | None = None) -> dict[str, dict[str, dict[str
     windows = load_windows(require_nab_dir(root))
     costs = load_profiles(root)
     per_file = json.loads(PUBLISHED_FILES.read_text())["scores"]
-    groups = {s: [n for n, g in split_of(windows).items() if g == s] for s in SPLITS}
+    split = split_of(windows)
+    groups = {s: [n for n, g in split.items() if g == s] for s in SPLITS}
     groups["all"] = list(windows)
     out: dict[str, dict[str, dict[str, float]]] = {}
     for s, names in groups.items():
@@ -480,14 +481,12 @@ def run_detectors(files: Sequence[NabFile], config_path: str | os.PathLike[str],
     return {name: {"findings": n, "detections": rows, "seconds": round(s, 3)} for name, n, rows, s in results}
 
 
-WEEK_S = 7 * 86_400.0
-
-
 def run_together(files: Sequence[NabFile], config_path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
     """As ``run_detectors``, but every file through one suite, one replay: one detector watching all the series,
     as a user watching many KPIs with one config does (its false-alarm budget is the detector's, spread over
     them). The files span different years: each is moved by whole weeks (hour of day and weekday kept) to start
     in the week of the earliest, and its findings are moved back."""
+    from detectors.calibration import WEEK_S
     from detectors.config import build_suite, load_config
     from detectors.suite import replay
     from traces.events import TraceEvent

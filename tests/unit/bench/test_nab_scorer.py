@@ -72,7 +72,6 @@ def test_null_scores_are_the_published_null_detectors(nab_root, thresholds):
         assert null == published[profile]["score"]
 
 
-
 def test_the_published_detectors_per_file_scores_add_up_to_their_published_totals(nab_root):
     """The vendored per-file scores are NAB's: over all 58 files they give final_results.json, and the
     windowed Gaussian's are the per-file scores beside its raw output. The halves are the same files'
@@ -80,10 +79,11 @@ def test_the_published_detectors_per_file_scores_add_up_to_their_published_total
     published = nab.load_published(nab_root)
     by_split = nab.published_by_split(nab_root)
     vendored = json.loads(nab.PUBLISHED_FILES.read_text())["scores"]
+    windows = nab.load_windows(nab_root)
     assert {key for _, key in nab.PUBLISHED} - {"null"} <= set(vendored)
     for key, profiles in vendored.items():
         for profile in nab.PROFILES:
-            assert set(profiles[profile]) == set(nab.load_windows(nab_root)), (key, profile)
+            assert set(profiles[profile]) == set(windows), (key, profile)
             assert by_split["all"][key][profile] == pytest.approx(published[key][profile], abs=0.01), (key, profile)
     for profile in nab.PROFILES:
         path = nab_root / "results" / "windowedGaussian" / f"windowedGaussian_{profile}_scores.csv"
@@ -91,12 +91,13 @@ def test_the_published_detectors_per_file_scores_add_up_to_their_published_total
             rows = {r["File"]: float(r["Score"]) for r in csv.DictReader(fh) if r["File"]}
         assert vendored["windowedGaussian"][profile] == pytest.approx(rows, abs=1e-9)
     # each half normalised on its own windows: the halves' windows weigh the total between them
-    windows = nab.load_windows(nab_root)
-    halves = {s: sum(len(w) for n, w in windows.items() if nab.split_of(windows)[n] == s) for s in nab.SPLITS}
+    split = nab.split_of(windows)
+    halves = {s: sum(len(w) for n, w in windows.items() if split[n] == s) for s in nab.SPLITS}
     htm = {s: by_split[s]["numenta"]["standard"] for s in (*nab.SPLITS, "all")}
     assert htm["tune"] != htm["report"]
     assert sum(htm[s] * halves[s] for s in nab.SPLITS) / sum(halves.values()) == pytest.approx(htm["all"])
     assert all(by_split[s]["null"] == dict.fromkeys(nab.PROFILES, 0.0) for s in by_split)
+
 
 # ---- the rules, on synthetic files ----------------------------------------------------------------------
 
