@@ -14,7 +14,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import ValidationError
 
-from traces.events import TraceEvent, validate_common
+from traces.events import EPOCH_HELP, TraceEvent, validate_common
 
 #: Default size limits. JSON events are small; OTLP batches carry many spans.
 MAX_JSON_BYTES = 1_048_576
@@ -107,9 +107,9 @@ _PROBLEMS = {
     "dict_type": "must be an object",
     "list_type": "must be an array",
     "finite_number": "must be a finite number",
-    "datetime_type": "must be RFC 3339 text or epoch seconds",
-    "datetime_parsing": "must be RFC 3339 text or epoch seconds",
-    "datetime_from_date_parsing": "must be RFC 3339 text or epoch seconds",
+    "datetime_type": f"must be {EPOCH_HELP}",
+    "datetime_parsing": f"must be {EPOCH_HELP}",
+    "datetime_from_date_parsing": f"must be {EPOCH_HELP}",
     "timezone_aware": "must carry a time zone",
 }
 

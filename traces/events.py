@@ -21,7 +21,7 @@ Ids and versions may be sent as numbers, counts and measures as numeric text; do
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -48,6 +48,11 @@ MAX_TEXT_CHARS = 256_000
 MAX_ID_CHARS = 512
 #: Epoch seconds from 0 up to (not including) year 3000.
 MAX_EPOCH_S = 32503680000
+#: An epoch number too large for seconds before year 3000 is read in the first finer unit that puts it before then:
+#: apps send JavaScript's ``Date.now()`` milliseconds, Java's ``currentTimeMillis``, OpenTelemetry's nanoseconds
+#: (Arrow's ``normalize_timestamp`` reads them the same way). Milliseconds since 1971-01-12 are never read as seconds.
+EPOCH_UNITS_PER_S = (1, 1_000, 1_000_000, 1_000_000_000)
+EPOCH_HELP = "RFC 3339 text or epoch seconds (or milliseconds, microseconds, nanoseconds)"
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
@@ -114,15 +119,58 @@ def no_boolean(value: Any) -> Any:
     return value
 
 
+def epoch_datetime(value: int | float) -> datetime:
+    """An epoch number as an aware UTC datetime: seconds, or milliseconds, microseconds or nanoseconds when it is
+    too large for seconds before year 3000 (``EPOCH_UNITS_PER_S``); whole numbers to the microsecond exactly.
+
+    >>> [epoch_datetime(v).isoformat() for v in (1700000000, 1700000000123, 1700000000123456789)]
+    ['2023-11-14T22:13:20+00:00', '2023-11-14T22:13:20.123000+00:00', '2023-11-14T22:13:20.123456+00:00']
+    >>> epoch_datetime(-1)
+    Traceback (most recent call last):
+    ValueError: -1 is before 1970 in epoch seconds
+    """
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a finite number")
+    if value < 0:
+        raise ValueError(f"{value!r} is before 1970 in epoch seconds")
+    for per_s in EPOCH_UNITS_PER_S:
+        if value < MAX_EPOCH_S * per_s:
+            if per_s == 1 or type(value) is not int:
+                return datetime.fromtimestamp(value / per_s, tz=timezone.utc)
+            seconds, rest = divmod(value, per_s)
+            return datetime.fromtimestamp(seconds, tz=timezone.utc) + timedelta(microseconds=rest * 1_000_000 // per_s)
+    raise ValueError(f"{value!r} is after the year 3000 in epoch seconds, milliseconds, microseconds and nanoseconds")
+
+
+def _epoch_text(value: str) -> int | float | None:
+    """Numeric text (``"1700000000"``, ``" 1700000000123 "``, ``"1700000000.5"``) as its number, else None: it is
+    read by the same rule as a number (no pattern matching: the text is the sender's).
+
+    >>> _epoch_text(" 1700000000123 "), _epoch_text("1700000000.5"), _epoch_text("2023-11-14"), _epoch_text("1e3")
+    (1700000000123, 1700000000.5, None, None)
+    """
+    if "-" in value or ":" in value:  # a date (the common case, so it costs two scans and no more)
+        return None
+    text = value.strip()
+    if not 0 < len(text) <= 40 or not text.isascii():
+        return None
+    whole, _, fraction = text.partition(".")
+    if not whole.isdigit() or (fraction and not fraction.isdigit()):
+        return None
+    return float(text) if fraction else int(whole)
+
+
 def _timestamp(value: Any, handler: ValidatorFunctionWrapHandler) -> datetime:
-    """Epoch seconds or anything pydantic reads as a datetime, as an aware UTC datetime."""
-    # Epoch seconds (int or float) are common in app code; bools are not timestamps.
+    """Epoch seconds (or milliseconds, microseconds, nanoseconds: ``epoch_datetime``), as a number or numeric
+    text, or anything pydantic reads as a datetime, as an aware UTC datetime."""
+    # Epoch numbers are common in app code; bools are not timestamps.
     if isinstance(value, bool):
-        raise ValueError("timestamp must be RFC 3339 text or epoch seconds, not a boolean")
+        raise ValueError(f"must be {EPOCH_HELP}, not a boolean")
+    if isinstance(value, str):
+        number = _epoch_text(value)
+        value = value if number is None else number
     if isinstance(value, (int, float)):
-        if not math.isfinite(value) or not (0 <= value < MAX_EPOCH_S):
-            raise ValueError("timestamp in epoch seconds is out of range")
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return epoch_datetime(value)
     stamp = handler(value)
     if stamp.tzinfo is None:
         return stamp.replace(tzinfo=timezone.utc)

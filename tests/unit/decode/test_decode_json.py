@@ -50,9 +50,12 @@ def test_single_bad_object_is_an_item_error_without_index():
         ({"scores": {"g": "high"}}, "'scores.g': must be a number, got string 'high'"),
         ({"scores": [1]}, "'scores': must be an object, got an array"),
         ({"flags": "x"}, "'flags': must be an array, got string 'x'"),
-        ({"timestamp": "soon"}, "'timestamp': must be RFC 3339 text or epoch seconds, got string 'soon'"),
-        ({"timestamp": True}, "'timestamp': timestamp must be RFC 3339 text or epoch seconds, not a boolean"),
-        ({"timestamp": 1e300}, "'timestamp': timestamp in epoch seconds is out of range"),
+        ({"timestamp": "soon"}, "'timestamp': must be RFC 3339 text or epoch seconds (or milliseconds, microseconds, "
+                                "nanoseconds), got string 'soon'"),
+        ({"timestamp": True}, "'timestamp': must be RFC 3339 text or epoch seconds (or milliseconds, microseconds, "
+                              "nanoseconds), not a boolean"),
+        ({"timestamp": 1e300}, "'timestamp': 1e+300 is after the year 3000 in epoch seconds, milliseconds, "
+                               "microseconds and nanoseconds"),
         ({"trace_id": "x" * 600}, "'trace_id': is longer than 512 characters"),
     ],
 )
@@ -108,7 +111,8 @@ def test_too_many_items():
 
 def test_big_integers_become_errors_not_crashes():
     (error,) = decode_json(b'{"trace_id": "t", "timestamp": 99999999999999999999999, "model": "m"}').errors
-    assert error.reason == "'timestamp': timestamp in epoch seconds is out of range"
+    assert error.reason == ("'timestamp': 1e+23 is after the year 3000 in epoch seconds, milliseconds, microseconds "
+                            "and nanoseconds")
 
 
 def test_byte_order_mark_is_tolerated():
