@@ -108,6 +108,29 @@ def id_text(value: Any) -> Any:
     return value
 
 
+#: what apps, SDKs and OpenTelemetry call a call's outcome, in any case (``status_word``); docs/decoders.md lists them
+STATUS_SYNONYMS = {
+    "ok": "ok", "success": "ok", "succeeded": "ok", "successful": "ok", "completed": "ok", "unset": "ok",
+    "status_code_ok": "ok", "status_code_unset": "ok",
+    "error": "error", "failed": "error", "failure": "error", "fail": "error", "status_code_error": "error",
+    "timeout": "timeout", "timed_out": "timeout", "timedout": "timeout", "deadline_exceeded": "timeout",
+}
+
+
+def status_word(value: Any) -> Any:
+    """A call's outcome as ``ok``, ``error`` or ``timeout``: any case, a synonym (``STATUS_SYNONYMS``), or null
+    (not sent: ``ok``); anything else as it is, for the model to refuse with its reason.
+
+    >>> [status_word(v) for v in ("OK", " Failed ", "STATUS_CODE_ERROR", None, "pending", 200)]
+    ['ok', 'error', 'error', 'ok', 'pending', 200]
+    """
+    if value is None:
+        return "ok"
+    if isinstance(value, str) and len(value) <= 40:
+        return STATUS_SYNONYMS.get(value.strip().lower(), value)
+    return value
+
+
 def no_boolean(value: Any) -> Any:
     """A count or measure as it is, unless it is a boolean (which lax int and float read as 0 or 1).
 
@@ -237,7 +260,20 @@ class TraceEvent(BaseModel):
         # {"hallucination": true, "negative_feedback": false} is accepted as well as a list.
         if isinstance(value, dict):
             return [name for name, on in value.items() if on]
-        return value
+        return [] if value is None else value
+
+    # A field sent as null is as if not sent: serialisers write unset optional fields as null.
+    @field_validator("scores", "metadata", mode="before")
+    @classmethod
+    def _null_as_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _null_as_current(cls, value: Any) -> Any:
+        return SCHEMA_VERSION if value is None else value
+
+    _status_synonyms = field_validator("status", mode="before")(status_word)
 
     @model_validator(mode="after")
     def _unknown_fields_into_metadata(self) -> "TraceEvent":

@@ -30,6 +30,7 @@ from tests.unit.decode.test_fast_path import state
 DOC = Path(__file__).parents[3] / "docs" / "decoders.md"
 SECTION = "## Accepted shapes"
 GROUPS = {"ids and versions": ID_FIELDS, "token counts": COUNT_FIELDS, "cost and latencies": MEASURE_FIELDS,
+          "status": ("status",), "scores": ("scores",), "flags": ("flags",), "metadata": ("metadata",),
           "timestamp": ("timestamp",)}
 OTLP_IDS = {"traceId": "trace_id", "spanId": "span_id", "parentSpanId": "metadata.parent_span_id"}
 BASE = {"trace_id": "t1", "timestamp": 1_700_000_000, "model": "gpt-4o"}

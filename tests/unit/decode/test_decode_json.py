@@ -46,7 +46,7 @@ def test_single_bad_object_is_an_item_error_without_index():
         ({"input_tokens": -3}, "'input_tokens': must be ≥ 0, got number -3"),
         ({"input_tokens": 1.5}, "'input_tokens': must be a whole number, got number 1.5"),
         ({"input_tokens": "many"}, "'input_tokens': must be an integer, got string 'many'"),
-        ({"status": "failed"}, "'status': must be one of 'ok', 'error' or 'timeout', got string 'failed'"),
+        ({"status": "pending"}, "'status': must be one of 'ok', 'error' or 'timeout', got string 'pending'"),
         ({"scores": {"g": "high"}}, "'scores.g': must be a number, got string 'high'"),
         ({"scores": [1]}, "'scores': must be an object, got an array"),
         ({"flags": "x"}, "'flags': must be an array, got string 'x'"),
