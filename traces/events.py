@@ -40,6 +40,7 @@ from pydantic import (
 from pydantic_core import SchemaValidator, core_schema
 
 from traces.messages import messages_text
+from traces.usage import SDK_TOKEN_KEYS, read_sdk_counts
 
 SCHEMA_VERSION = 1
 
@@ -275,6 +276,14 @@ class TraceEvent(BaseModel):
 
     _status_synonyms = field_validator("status", mode="before")(status_word)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _sdk_token_names(cls, data: Any) -> Any:
+        # OpenAI's and Anthropic's usage objects, the chat names at the top level (traces.usage)
+        if isinstance(data, dict) and not SDK_TOKEN_KEYS.isdisjoint(data):
+            return read_sdk_counts(data)
+        return data
+
     @model_validator(mode="after")
     def _unknown_fields_into_metadata(self) -> "TraceEvent":
         _extras_into_metadata(self)
@@ -390,6 +399,9 @@ def validate_common(data: Any) -> TraceEvent | None:
         event = _strict_one.validate_python(data)
     except _TWIN_ERRORS:
         return None
+    extra = event.__pydantic_extra__
+    if extra and not SDK_TOKEN_KEYS.isdisjoint(extra):
+        return None  # the SDKs' token names: TraceEvent reads them into its fields
     _extras_into_metadata(event)
     return event
 
@@ -400,7 +412,13 @@ def validate_common_many(items: list[Any]) -> list[TraceEvent] | None:
         events = _strict_many.validate_python(items)
     except _TWIN_ERRORS:
         return None
-    for event in events:
-        if event.__pydantic_extra__:
+    for i, event in enumerate(events):
+        extra = event.__pydantic_extra__
+        if extra and not SDK_TOKEN_KEYS.isdisjoint(extra):
+            try:  # the SDKs' token names: TraceEvent reads them into its fields
+                events[i] = TraceEvent.model_validate(items[i])
+            except ValidationError:
+                return None
+        elif extra:
             _extras_into_metadata(event)
     return events
