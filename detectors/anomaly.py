@@ -39,7 +39,7 @@ Examples
 True
 >>> f = d.update(window(31, 0.6))
 >>> f.summary
-'scores.groundedness mean 0.6 is 40.0 deviations below the usual 0.9028'
+'scores.groundedness mean 0.6 is 27.8 deviations below the usual 0.9028'
 """
 
 from __future__ import annotations
@@ -136,6 +136,8 @@ SPAN_HALF_LIFE_S = 7 * DAY_S
 #: shipped defaults, on call: 3 / 4 / 5 / 6 / 8 / never 45 / 49 / 49 / 49 / 51 / 71 false pages, 31 / 31 / 31 / 31 /
 #: 31 / 32 labels caught; NAB standard 65.6 at 5 and 6, 67.2 never
 YOUNG_ALARM_BUDGETS = 5.0
+#: a baseline this many half-lives old holds all but 2^-20 of its weight: its deviation needs no correction
+YOUNG_HALF_LIVES = 20.0
 _NORMAL = NormalDist()
 
 
@@ -322,6 +324,17 @@ class FieldAnomaly(Calibrated):
         ``min_rel_change`` of its level."""
         return max(1.25 * dev, self.min_rel_change * abs(level), 1e-12)
 
+    def _unbiased(self, dev: float, half_life_s: float) -> float:
+        """A baseline's deviation as it would be had it always learned: it starts at 0 and has learned for only
+        ``t - t0`` of event time, so it holds ``1 - 2^(-(t - t0) / half_life_s)`` of its weight (as Adam's
+        moments are corrected). Uncorrected, a new one-minute series' deviation after its 20 warm-up windows was
+        a fifth of the noise's, its first judged windows scored five times too many deviations, and a new series
+        of Gaussian noise paged 0.7 times in its first two hours."""
+        age = self._tp - self._t0
+        if age <= 0 or half_life_s <= 0:
+            return dev
+        return dev / (1.0 - 2.0 ** (-age / half_life_s))
+
     def _side(self, z: float) -> float:
         return max({"up": z, "down": -z, "both": abs(z)}[self.direction], 0.0)
 
@@ -335,7 +348,13 @@ class FieldAnomaly(Calibrated):
         at least ``RES_SHARE`` of the series' resolution too, the smallest step between consecutive window means
         seen: a one-minute count's routine 1 scores at most 1.33, not 10^2 and more (next to nothing on
         continuous data, where steps are tiny). Before any step is known, a count's first window that is not 0
-        is scored by how rare it is after so many 0s (``first_count_z``): a first 1 no longer scores 10^12."""
+        is scored by how rare it is after so many 0s (``first_count_z``): a first 1 no longer scores 10^12. A
+        young baseline's deviation is corrected for the weight it has yet to learn (``_unbiased``)."""
+        return self._score(window, unbiased=True)
+
+    def _score(self, window: BucketSummary, unbiased: bool) -> float:
+        """``score_one``; ``unbiased=False``: with the young baselines' deviations as learned (which the
+        calibration tail learns, ``update``)."""
         if not window.n:
             return 0.0
         x = window.total / window.n
@@ -347,9 +366,10 @@ class FieldAnomaly(Calibrated):
         if h is not None:
             m = self._day[h]
             return self._side((x - m) / max(self._scale(m, self._day_dev[h]), floor))
-        score = self._side((x - self._mean) / max(self._scale(self._mean, self._dev), floor))
+        dev = self._unbiased(self._dev, self.half_life_s) if unbiased else self._dev
+        score = self._side((x - self._mean) / max(self._scale(self._mean, dev), floor))
         if self.slow_half_life_s > 0:
-            score = min(score, self._slow_score(x, floor))
+            score = min(score, self._slow_score(x, floor, unbiased))
         return score
 
     def _floor(self) -> float:
@@ -358,12 +378,13 @@ class FieldAnomaly(Calibrated):
         floor = RANGE_FLOOR * (span[1] - span[0]) if span else 0.0
         return max(floor, RES_SHARE * self._res[0]) if self._res else floor
 
-    def _slow_score(self, x: float, floor: float) -> float:
+    def _slow_score(self, x: float, floor: float, unbiased: bool = True) -> float:
         """Deviations of the window mean ``x`` from the slow baseline, on the watched side, one deviation at least
         ``floor`` (``_floor``); 0 without a slow baseline."""
         if self.slow_half_life_s <= 0:
             return 0.0
-        return self._side((x - self._slow) / max(self._scale(self._slow, self._slow_dev), floor))
+        dev = self._unbiased(self._slow_dev, self.slow_half_life_s) if unbiased else self._slow_dev
+        return self._side((x - self._slow) / max(self._scale(self._slow, dev), floor))
 
     def _daily_slot(self, window: BucketSummary) -> int | None:
         """The hour-of-day slot when the hour-of-day baseline predicts this series clearly better than
@@ -515,7 +536,10 @@ class FieldAnomaly(Calibrated):
                         self._record_paged(window.bucket_start)
             else:
                 self._streak = 0
-            self._learn_tail(window, score, limit, dt)
+            # The tail learns the young baselines' scores as they were (too many deviations): its threshold
+            # starts high and keeps heavy tails from paging in their first days, as it always did.
+            young = self._tp - self._t0 < YOUNG_HALF_LIVES * max(self.half_life_s, self.slow_half_life_s)
+            self._learn_tail(window, self._score(window, unbiased=False) if young else score, limit, dt)
             self._level_shift(score >= limit, mean)
         self.learn_one(window, dt)
         return found
