@@ -306,6 +306,22 @@ class _Consumer(faust_aiokafka.Consumer):
         if self._log_ends is not None:
             await self._log_ends.close()
 
+    async def commit_and_end_transactions(self) -> None:
+        # The last commit, at stop. Faust's commit() commits nothing while another commit is in flight: it waits
+        # for that one and returns. At stop that one is the periodic commit, whose offsets were chosen before the
+        # last events were handled (and which waits for their summaries' delivery), so a worker stopped with
+        # SIGTERM kept positions behind events it had handled, 673 of 705 (tests/e2e/test_durability.py). Wait
+        # until none is in flight, then commit.
+        for _ in range(1000):  # bounded: a commit whose committer died must not hold the stop forever
+            fut = self._commit_fut
+            if fut is None:
+                break
+            if fut.done():
+                await asyncio.sleep(0)  # its committer has yet to clear it
+            else:
+                await self.maybe_wait_for_commit_to_finish()
+        await super().commit_and_end_transactions()
+
     async def _commit_tps(self, tps: Iterable[Any], start_new_transaction: bool) -> bool:
         # Faust's own _commit_tps, with the app's before-commit hooks run between choosing the offsets
         # and committing them: state the hooks write then reflects at least every message up to those
