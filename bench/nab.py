@@ -396,11 +396,8 @@ def published_by_split(root: Path | None = None) -> dict[str, dict[str, dict[str
     windows = load_windows(require_nab_dir(root))
     costs = load_profiles(root)
     per_file = json.loads(PUBLISHED_FILES.read_text())["scores"]
-    split = split_of(windows)
-    groups = {s: [n for n, g in split.items() if g == s] for s in SPLITS}
-    groups["all"] = list(windows)
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for s, names in groups.items():
+    for s, names in files_by_split(windows).items():
         count = sum(len(windows[n]) for n in names)
         out[s] = {"null": {p: 0.0 for p in PROFILES}}
         for key, profiles in per_file.items():
@@ -412,6 +409,22 @@ def published_by_split(root: Path | None = None) -> dict[str, dict[str, dict[str
 def split_of(names: Iterable[str]) -> dict[str, str]:
     """Files sorted by (category, name) alternate between tune and report: each category split in halves."""
     return {name: SPLITS[j % 2] for j, name in enumerate(sorted(names, key=lambda n: tuple(n.split("/", 1))))}
+
+
+def files_by_split(names: Iterable[str]) -> dict[str, list[str]]:
+    """The file names of each split (``split_of``), and of "all"."""
+    names = list(names)
+    split = split_of(names)
+    return {**{s: [n for n, g in split.items() if g == s] for s in SPLITS}, "all": names}
+
+
+def root_or_error() -> Path | None:
+    """NAB's directory for a command, or None once the reason it is missing is on stderr (the command exits 2)."""
+    try:
+        return require_nab_dir()
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
 
 
 # ---- harness: rows -> events -> findings -> detections --------------------------------------------------
@@ -631,14 +644,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", action="store_true",
                     help="per file too: windows found, where in each window (0 = its first row), FP, raw score")
     args = ap.parse_args(argv)
-    try:
-        root = require_nab_dir()
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    root = root_or_error()
+    if root is None:
         return 2
-    names = None
-    if args.split != "all":
-        names = [n for n, s in split_of(load_windows(root)).items() if s == args.split]
+    names = None if args.split == "all" else files_by_split(load_windows(root))[args.split]
     result = score_config(args.config, names, root=root, processes=args.processes, together=args.together)
     splits = by_split(result, root)
     if args.split != "all":

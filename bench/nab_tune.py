@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from bench.nab import PROFILES, SPLITS, by_split, load_windows, require_nab_dir, score_config, split_of
+from bench.nab import PROFILES, SPLITS, by_split, files_by_split, load_windows, root_or_error, score_config
 
 SHIPPED = Path(__file__).resolve().parent / "nab_shipped_defaults.yaml"
 
@@ -93,14 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--out", type=Path, help="write the config the search ends at")
     args = ap.parse_args(argv)
-    try:
-        root = require_nab_dir()
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    root = root_or_error()
+    if root is None:
         return 2
-    splits = split_of(load_windows(root))
-    halves = {s: [n for n, h in splits.items() if h == s] for s in SPLITS}
-    halves["all"] = list(splits)
+    halves = files_by_split(load_windows(root))
     base = yaml.safe_load(SHIPPED.read_text())
     grid = {name: GRID[name] for name in args.settings}
     start = {name: values[0] for name, values in grid.items()}

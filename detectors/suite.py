@@ -426,8 +426,8 @@ class DetectorSuite:
         try:
             return self._watched(state.load(orjson.loads(blob))), None
         except Exception as exc:  # noqa: BLE001 - whatever this version cannot read
-            fresh = SeriesState(series_key, self.detector_for(series_key).clone(), self.lateness_s, self.recent)
-            return fresh, f"{type(exc).__name__}: {exc}"
+            # a fresh state: the failed load may have changed the first
+            return self.series_state(series_key), f"{type(exc).__name__}: {exc}"
 
     def __repr__(self) -> str:
         return f"DetectorSuite(bucket_s={self.bucket_s}, detectors={list(self.detectors)})"
