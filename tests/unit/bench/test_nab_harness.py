@@ -85,7 +85,7 @@ def test_score_config_scores_a_few_files(nab_root):
 
 def test_the_shipped_defaults_config_sets_nothing_but_what_to_watch():
     """``bench/nab_shipped_defaults.yaml`` scores the detector as a user gets it: any setting added there would
-    make its figures (README, docs/detectors.md) those of a tuned detector. Both NAB configs lint."""
+    make its figures (README, docs/nab.md) those of a tuned detector. Both NAB configs lint."""
     import yaml
 
     from detectors.config import lint_file, load_config
